@@ -1,0 +1,62 @@
+# Conch's developer commands. `make help` lists them.
+
+include hack/versions.env
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+CONTROLLER_GEN := go tool controller-gen
+# Tests that need a control plane find its binaries here; hack/envtest.sh builds them once into a cache.
+ENVTEST_ASSETS = $(shell hack/envtest.sh)
+GO_TEST_FLAGS ?= -race
+
+.DEFAULT_GOAL := help
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: generate
+generate: ## Generate DeepCopy methods for the API types.
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+
+.PHONY: manifests
+manifests: ## Generate the CRDs and RBAC under config/.
+	$(CONTROLLER_GEN) rbac:roleName=conch-manager crd paths=./api/... paths=./controllers/... \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: lint
+lint: ## Check formatting and run go vet.
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+
+GENERATED_SUM = find api config -type f -print0 | sort -z | xargs -0 sha256sum
+
+.PHONY: verify
+verify: ## Regenerate and fail if that changes any generated file.
+	@$(GENERATED_SUM) > /tmp/conch-generated.before
+	@$(MAKE) --no-print-directory generate manifests >/dev/null
+	@$(GENERATED_SUM) > /tmp/conch-generated.after
+	@if ! diff -u /tmp/conch-generated.before /tmp/conch-generated.after; then \
+		echo "Generated files were out of date; they are regenerated now: review and commit them."; exit 1; fi
+
+.PHONY: envtest
+envtest: ## Build the control-plane binaries (kube-apiserver, etcd, kubectl) into the cache, once.
+	@hack/envtest.sh
+
+.PHONY: test
+test: lint verify ## Run every test: unit, and integration against a real API server.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
+
+##@ Build and run
+
+.PHONY: build
+build: ## Build the manager into bin/.
+	go build -o bin/manager ./cmd/manager
+
+.PHONY: run
+run: ## Run Conch against the current kubeconfig, or a local control plane when no cluster answers.
+	go run ./hack/run

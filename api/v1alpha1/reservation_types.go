@@ -1,0 +1,199 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ReservationState is where a Reservation is in its life. Pending, Queued and Granted can change; Released,
+// Expired and Rejected are final.
+// +kubebuilder:validation:Enum=Pending;Queued;Granted;Released;Expired;Rejected
+type ReservationState string
+
+const (
+	// StatePending: not yet in a queue, because its Resource does not exist (yet) or no Resource matches its
+	// selector. It proceeds by itself when one appears.
+	StatePending ReservationState = "Pending"
+	// StateQueued: waiting in its Resource's queue; status.position and status.estimatedGrantTime say for how long.
+	StateQueued ReservationState = "Queued"
+	// StateGranted: holding its Resource until status.expiresAt.
+	StateGranted ReservationState = "Granted"
+	// StateReleased: ended by its holder (spec.released, deletion) or because its Resource was deleted.
+	StateReleased ReservationState = "Released"
+	// StateExpired: the hold ran its full duration.
+	StateExpired ReservationState = "Expired"
+	// StateRejected: the Resource will never grant it (for example, its holder is not in allowedHolders).
+	StateRejected ReservationState = "Rejected"
+)
+
+// IsFinal reports whether no further change of state can happen.
+func (s ReservationState) IsFinal() bool {
+	return s == StateReleased || s == StateExpired || s == StateRejected
+}
+
+// Condition types of a Reservation. Ready and Granted are True while the hold is held; Reconciling and Stalled
+// follow the kstatus conventions, so that GitOps tools show a waiting Reservation as progressing and a rejected one
+// as failed.
+const (
+	ConditionReady           = "Ready"
+	ConditionGranted         = "Granted"
+	ConditionReconciling     = "Reconciling"
+	ConditionStalled         = "Stalled"
+	ConditionDurationClamped = "DurationClamped"
+)
+
+// Reasons of Reservation conditions.
+const (
+	ReasonGranted            = "Granted"
+	ReasonQueued             = "Queued"
+	ReasonResourceMissing    = "ResourceMissing"
+	ReasonNoMatchingResource = "NoMatchingResource"
+	ReasonReleased           = "Released"
+	ReasonDeleted            = "Deleted"
+	ReasonResourceDeleted    = "ResourceDeleted"
+	ReasonExpired            = "Expired"
+	ReasonHolderNotAllowed   = "HolderNotAllowed"
+	ReasonMaxDurationApplied = "MaxDurationApplied"
+	ReasonWithinMaxDuration  = "WithinMaxDuration"
+)
+
+// ReservationFinalizer is set on every Reservation so that deleting a granted one releases its hold and hands
+// the Resource over at once.
+const ReservationFinalizer = "conch.dev/release"
+
+// ReservationSpec is one request to hold a Resource.
+// +kubebuilder:validation:XValidation:rule="has(self.resourceName) != has(self.selector)",message="set exactly one of resourceName (a Resource by name) or selector (any Resource of a pool)"
+// +kubebuilder:validation:XValidation:rule="has(self.resourceName) == has(oldSelf.resourceName) && (!has(self.resourceName) || self.resourceName == oldSelf.resourceName)",message="resourceName cannot be changed; create a new Reservation"
+// +kubebuilder:validation:XValidation:rule="has(self.selector) == has(oldSelf.selector) && (!has(self.selector) || self.selector == oldSelf.selector)",message="selector cannot be changed; create a new Reservation"
+// +kubebuilder:validation:XValidation:rule="self.holder == oldSelf.holder",message="holder cannot be changed; create a new Reservation"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.released) || !oldSelf.released || (has(self.released) && self.released)",message="a released Reservation cannot be taken back; create a new Reservation"
+type ReservationSpec struct {
+	// resourceName is the Resource to hold, in this namespace. Set this or selector.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="resourceName must be a Resource name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+	ResourceName string `json:"resourceName,omitempty"`
+
+	// selector picks any Resource of a pool by its labels. The Reservation is bound to a free Resource of the pool,
+	// or to the one that frees up first, and stays bound to it; status.resourceName says which. Set this or
+	// resourceName.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+
+	// holder is who holds the Resource: a person ("alice@example.com"), a pipeline ("ci:deploy-web"), a Slack user
+	// ("slack:U0123ABC").
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self.matches('^\\\\S(.*\\\\S)?$')",message="holder must not be blank or start or end with spaces"
+	Holder string `json:"holder"`
+
+	// duration is how long to hold the Resource once granted. Defaults to the Resource's defaultDuration; longer
+	// than its maxDuration is held for maxDuration. Editing it extends or shortens a hold: the hold ends at
+	// status.grantedAt + duration.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="duration must be between 1s and 720h (30 days), for example 30m or 2h"
+	Duration *metav1.Duration `json:"duration,omitempty"`
+
+	// reason says why, for the people waiting ("deploying PR #345").
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Reason string `json:"reason,omitempty"`
+
+	// released ends the hold (or leaves the queue) and keeps this Reservation as a record. Once true it stays true.
+	// Deleting the Reservation releases it too.
+	// +optional
+	Released bool `json:"released,omitempty"`
+}
+
+// ReservationStatus is what the controller decided about a Reservation.
+type ReservationStatus struct {
+	// state is Pending, Queued, Granted, Released, Expired or Rejected.
+	// +optional
+	State ReservationState `json:"state,omitempty"`
+
+	// resourceName is the Resource this Reservation is bound to: spec.resourceName, or the Resource of the pool
+	// chosen for it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ResourceName string `json:"resourceName,omitempty"`
+
+	// position is the place in the queue while Queued, 1 being next.
+	// +optional
+	Position int32 `json:"position,omitempty"`
+
+	// estimatedGrantTime is when the hold is expected to start while Queued, from the current holds' ends and the
+	// durations of those ahead. It moves earlier when someone releases early.
+	// +optional
+	EstimatedGrantTime *metav1.Time `json:"estimatedGrantTime,omitempty"`
+
+	// duration is the length of the hold after defaulting and clamping to the Resource's maxDuration.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	Duration *metav1.Duration `json:"duration,omitempty"`
+
+	// grantedAt is when the hold started.
+	// +optional
+	GrantedAt *metav1.MicroTime `json:"grantedAt,omitempty"`
+
+	// expiresAt is when the hold ends unless extended: grantedAt + duration.
+	// +optional
+	ExpiresAt *metav1.MicroTime `json:"expiresAt,omitempty"`
+
+	// endedAt is when the Reservation reached a final state.
+	// +optional
+	EndedAt *metav1.Time `json:"endedAt,omitempty"`
+
+	// conditions: Ready and Granted (True while holding), Reconciling (True while waiting), Stalled (True when
+	// rejected), DurationClamped (True when the Resource's maxDuration shortened the request).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// observedGeneration is the generation of the spec this status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// Reservation is one request to hold a Resource (or any Resource of a pool) for a while. Reservations for the
+// same Resource are granted in the order they were created; `kubectl wait --for=condition=Granted` waits for the
+// turn.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=rsv;dibs,categories=conch
+// +kubebuilder:printcolumn:name="Resource",type=string,JSONPath=`.status.resourceName`
+// +kubebuilder:printcolumn:name="Holder",type=string,JSONPath=`.spec.holder`
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
+// +kubebuilder:printcolumn:name="Position",type=integer,JSONPath=`.status.position`
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiresAt`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.spec.reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Reservation struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the request.
+	// +required
+	Spec ReservationSpec `json:"spec"`
+
+	// status is what became of it.
+	// +optional
+	Status ReservationStatus `json:"status,omitempty"`
+}
+
+// ReservationList is a list of Reservations.
+//
+// +kubebuilder:object:root=true
+type ReservationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Reservation `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Reservation{}, &ReservationList{})
+}

@@ -1,0 +1,211 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Granting says whether a Resource hands out new holds.
+// +kubebuilder:validation:Enum=Open;Paused
+type Granting string
+
+const (
+	// GrantingOpen grants holds as slots free up. It is the default.
+	GrantingOpen Granting = "Open"
+	// GrantingPaused grants nothing new (maintenance): current holders keep their holds until they end,
+	// and new Reservations wait in the queue.
+	GrantingPaused Granting = "Paused"
+)
+
+// Condition types of a Resource.
+const (
+	// ResourceConditionAvailable is True when a slot is free and granting is open, so a new Reservation would be
+	// granted at once.
+	ResourceConditionAvailable = "Available"
+)
+
+// Reasons of Resource conditions.
+const (
+	ReasonSlotFree       = "SlotFree"
+	ReasonFull           = "Full"
+	ReasonPaused         = "Paused"
+	ReasonReconciled     = "Reconciled"
+	ReasonInvalidHolders = "InvalidHolders"
+)
+
+// ResourceSpec describes one reservable thing and the rules for holding it.
+// +kubebuilder:validation:XValidation:rule="!has(self.defaultDuration) || !has(self.maxDuration) || duration(self.defaultDuration) <= duration(self.maxDuration)",message="defaultDuration must not be longer than maxDuration"
+type ResourceSpec struct {
+	// description says what this is, for people choosing one ("staging cluster in eu-west, shared by the web team").
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Description string `json:"description,omitempty"`
+
+	// capacity is how many Reservations may hold this Resource at the same time.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Capacity int32 `json:"capacity,omitempty"`
+
+	// defaultDuration is how long a hold lasts when the Reservation names no duration. Defaults to 1h.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="defaultDuration must be between 1s and 720h (30 days)"
+	DefaultDuration *metav1.Duration `json:"defaultDuration,omitempty"`
+
+	// maxDuration is the longest hold this Resource grants. A Reservation asking for longer is held for
+	// maxDuration, and its DurationClamped condition says so. Defaults to no limit beyond the API's 720h.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="maxDuration must be between 1s and 720h (30 days)"
+	MaxDuration *metav1.Duration `json:"maxDuration,omitempty"`
+
+	// granting is Open (the default) or Paused. Paused grants nothing new, for maintenance: current holders keep
+	// their holds until they end and new Reservations queue.
+	// +optional
+	// +kubebuilder:default=Open
+	Granting Granting `json:"granting,omitempty"`
+
+	// allowedHolders, when set, limits who may hold this Resource: a Reservation whose holder matches none of these
+	// patterns is Rejected. A pattern is a holder string where '*' matches any run of characters ("ci:*",
+	// "slack:*", "alice@example.com").
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	AllowedHolders []string `json:"allowedHolders,omitempty"`
+
+	// slackChannel is the Slack channel (ID such as C0123ABC, or name) where handovers of this Resource are posted.
+	// +optional
+	// +kubebuilder:validation:MaxLength=80
+	SlackChannel string `json:"slackChannel,omitempty"`
+}
+
+// ResourceHolder is one current hold on a Resource.
+type ResourceHolder struct {
+	// reservation is the name of the holding Reservation, in the Resource's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Reservation string `json:"reservation"`
+
+	// uid is the UID of the holding Reservation, so that a Reservation re-created under the same name is a new
+	// request and not the old holder.
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	UID string `json:"uid"`
+
+	// holder is who holds it (the Reservation's spec.holder).
+	// +required
+	// +kubebuilder:validation:MaxLength=256
+	Holder string `json:"holder"`
+
+	// since is when the hold was granted.
+	// +required
+	Since metav1.MicroTime `json:"since"`
+
+	// until is when the hold ends unless extended.
+	// +required
+	Until metav1.MicroTime `json:"until"`
+}
+
+// QueueEntry is one Reservation waiting for a Resource.
+type QueueEntry struct {
+	// reservation is the name of the waiting Reservation.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Reservation string `json:"reservation"`
+
+	// holder is who waits.
+	// +required
+	// +kubebuilder:validation:MaxLength=256
+	Holder string `json:"holder"`
+
+	// duration is how long they will hold it once granted (after defaulting and clamping).
+	// +required
+	// +kubebuilder:validation:Type=string
+	Duration metav1.Duration `json:"duration"`
+}
+
+// MaxQueueEntries bounds status.queue; status.waiting still counts everyone.
+const MaxQueueEntries = 50
+
+// ResourceStatus is what the controller observed and decided about a Resource. It is the record of who holds it:
+// the controller writes it before it tells any Reservation that it is granted.
+type ResourceStatus struct {
+	// holders are the current holds, oldest first.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=100
+	Holders []ResourceHolder `json:"holders,omitempty"`
+
+	// queue is who waits, in the order they will be granted (the first 50).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=50
+	Queue []QueueEntry `json:"queue,omitempty"`
+
+	// waiting is how many Reservations wait for this Resource.
+	// +optional
+	Waiting int32 `json:"waiting,omitempty"`
+
+	// heldBy lists the current holders for people reading `kubectl get`, comma-separated.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	HeldBy string `json:"heldBy,omitempty"`
+
+	// nextRelease is the earliest time a current hold ends.
+	// +optional
+	NextRelease *metav1.Time `json:"nextRelease,omitempty"`
+
+	// conditions are Ready (the controller processed the latest spec) and Available (a slot is free).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// observedGeneration is the generation of the spec this status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// Resource is one reservable thing: a staging server, a test cluster, a device, a namespace. Reservations take
+// turns holding it, at most spec.capacity at a time, in the order they were made. Labels on Resources make pools
+// that a Reservation can select from.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=res;rsc,categories=conch
+// +kubebuilder:printcolumn:name="Holders",type=string,JSONPath=`.status.heldBy`
+// +kubebuilder:printcolumn:name="Until",type=date,JSONPath=`.status.nextRelease`,description="When the earliest current hold ends"
+// +kubebuilder:printcolumn:name="Waiting",type=integer,JSONPath=`.status.waiting`
+// +kubebuilder:printcolumn:name="Capacity",type=integer,JSONPath=`.spec.capacity`,priority=1
+// +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Resource struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec describes the Resource and the rules for holding it.
+	// +optional
+	Spec ResourceSpec `json:"spec,omitempty"`
+
+	// status records who holds the Resource and who waits.
+	// +optional
+	Status ResourceStatus `json:"status,omitempty"`
+}
+
+// ResourceList is a list of Resources.
+//
+// +kubebuilder:object:root=true
+type ResourceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Resource `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Resource{}, &ResourceList{})
+}

@@ -1,0 +1,49 @@
+package controllers
+
+import (
+	"context"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+)
+
+const (
+	// IndexBoundResource indexes Reservations by the name of the Resource they are bound to: spec.resourceName, or
+	// status.resourceName for a Reservation bound to a Resource of a pool. It maps a Reservation to its Resource and
+	// a Resource to its queue without listing the namespace.
+	IndexBoundResource = "conch.dev/bound-resource"
+
+	// IndexUnboundPool indexes pooled Reservations that are not bound yet (value "true"), so that a new Resource
+	// in a namespace wakes only those that may want it.
+	IndexUnboundPool = "conch.dev/unbound-pool"
+)
+
+// BoundResource returns the name of the Resource r is bound to, or "" while a pooled Reservation is unbound.
+func BoundResource(r *conchv1.Reservation) string {
+	if r.Spec.ResourceName != "" {
+		return r.Spec.ResourceName
+	}
+	return r.Status.ResourceName
+}
+
+// SetupIndexes registers the field indexes the controllers (and the Slack front end) use.
+func SetupIndexes(ctx context.Context, mgr manager.Manager) error {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &conchv1.Reservation{}, IndexBoundResource, func(o client.Object) []string {
+		if name := BoundResource(o.(*conchv1.Reservation)); name != "" {
+			return []string{name}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &conchv1.Reservation{}, IndexUnboundPool, func(o client.Object) []string {
+		r := o.(*conchv1.Reservation)
+		if r.Spec.Selector != nil && r.Status.ResourceName == "" && !r.Status.State.IsFinal() {
+			return []string{"true"}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,145 @@
+package controllers
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/queue"
+)
+
+// This file holds pure functions that compute a Reservation's status; the reconcilers only write what they return.
+
+// reservationStatus returns the status of r for the engine's outcome o on Resource res, at time now.
+// A final Reservation's status is returned unchanged: final states never change.
+func reservationStatus(r *conchv1.Reservation, res *conchv1.Resource, o queue.Outcome, now time.Time) conchv1.ReservationStatus {
+	if r.Status.State.IsFinal() {
+		return r.Status
+	}
+	st := *r.Status.DeepCopy()
+	st.State = o.State
+	st.ResourceName = res.Name
+	st.Position = o.Position
+	st.EstimatedGrantTime = nil
+	if o.State == conchv1.StateQueued && !o.EstimatedGrantTime.IsZero() {
+		// Whole seconds, rounded up: an estimate, and one that only changes when the queue does.
+		st.EstimatedGrantTime = &metav1.Time{Time: ceilSecond(o.EstimatedGrantTime)}
+	}
+	st.Duration = &metav1.Duration{Duration: o.Duration}
+	st.GrantedAt, st.ExpiresAt, st.EndedAt = optMicro(o.GrantedAt), optMicro(o.ExpiresAt), nil
+	if o.State.IsFinal() {
+		st.EndedAt = &metav1.Time{Time: o.EndedAt}
+	}
+	st.ObservedGeneration = r.Generation
+
+	setStateConditions(&st, r.Generation, now, o.State, o.Reason, outcomeMessage(r, res, o))
+	clamped := metav1.Condition{
+		Type: conchv1.ConditionDurationClamped, Status: metav1.ConditionFalse, Reason: conchv1.ReasonWithinMaxDuration,
+		Message: fmt.Sprintf("The hold lasts %s", o.Duration), ObservedGeneration: r.Generation,
+		LastTransitionTime: metav1.NewTime(now),
+	}
+	if o.Clamped {
+		clamped.Status, clamped.Reason = metav1.ConditionTrue, conchv1.ReasonMaxDurationApplied
+		clamped.Message = fmt.Sprintf("Asked for %s; %s allows holds of at most %s, so the hold lasts %s",
+			o.Requested, res.Name, o.Duration, o.Duration)
+	}
+	meta.SetStatusCondition(&st.Conditions, clamped)
+	return st
+}
+
+// pendingStatus returns the status of a Reservation that waits for a Resource to exist (reason
+// ResourceMissing) or for a pool to have a member (NoMatchingResource).
+func pendingStatus(r *conchv1.Reservation, reason, message string, now time.Time) conchv1.ReservationStatus {
+	st := *r.Status.DeepCopy()
+	st.State = conchv1.StatePending
+	st.ResourceName = r.Spec.ResourceName
+	st.Position, st.EstimatedGrantTime = 0, nil
+	st.ObservedGeneration = r.Generation
+	setStateConditions(&st, r.Generation, now, conchv1.StatePending, reason, message)
+	return st
+}
+
+// endedStatus returns the status of a Reservation that ended without its Resource deciding it: its Resource was
+// deleted under it.
+func endedStatus(r *conchv1.Reservation, message string, now time.Time) conchv1.ReservationStatus {
+	st := *r.Status.DeepCopy()
+	st.State = conchv1.StateReleased
+	st.Position, st.EstimatedGrantTime = 0, nil
+	st.EndedAt = &metav1.Time{Time: now}
+	st.ObservedGeneration = r.Generation
+	setStateConditions(&st, r.Generation, now, conchv1.StateReleased, conchv1.ReasonResourceDeleted, message)
+	return st
+}
+
+// setStateConditions sets Ready, Granted, Reconciling and Stalled for a state. Ready and Granted are True only
+// while the hold is held; Reconciling is True while waiting and Stalled when rejected, as kstatus expects.
+func setStateConditions(st *conchv1.ReservationStatus, gen int64, now time.Time, state conchv1.ReservationState, reason, message string) {
+	set := func(typ string, status bool) {
+		s := metav1.ConditionFalse
+		if status {
+			s = metav1.ConditionTrue
+		}
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+			Type: typ, Status: s, Reason: reason, Message: message,
+			ObservedGeneration: gen, LastTransitionTime: metav1.NewTime(now),
+		})
+	}
+	granted := state == conchv1.StateGranted
+	set(conchv1.ConditionReady, granted)
+	set(conchv1.ConditionGranted, granted)
+	set(conchv1.ConditionReconciling, state == conchv1.StatePending || state == conchv1.StateQueued)
+	set(conchv1.ConditionStalled, state == conchv1.StateRejected)
+}
+
+// outcomeMessage says in a sentence what o means for the person who made r.
+func outcomeMessage(r *conchv1.Reservation, res *conchv1.Resource, o queue.Outcome) string {
+	switch o.State {
+	case conchv1.StateGranted:
+		return fmt.Sprintf("%s holds %s until %s", r.Spec.Holder, res.Name, formatTime(o.ExpiresAt))
+	case conchv1.StateQueued:
+		switch {
+		case res.Spec.Granting == conchv1.GrantingPaused:
+			return fmt.Sprintf("Waiting for %s, number %d of %d in the queue; granting is paused", res.Name, o.Position, o.Waiting)
+		case o.EstimatedGrantTime.IsZero():
+			return fmt.Sprintf("Waiting for %s, number %d of %d in the queue", res.Name, o.Position, o.Waiting)
+		default:
+			return fmt.Sprintf("Waiting for %s, number %d of %d in the queue, expected around %s",
+				res.Name, o.Position, o.Waiting, formatTime(ceilSecond(o.EstimatedGrantTime)))
+		}
+	case conchv1.StateExpired:
+		return fmt.Sprintf("The hold on %s ended at %s after %s", res.Name, formatTime(o.ExpiresAt), o.Duration)
+	case conchv1.StateRejected:
+		return fmt.Sprintf("%s may not hold %s: the holder matches none of its allowedHolders %v",
+			r.Spec.Holder, res.Name, res.Spec.AllowedHolders)
+	case conchv1.StateReleased:
+		if o.Reason == conchv1.ReasonDeleted {
+			return fmt.Sprintf("Deleted; %s was released", res.Name)
+		}
+		if o.GrantedAt.IsZero() {
+			return fmt.Sprintf("Released before it was granted; left the queue for %s", res.Name)
+		}
+		return fmt.Sprintf("Released %s at %s", res.Name, formatTime(o.EndedAt))
+	}
+	return string(o.State)
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func ceilSecond(t time.Time) time.Time {
+	c := t.Truncate(time.Second)
+	if c.Before(t) {
+		c = c.Add(time.Second)
+	}
+	return c
+}
+
+func optMicro(t time.Time) *metav1.MicroTime {
+	if t.IsZero() {
+		return nil
+	}
+	m := metav1.NewMicroTime(t)
+	return &m
+}

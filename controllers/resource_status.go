@@ -1,0 +1,71 @@
+package controllers
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/queue"
+)
+
+// resourceStatus returns the status of res for the engine's plan, at time now. Pure, so the reconciler writes
+// only when the result differs from what is stored.
+func resourceStatus(res *conchv1.Resource, plan *queue.Plan, now time.Time) conchv1.ResourceStatus {
+	st := *res.Status.DeepCopy()
+	st.Holders, st.Queue, st.Waiting = plan.Holders, plan.Queue, plan.Waiting
+	st.ObservedGeneration = res.Generation
+
+	names := make([]string, 0, len(plan.Holders))
+	st.NextRelease = nil
+	for _, h := range plan.Holders {
+		names = append(names, h.Holder)
+		if st.NextRelease == nil || h.Until.Before(&metav1.MicroTime{Time: st.NextRelease.Time}) {
+			st.NextRelease = &metav1.Time{Time: h.Until.Time}
+		}
+	}
+	st.HeldBy = truncate(strings.Join(names, ", "), 1024)
+
+	capacity := max(res.Spec.Capacity, 1)
+	ready := metav1.Condition{
+		Type: conchv1.ConditionReady, Status: metav1.ConditionTrue, Reason: conchv1.ReasonReconciled,
+		Message:            fmt.Sprintf("%d of %d held, %d waiting", len(plan.Holders), capacity, plan.Waiting),
+		ObservedGeneration: res.Generation, LastTransitionTime: metav1.NewTime(now),
+	}
+	available := metav1.Condition{
+		Type: conchv1.ResourceConditionAvailable, ObservedGeneration: res.Generation,
+		LastTransitionTime: metav1.NewTime(now),
+	}
+	free := int(capacity) - len(plan.Holders)
+	switch {
+	case res.Spec.Granting == conchv1.GrantingPaused:
+		available.Status, available.Reason = metav1.ConditionFalse, conchv1.ReasonPaused
+		available.Message = "Granting is paused; new Reservations wait in the queue"
+	case free > 0:
+		available.Status, available.Reason = metav1.ConditionTrue, conchv1.ReasonSlotFree
+		available.Message = fmt.Sprintf("%d of %d free", free, capacity)
+	default:
+		available.Status, available.Reason = metav1.ConditionFalse, conchv1.ReasonFull
+		available.Message = fmt.Sprintf("Held by %s", st.HeldBy)
+		if st.NextRelease != nil {
+			available.Message += fmt.Sprintf("; next release at %s", formatTime(st.NextRelease.Time))
+		}
+	}
+	meta.SetStatusCondition(&st.Conditions, ready)
+	meta.SetStatusCondition(&st.Conditions, available)
+	return st
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && (s[cut]&0xC0) == 0x80 { // do not split a UTF-8 sequence
+		cut--
+	}
+	return s[:cut] + "…"
+}

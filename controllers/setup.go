@@ -1,0 +1,63 @@
+package controllers
+
+import (
+	"context"
+
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+// Options configure the controllers.
+type Options struct {
+	// Clock tells the time and times the work queues' delays (RequeueAfter). Defaults to the real clock.
+	Clock clock.WithTicker
+	// MaxConcurrentReconciles per controller. One Resource is never reconciled twice at once whatever this is.
+	MaxConcurrentReconciles int
+}
+
+// Setup registers the field indexes and both reconcilers with mgr.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.MaxConcurrentReconciles < 1 {
+		opts.MaxConcurrentReconciles = 2
+	}
+	if err := SetupIndexes(ctx, mgr); err != nil {
+		return err
+	}
+	copts := controller.Options{
+		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+		NewQueue:                newQueue(opts.Clock),
+	}
+	if err := (&ResourceReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("conch-resource"),
+		Clock:     opts.Clock,
+	}).SetupWithManager(mgr, copts); err != nil {
+		return err
+	}
+	if err := (&ReservationReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("conch-reservation"),
+		Clock:    opts.Clock,
+	}).SetupWithManager(mgr, copts); err != nil {
+		return err
+	}
+	return mgr.Add(NewStateCollector(mgr.GetCache()))
+}
+
+// newQueue builds the classic rate-limited work queue on clk. controller-runtime's default priority queue keeps
+// the real clock, so RequeueAfter would not follow an injected clock; timed release depends on it doing so.
+func newQueue(clk clock.WithTicker) func(string, workqueue.TypedRateLimiter[reconcile.Request]) workqueue.TypedRateLimitingInterface[reconcile.Request] {
+	return func(name string, rl workqueue.TypedRateLimiter[reconcile.Request]) workqueue.TypedRateLimitingInterface[reconcile.Request] {
+		return workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[reconcile.Request]{
+			Name:  name,
+			Clock: clk,
+		})
+	}
+}

@@ -1,0 +1,117 @@
+// Package manager builds and runs Conch's controller manager: the scheme, the cache, leader election, metrics and
+// health endpoints, and the controllers. cmd/manager and the developer runner in hack/ both call Run.
+package manager
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/controllers"
+)
+
+// Options are the manager's settings; cmd/manager fills them from flags.
+type Options struct {
+	// MetricsAddr serves Prometheus metrics ("0" turns them off).
+	MetricsAddr string
+	// ProbeAddr serves /healthz and /readyz.
+	ProbeAddr string
+	// LeaderElection makes replicas elect one leader that runs the controllers.
+	LeaderElection bool
+	// LeaderElectionNamespace holds the Lease; empty means the namespace the manager runs in.
+	LeaderElectionNamespace string
+	// Namespaces limits the manager to these namespaces; empty watches all.
+	Namespaces []string
+	// QPS and Burst bound the client's request rate to the API server.
+	QPS   float32
+	Burst int
+	// MaxConcurrentReconciles per controller.
+	MaxConcurrentReconciles int
+	// Clock defaults to the real clock.
+	Clock clock.WithTicker
+}
+
+// Scheme returns a scheme with the Kubernetes kinds and Conch's.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(conchv1.AddToScheme(s))
+	return s
+}
+
+// New builds a manager with the controllers registered, ready to Start.
+func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, error) {
+	cfg = rest.CopyConfig(cfg)
+	if opts.QPS != 0 {
+		cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
+	}
+	mopts := ctrl.Options{
+		Scheme:                        Scheme(),
+		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:        opts.ProbeAddr,
+		LeaderElection:                opts.LeaderElection,
+		LeaderElectionID:              "conch.conch.dev",
+		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+	}
+	if len(opts.Namespaces) > 0 {
+		mopts.Cache.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range opts.Namespaces {
+			mopts.Cache.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	mgr, err := ctrl.NewManager(cfg, mopts)
+	if err != nil {
+		return nil, fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := controllers.Setup(ctx, mgr, controllers.Options{
+		Clock:                   opts.Clock,
+		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+	}); err != nil {
+		return nil, fmt.Errorf("setting up the controllers: %w", err)
+	}
+	if opts.ProbeAddr != "" && opts.ProbeAddr != "0" {
+		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+			return nil, err
+		}
+		if err := mgr.AddReadyzCheck("readyz", func(req *http.Request) error {
+			if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+				return fmt.Errorf("cache not synced")
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return mgr, nil
+}
+
+// Run builds the manager and runs it until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	mgr, err := New(ctx, cfg, opts)
+	if err != nil {
+		return err
+	}
+	ctrl.LoggerFrom(ctx).Info("Starting the manager", "leaderElection", opts.LeaderElection, "namespaces", opts.Namespaces)
+	return mgr.Start(ctx)
+}
+
+// DefaultQPS and DefaultBurst suit a busy queue: a grant takes about three writes, so 100 QPS handles bursts of
+// some thirty grants a second without client-side throttling, and the API server's own limits still protect it.
+const (
+	DefaultQPS   = 100
+	DefaultBurst = 200
+)
+

@@ -1,0 +1,54 @@
+// Package metrics holds Conch's Prometheus metrics, registered in controller-runtime's registry so that the
+// manager's metrics endpoint serves them. Every name starts with conch_.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+var (
+	// Grants counts holds granted, by namespace.
+	Grants = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "conch_grants_total",
+		Help: "Holds granted.",
+	}, []string{"namespace"})
+
+	// Ends counts holds and requests that reached a final state, by namespace and final state
+	// (Released, Expired, Rejected).
+	Ends = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "conch_reservations_ended_total",
+		Help: "Reservations that reached a final state, by state.",
+	}, []string{"namespace", "state"})
+
+	// Expirations counts holds that ran their full duration.
+	Expirations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "conch_expirations_total",
+		Help: "Holds that ended because their duration ran out.",
+	}, []string{"namespace"})
+
+	// WaitSeconds observes the time from a Reservation's creation to its grant.
+	WaitSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "conch_wait_seconds",
+		Help:    "Time from a Reservation's creation to its grant.",
+		Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600},
+	}, []string{"namespace"})
+
+	// HoldSeconds observes how long holds lasted, from grant to release or expiry.
+	HoldSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "conch_hold_seconds",
+		Help:    "How long holds lasted, from grant to their end.",
+		Buckets: []float64{1, 10, 60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 7 * 24 * 3600},
+	}, []string{"namespace", "state"})
+
+	// ReservationsByState is the number of Reservations in each state, computed from the manager's cache at scrape
+	// time by a collector the controllers register (see controllers.StateCollector).
+	ReservationsByState = prometheus.NewDesc(
+		"conch_reservations",
+		"Reservations by namespace and state.",
+		[]string{"namespace", "state"}, nil)
+)
+
+func init() {
+	metrics.Registry.MustRegister(Grants, Ends, Expirations, WaitSeconds, HoldSeconds)
+}
