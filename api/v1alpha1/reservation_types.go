@@ -78,6 +78,9 @@ type ReservationSpec struct {
 	// or to the one that frees up first, and stays bound to it; status.resourceName says which. Set this or
 	// resourceName.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="selector.matchExpressions[].operator must be In, NotIn, Exists or DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (!has(e.values) || size(e.values) == 0))",message="selector.matchExpressions[].values must be non-empty for In and NotIn, and empty for Exists and DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",message="selector must have matchLabels or matchExpressions; an empty selector would match every Resource"
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 
 	// holder is who holds the Resource: a person ("alice@example.com"), a pipeline ("ci:deploy-web"), a Slack user
@@ -93,7 +96,7 @@ type ReservationSpec struct {
 	// status.grantedAt + duration.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="duration must be between 1s and 720h (30 days), for example 30m or 2h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="duration must be between 1s and 720h (30 days), for example 30m or 2h"
 	Duration *metav1.Duration `json:"duration,omitempty"`
 
 	// reason says why, for the people waiting ("deploying PR #345").

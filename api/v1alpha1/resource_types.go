@@ -50,14 +50,14 @@ type ResourceSpec struct {
 	// defaultDuration is how long a hold lasts when the Reservation names no duration. Defaults to 1h.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="defaultDuration must be between 1s and 720h (30 days)"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="defaultDuration must be a duration between 1s and 720h (30 days), such as 30m or 2h"
 	DefaultDuration *metav1.Duration `json:"defaultDuration,omitempty"`
 
 	// maxDuration is the longest hold this Resource grants. A Reservation asking for longer is held for
 	// maxDuration, and its DurationClamped condition says so. Defaults to no limit beyond the API's 720h.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="maxDuration must be between 1s and 720h (30 days)"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="maxDuration must be a duration between 1s and 720h (30 days), such as 4h"
 	MaxDuration *metav1.Duration `json:"maxDuration,omitempty"`
 
 	// granting is Open (the default) or Paused. Paused grants nothing new, for maintenance: current holders keep

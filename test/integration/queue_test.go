@@ -426,3 +426,5 @@ func TestStatusIsQuietWhenNothingChanges(t *testing.T) {
 		return []string{resource(t, ns, "staging").ResourceVersion, reservation(t, ns, "a").ResourceVersion, reservation(t, ns, "b").ResourceVersion}
 	}).WithTimeout(time.Second).WithPolling(100 * time.Millisecond).Should(Equal(before), "no writes while nothing changes")
 }
+
+func rawMergePatch(p string) client.Patch { return client.RawPatch(types.MergePatchType, []byte(p)) }
