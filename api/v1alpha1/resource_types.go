@@ -179,7 +179,7 @@ type ResourceStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=res;rsc,categories=conch
 // +kubebuilder:printcolumn:name="Holders",type=string,JSONPath=`.status.heldBy`
-// +kubebuilder:printcolumn:name="Until",type=date,JSONPath=`.status.nextRelease`,description="When the earliest current hold ends"
+// +kubebuilder:printcolumn:name="Until",type=string,JSONPath=`.status.nextRelease`,description="When the earliest current hold ends"
 // +kubebuilder:printcolumn:name="Waiting",type=integer,JSONPath=`.status.waiting`
 // +kubebuilder:printcolumn:name="Capacity",type=integer,JSONPath=`.spec.capacity`,priority=1
 // +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`

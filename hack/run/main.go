@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -24,7 +25,7 @@ import (
 func main() {
 	local := flag.Bool("local", false, "Always start a local control plane, even when the kubeconfig reaches a cluster.")
 	metrics := flag.String("metrics-bind-address", ":8080", "Address of the metrics endpoint.")
-	zopts := zap.Options{Development: true}
+	zopts := zap.Options{Development: true, Level: zapcore.InfoLevel}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
