@@ -110,6 +110,10 @@ func outcomeMessage(r *conchv1.Reservation, res *conchv1.Resource, o queue.Outco
 				res.Name, o.Position, o.Waiting, formatTime(ceilSecond(o.EstimatedGrantTime)))
 		}
 	case conchv1.StateExpired:
+		if o.Reason == conchv1.ReasonHeartbeatMissed {
+			return fmt.Sprintf("%s stopped renewing: no heartbeat within %s, so the Reservation for %s ended",
+				r.Spec.Holder, r.Spec.HeartbeatTimeout.Duration, res.Name)
+		}
 		return fmt.Sprintf("The hold on %s ended at %s after %s", res.Name, formatTime(o.ExpiresAt), o.Duration)
 	case conchv1.StateRejected:
 		return fmt.Sprintf("%s may not hold %s: the holder matches none of its allowedHolders %v",

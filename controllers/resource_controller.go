@@ -142,7 +142,11 @@ func (r *ResourceReconciler) report(ctx context.Context, res *conchv1.Resource, 
 	case conchv1.StateQueued:
 		r.Recorder.Eventf(rsv, res, corev1.EventTypeNormal, conchv1.ReasonQueued, "Queue", "%s", msg)
 	case conchv1.StateExpired:
-		r.Recorder.Eventf(rsv, res, corev1.EventTypeNormal, conchv1.ReasonExpired, "Expire", "%s", msg)
+		if o.Reason == conchv1.ReasonHeartbeatMissed {
+			r.Recorder.Eventf(rsv, res, corev1.EventTypeWarning, conchv1.ReasonHeartbeatMissed, "Expire", "%s", msg)
+		} else {
+			r.Recorder.Eventf(rsv, res, corev1.EventTypeNormal, conchv1.ReasonExpired, "Expire", "%s", msg)
+		}
 		metrics.Expirations.WithLabelValues(rsv.Namespace).Inc()
 		observeEnd(rsv.Namespace, st.State, o.GrantedAt, now)
 	case conchv1.StateReleased:

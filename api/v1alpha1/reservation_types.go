@@ -52,8 +52,22 @@ const (
 	ReasonResourceDeleted    = "ResourceDeleted"
 	ReasonExpired            = "Expired"
 	ReasonHolderNotAllowed   = "HolderNotAllowed"
+	ReasonHeartbeatMissed    = "HeartbeatMissed"
 	ReasonMaxDurationApplied = "MaxDurationApplied"
 	ReasonWithinMaxDuration  = "WithinMaxDuration"
+)
+
+// Labels and annotations Conch puts on Reservations it creates for people (from Slack) and pipelines.
+const (
+	// LabelSlackUser holds the Slack user ID of the person a Reservation was made for.
+	LabelSlackUser = "conch.dev/slack-user"
+	// LabelRequest holds a key derived from the request that created the Reservation (a Slack trigger), so that a
+	// retried request finds the Reservation it already made.
+	LabelRequest = "conch.dev/request"
+	// AnnotationSlackUserName holds the display name of the Slack user.
+	AnnotationSlackUserName = "conch.dev/slack-user-name"
+	// AnnotationReleasedBy names who released a Reservation that was not theirs.
+	AnnotationReleasedBy = "conch.dev/released-by"
 )
 
 // ReservationFinalizer is set on every Reservation so that deleting a granted one releases its hold and hands
@@ -103,6 +117,20 @@ type ReservationSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	Reason string `json:"reason,omitempty"`
+
+	// heartbeatTimeout makes the Reservation last only while its holder keeps renewing it, for machines that may
+	// crash: the holder sets spec.renewTime at least this often, and a Reservation not renewed for heartbeatTimeout
+	// (counted from its creation or grant until the first renewal; clients should set renewTime when they create
+	// it) ends as Expired with reason HeartbeatMissed,
+	// whether it waits or holds.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('5s') && duration(self) <= duration('1h')",message="heartbeatTimeout must be a duration between 5s and 1h, such as 1m"
+	HeartbeatTimeout *metav1.Duration `json:"heartbeatTimeout,omitempty"`
+
+	// renewTime is when the holder last renewed a Reservation with a heartbeatTimeout.
+	// +optional
+	RenewTime *metav1.MicroTime `json:"renewTime,omitempty"`
 
 	// released ends the hold (or leaves the queue) and keeps this Reservation as a record. Once true it stays true.
 	// Deleting the Reservation releases it too.
@@ -159,6 +187,28 @@ type ReservationStatus struct {
 	// observedGeneration is the generation of the spec this status was computed from.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// notified records the notifications sent to people about this Reservation (Slack messages), so that none is
+	// sent twice, even across restarts of the manager. Written by the notifier, not the queue.
+	// +optional
+	Notified *Notified `json:"notified,omitempty"`
+}
+
+// Notified records what people were told about a Reservation. Each field names the moment it was told about, so
+// that a new grant or a new expiry time (after an extension) is told again and an old one never.
+type Notified struct {
+	// queued is true once the holder was told they wait.
+	// +optional
+	Queued bool `json:"queued,omitempty"`
+	// granted is the grant time that was announced.
+	// +optional
+	Granted *metav1.MicroTime `json:"granted,omitempty"`
+	// warned is the expiry time that was warned of.
+	// +optional
+	Warned *metav1.MicroTime `json:"warned,omitempty"`
+	// ended is the final state that was announced.
+	// +optional
+	Ended ReservationState `json:"ended,omitempty"`
 }
 
 // Reservation is one request to hold a Resource (or any Resource of a pool) for a while. Reservations for the

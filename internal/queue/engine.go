@@ -137,12 +137,18 @@ func Decide(res *conchv1.Resource, reservations []conchv1.Reservation, now time.
 		case holding:
 			o.GrantedAt, o.ExpiresAt = since, CeilMicro(since.Add(dur))
 			o.State, o.Reason = conchv1.StateGranted, conchv1.ReasonGranted
+			if hb := heartbeatDeadline(r, since); !hb.IsZero() && !now.Before(hb) {
+				o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonHeartbeatMissed, now
+			}
 			if !now.Before(o.ExpiresAt) {
 				o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonExpired, now
 			}
 			held = append(held, len(plan.Outcomes))
 		case !rules.allows(r.Spec.Holder):
 			o.State, o.Reason, o.EndedAt = conchv1.StateRejected, conchv1.ReasonHolderNotAllowed, now
+		case heartbeatMissed(r, r.CreationTimestamp.Time, now):
+			// Abandoned while waiting (a crashed pipeline): it leaves the queue rather than being granted.
+			o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonHeartbeatMissed, now
 		default:
 			o.State, o.Reason = conchv1.StateQueued, conchv1.ReasonQueued
 			waiting = append(waiting, len(plan.Outcomes))
@@ -186,6 +192,9 @@ func Decide(res *conchv1.Resource, reservations []conchv1.Reservation, now time.
 		})
 		if o.State == conchv1.StateGranted {
 			plan.NextChange = earliest(plan.NextChange, o.ExpiresAt)
+			if hb := heartbeatDeadline(byName[o.Name], o.GrantedAt); !hb.IsZero() {
+				plan.NextChange = earliest(plan.NextChange, hb)
+			}
 		}
 	}
 
@@ -209,7 +218,30 @@ func Decide(res *conchv1.Resource, reservations []conchv1.Reservation, now time.
 	if !rules.paused {
 		plan.NextSlot = slots.next()
 	}
+	for _, idx := range waiting {
+		if hb := heartbeatDeadline(byName[plan.Outcomes[idx].Name], byName[plan.Outcomes[idx].Name].CreationTimestamp.Time); !hb.IsZero() {
+			plan.NextChange = earliest(plan.NextChange, hb)
+		}
+	}
 	return plan
+}
+
+// heartbeatDeadline is when r ends for want of renewal, counting from its last renewal or from start (its
+// creation while it waits, its grant once it holds), whichever is later; zero without a heartbeatTimeout.
+func heartbeatDeadline(r *conchv1.Reservation, start time.Time) time.Time {
+	if r.Spec.HeartbeatTimeout == nil {
+		return time.Time{}
+	}
+	last := start
+	if r.Spec.RenewTime != nil && r.Spec.RenewTime.After(last) {
+		last = r.Spec.RenewTime.Time
+	}
+	return CeilMicro(last.Add(r.Spec.HeartbeatTimeout.Duration))
+}
+
+func heartbeatMissed(r *conchv1.Reservation, start, now time.Time) bool {
+	hb := heartbeatDeadline(r, start)
+	return !hb.IsZero() && !now.Before(hb)
 }
 
 // holdStart says whether r holds the Resource and since when: by the Resource's record, or, when the record lost it

@@ -428,3 +428,41 @@ func TestStatusIsQuietWhenNothingChanges(t *testing.T) {
 }
 
 func rawMergePatch(p string) client.Patch { return client.RawPatch(types.MergePatchType, []byte(p)) }
+
+func TestHeartbeatMissedEndsTheHoldLoudly(t *testing.T) {
+	g := NewWithT(t)
+	ns := namespace(t)
+	rsv := testutil.Reservation("ci").Namespace(ns).On("staging").Holder("ci:deploy").For(2 * time.Hour).Obj()
+	rsv.Spec.HeartbeatTimeout = &metav1.Duration{Duration: time.Minute}
+	// As `kubectl conch on --heartbeat` does: the first renewal comes with the creation. (The manager's clock was
+	// stepped ahead of the API server's by other tests, so the creation time would not do.)
+	renewed := metav1.NewMicroTime(clk.Now())
+	rsv.Spec.RenewTime = &renewed
+	create(t, testutil.Resource("staging").Namespace(ns).Obj(), rsv)
+	eventually(t, state(t, ns, "ci")).Should(Equal(conchv1.StateGranted))
+
+	// Renewing keeps it: 50 s later the holder renews, and 50 s after that it still holds.
+	clk.Step(50 * time.Second)
+	patchSpec(t, reservation(t, ns, "ci"), func(s *conchv1.ReservationSpec) {
+		now := metav1.NewMicroTime(clk.Now())
+		s.RenewTime = &now
+	})
+	clk.Step(50 * time.Second)
+	g.Consistently(state(t, ns, "ci")).WithTimeout(300 * time.Millisecond).Should(Equal(conchv1.StateGranted))
+
+	// Silence ends it, with a warning Event.
+	clk.Step(11 * time.Second)
+	eventually(t, state(t, ns, "ci")).Should(Equal(conchv1.StateExpired))
+	c := condition(reservation(t, ns, "ci"), conchv1.ConditionReady)
+	g.Expect(c.Reason).To(Equal(conchv1.ReasonHeartbeatMissed))
+	g.Expect(c.Message).To(ContainSubstring("ci:deploy stopped renewing"))
+	eventually(t, func(g Gomega) {
+		var evs eventsv1.EventList
+		g.Expect(k8s.List(ctx, &evs, client.InNamespace(ns))).To(Succeed())
+		found := false
+		for _, e := range evs.Items {
+			found = found || (e.Reason == conchv1.ReasonHeartbeatMissed && e.Type == "Warning")
+		}
+		g.Expect(found).To(BeTrue())
+	}).Should(Succeed())
+}
