@@ -38,7 +38,7 @@ type ReservationReconciler struct {
 
 	// binding serialises pool binding and remembers bindings this reconciler wrote that the cache may not show
 	// yet, so that two Reservations arriving together are not both bound to the same free Resource.
-	binding sync.Mutex
+	binding  sync.Mutex
 	inflight map[types.UID]inflightBinding
 }
 

@@ -114,4 +114,3 @@ const (
 	DefaultQPS   = 100
 	DefaultBurst = 200
 )
-

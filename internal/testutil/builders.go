@@ -42,7 +42,10 @@ func (w *ResourceWrapper) Max(d time.Duration) *ResourceWrapper {
 }
 
 // Paused sets spec.granting to Paused.
-func (w *ResourceWrapper) Paused() *ResourceWrapper { w.Spec.Granting = conchv1.GrantingPaused; return w }
+func (w *ResourceWrapper) Paused() *ResourceWrapper {
+	w.Spec.Granting = conchv1.GrantingPaused
+	return w
+}
 
 // Allow sets spec.allowedHolders.
 func (w *ResourceWrapper) Allow(patterns ...string) *ResourceWrapper {
@@ -126,7 +129,10 @@ func (w *ReservationWrapper) Created(t time.Time) *ReservationWrapper {
 }
 
 // UID sets the UID.
-func (w *ReservationWrapper) UID(uid string) *ReservationWrapper { w.Reservation.UID = types.UID(uid); return w }
+func (w *ReservationWrapper) UID(uid string) *ReservationWrapper {
+	w.Reservation.UID = types.UID(uid)
+	return w
+}
 
 // Deleting sets the deletion timestamp and the finalizer, as the API server leaves a deleted Reservation.
 func (w *ReservationWrapper) Deleting(t time.Time) *ReservationWrapper {

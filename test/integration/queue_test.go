@@ -424,7 +424,7 @@ func TestStatusIsQuietWhenNothingChanges(t *testing.T) {
 	before := []string{resource(t, ns, "staging").ResourceVersion, reservation(t, ns, "a").ResourceVersion, reservation(t, ns, "b").ResourceVersion}
 	g.Consistently(func() []string {
 		return []string{resource(t, ns, "staging").ResourceVersion, reservation(t, ns, "a").ResourceVersion, reservation(t, ns, "b").ResourceVersion}
-	}).WithTimeout(time.Second).WithPolling(100 * time.Millisecond).Should(Equal(before), "no writes while nothing changes")
+	}).WithTimeout(time.Second).WithPolling(100*time.Millisecond).Should(Equal(before), "no writes while nothing changes")
 }
 
 func rawMergePatch(p string) client.Patch { return client.RawPatch(types.MergePatchType, []byte(p)) }
