@@ -31,7 +31,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	copts := controller.Options{
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
-		NewQueue:                newQueue(opts.Clock),
+		NewQueue:                NewQueue(opts.Clock),
 	}
 	if err := (&ResourceReconciler{
 		Client:    mgr.GetClient(),
@@ -51,9 +51,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	return mgr.Add(NewStateCollector(mgr.GetCache()))
 }
 
-// newQueue builds the classic rate-limited work queue on clk. controller-runtime's default priority queue keeps
+// NewQueue builds the classic rate-limited work queue on clk. controller-runtime's default priority queue keeps
 // the real clock, so RequeueAfter would not follow an injected clock; timed release depends on it doing so.
-func newQueue(clk clock.WithTicker) func(string, workqueue.TypedRateLimiter[reconcile.Request]) workqueue.TypedRateLimitingInterface[reconcile.Request] {
+func NewQueue(clk clock.WithTicker) func(string, workqueue.TypedRateLimiter[reconcile.Request]) workqueue.TypedRateLimitingInterface[reconcile.Request] {
 	return func(name string, rl workqueue.TypedRateLimiter[reconcile.Request]) workqueue.TypedRateLimitingInterface[reconcile.Request] {
 		return workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[reconcile.Request]{
 			Name:  name,

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -23,6 +24,11 @@ func NewStateCollector(c cache.Cache) *StateCollector { return &StateCollector{c
 // Start registers the collector with controller-runtime's registry and unregisters it when ctx ends.
 func (s *StateCollector) Start(ctx context.Context) error {
 	if err := ctrlmetrics.Registry.Register(s); err != nil {
+		// Another manager in this process (a test) reports already; one collector is enough.
+		if errors.As(err, &prometheus.AlreadyRegisteredError{}) {
+			<-ctx.Done()
+			return nil
+		}
 		return err
 	}
 	<-ctx.Done()

@@ -12,8 +12,10 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -41,6 +43,12 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// Clock defaults to the real clock.
 	Clock clock.WithTicker
+	// KeepLeaseOnStop keeps the leader Lease when the manager stops, as a crash would; tests use it to measure
+	// failover. By default a stopping leader releases the Lease so that another replica takes over at once.
+	KeepLeaseOnStop bool
+	// SeveralPerProcess allows more than one manager in a process (tests of restarts and failover), which
+	// controller-runtime otherwise refuses because controller names must be unique.
+	SeveralPerProcess bool
 }
 
 // Scheme returns a scheme with the Kubernetes kinds and Conch's.
@@ -64,7 +72,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 		LeaderElection:                opts.LeaderElection,
 		LeaderElectionID:              "conch.conch.dev",
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
-		LeaderElectionReleaseOnCancel: true,
+		LeaderElectionReleaseOnCancel: !opts.KeepLeaseOnStop,
+		Controller:                    config.Controller{SkipNameValidation: ptr.To(opts.SeveralPerProcess)},
 	}
 	if len(opts.Namespaces) > 0 {
 		mopts.Cache.DefaultNamespaces = map[string]cache.Config{}
