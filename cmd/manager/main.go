@@ -6,11 +6,13 @@ import (
 	"flag"
 	"os"
 	"strings"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/conch-dev/conch/internal/manager"
+	"github.com/conch-dev/conch/internal/slackbot"
 )
 
 func main() {
@@ -25,6 +27,14 @@ func main() {
 	flag.Float64Var(&qps, "kube-api-qps", manager.DefaultQPS, "Requests per second to the API server.")
 	flag.IntVar(&opts.Burst, "kube-api-burst", manager.DefaultBurst, "Burst of requests to the API server.")
 	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 2, "Reconciles run at once per controller.")
+	var channelNamespaces, admins string
+	flag.StringVar(&opts.SlackSecret, "slack-secret", "", "Secret (namespace/name) with the Slack tokens in keys bot-token and app-token; else $SLACK_BOT_TOKEN and $SLACK_APP_TOKEN.")
+	flag.StringVar(&opts.Slack.APIURL, "slack-api-url", "", "Base URL of the Slack Web API, ending in / (default: Slack's).")
+	flag.StringVar(&opts.Slack.Command, "slack-command", "/dibs", "The slash command.")
+	flag.StringVar(&opts.Slack.DefaultNamespace, "slack-namespace", "default", "Namespace Slack commands act on.")
+	flag.StringVar(&channelNamespaces, "slack-channel-namespaces", "", "Per-channel namespaces: C0123ABC=team-a,C0456DEF=team-b.")
+	flag.StringVar(&admins, "slack-admins", "", "Comma-separated Slack user IDs that may release anyone's hold.")
+	flag.DurationVar(&opts.Slack.WarnBefore, "slack-warn-before", 10*time.Minute, "How long before a hold ends its holder is warned.")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -32,11 +42,15 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	log := ctrl.Log.WithName("setup")
 	opts.QPS = float32(qps)
-	for _, ns := range strings.Split(namespaces, ",") {
-		if ns = strings.TrimSpace(ns); ns != "" {
-			opts.Namespaces = append(opts.Namespaces, ns)
-		}
+	opts.Namespaces = splitList(namespaces)
+
+	opts.Slack.TokensFromEnv()
+	var err error
+	if opts.Slack.ChannelNamespaces, err = slackbot.ParseChannelNamespaces(channelNamespaces); err != nil {
+		log.Error(err, "Bad --slack-channel-namespaces")
+		os.Exit(2)
 	}
+	opts.Slack.Admins = splitList(admins)
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -48,4 +62,15 @@ func main() {
 		log.Error(err, "Manager stopped")
 		os.Exit(1)
 	}
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

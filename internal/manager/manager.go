@@ -22,6 +22,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/slackbot"
 )
 
 // Options are the manager's settings; cmd/manager fills them from flags.
@@ -49,6 +50,10 @@ type Options struct {
 	// SeveralPerProcess allows more than one manager in a process (tests of restarts and failover), which
 	// controller-runtime otherwise refuses because controller names must be unique.
 	SeveralPerProcess bool
+	// Slack configures the Slack front end; it is off unless both tokens are set.
+	Slack slackbot.Config
+	// SlackSecret names the Secret ("namespace/name") holding the Slack tokens; read at start.
+	SlackSecret string
 }
 
 // Scheme returns a scheme with the Kubernetes kinds and Conch's.
@@ -91,6 +96,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 	}); err != nil {
 		return nil, fmt.Errorf("setting up the controllers: %w", err)
 	}
+	if err := setupSlack(ctx, mgr, opts); err != nil {
+		return nil, err
+	}
 	if opts.ProbeAddr != "" && opts.ProbeAddr != "0" {
 		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 			return nil, err
@@ -105,6 +113,27 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 		}
 	}
 	return mgr, nil
+}
+
+// setupSlack adds the Slack front end when tokens are configured (from the Secret, else the environment), and says
+// once that Slack is off otherwise.
+func setupSlack(ctx context.Context, mgr manager.Manager, opts Options) error {
+	log := ctrl.Log.WithName("slack")
+	cfg := opts.Slack
+	if opts.SlackSecret != "" {
+		if err := cfg.TokensFromSecret(ctx, mgr.GetAPIReader(), opts.SlackSecret); err != nil {
+			return err
+		}
+	}
+	if !cfg.Enabled() {
+		log.Info("Slack is off: no bot token (xoxb-) and app-level token (xapp-) configured")
+		return nil
+	}
+	bot, err := slackbot.New(cfg, mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder("conch-slack"), opts.Clock)
+	if err != nil {
+		return fmt.Errorf("configuring Slack: %w", err)
+	}
+	return bot.SetupWithManager(mgr, opts.Clock)
 }
 
 // Run builds the manager and runs it until ctx ends.

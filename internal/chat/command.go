@@ -1,0 +1,81 @@
+// Package chat is the grammar of the /dibs chat command: it turns what a person types after the command name into
+// a Command, or into an Error whose message can be shown back to them as is. It is pure (no client, no clock, no
+// Slack) so that the Slack front end and the kubectl plugin, which reuses ParseDuration, read every word the same
+// way, and so that every rule is a row in a table test.
+package chat
+
+import (
+	"time"
+)
+
+// DefaultCommand is the slash command people type when the Slack app is not configured with another name.
+const DefaultCommand = "/dibs"
+
+// Limits on what Parse accepts. The reason and duration limits mirror the Reservation API, so that a command that
+// parses is one the API server takes and the front end never has to explain a rejection from further down.
+const (
+	// MaxInputBytes bounds the text Parse and ParseDuration read. It is checked before any other work, so that a
+	// pasted log file costs nothing.
+	MaxInputBytes = 4000
+	// MaxReasonBytes bounds a reason. The API counts spec.reason's 1024 in characters; counting bytes here is
+	// stricter, so every reason that parses fits.
+	MaxReasonBytes = 1024
+	// MinDuration is the shortest duration, as for spec.duration.
+	MinDuration = time.Second
+	// MaxDuration is the longest duration, as for spec.duration (720h).
+	MaxDuration = 30 * 24 * time.Hour
+	// maxNameBytes is the longest Kubernetes object name (a DNS-1123 subdomain).
+	maxNameBytes = 253
+)
+
+// Verb says what a Command asks for.
+type Verb string
+
+// The verbs of the grammar. Their values are the words people type, so they read well in logs.
+const (
+	// VerbTake takes the Resource, or joins its queue when someone holds it.
+	VerbTake Verb = "take"
+	// VerbRelease gives the Resource back, or leaves its queue.
+	VerbRelease Verb = "release"
+	// VerbExtend makes the caller's current hold longer.
+	VerbExtend Verb = "extend"
+	// VerbList shows every Resource with its holder and queue.
+	VerbList Verb = "list"
+	// VerbWho shows one Resource's holder and queue.
+	VerbWho Verb = "who"
+	// VerbHelp shows the grammar (see Help).
+	VerbHelp Verb = "help"
+)
+
+// Command is one parsed chat command. Fields a verb does not use are zero.
+type Command struct {
+	// Verb is what the person asks for.
+	Verb Verb
+	// Resource is the name of the Resource, lower-cased and a valid Kubernetes object name; empty for list and
+	// help. Whether such a Resource exists is for the caller to find out (and Suggest to help with).
+	Resource string
+	// Duration is how long to take the Resource for (take) or how much longer to hold it (extend); 0 when the
+	// person named none, so that the Resource's default applies. When Until is set, Duration is the time from now
+	// to Until.
+	Duration time.Duration
+	// Until is set when the person named a wall-clock end ("until 17:00", "all day"), in their time zone, so the
+	// reply can echo it back. For extend it means "end the hold at Until" rather than "add Duration".
+	Until time.Time
+	// Reason is the text after "because", verbatim but trimmed; empty when none was given.
+	Reason string
+}
+
+// Error is a malformed command or duration. Message is written for the person who typed it, ready to be shown
+// to them alone (an ephemeral Slack message, a CLI error); the caller may append Help. Message quotes what was
+// typed, so a Slack front end must escape it like any other text before sending it.
+type Error struct {
+	// Message says what is wrong and how to write it instead.
+	Message string
+
+	// unrecognised marks a duration error where the text did not look like a duration at all, so that Parse can
+	// explain it in terms of the words around it ("for" needs a duration ...) instead.
+	unrecognised bool
+}
+
+// Error implements error.
+func (e *Error) Error() string { return e.Message }

@@ -1,0 +1,119 @@
+package chat
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// fuzzSeeds are inputs of every shape the grammar knows, for both fuzz targets to mutate.
+var fuzzSeeds = []string{
+	"", "help", "list", "who staging", "staging", "on Staging-2 for 1h30m because testing <#C1|x>",
+	"off staging", "release staging", "extend staging by 30m", "extend staging until 5:30pm",
+	"staging until 17:00", "staging all day", "staging for 90 minutes", "staging 1.5h", "staging for 1 hour and 30 minutes",
+	"staging for -5m", "staging for 0", "staging for 99999999999999999999d", "staging for .5s", "until 12am", "for 2h",
+	"staging\u00a0because\u00a0é", "staging because \xff", "an hour", "1h30", "1w 2d", "till noon", "5:30 PM",
+}
+
+// fuzzNow turns a fuzzed number into a moment between 1970 and 2200, far enough from time's limits that the
+// invariants below are about the grammar, not about arithmetic at the edge of the calendar.
+func fuzzNow(seconds int64) time.Time {
+	const span = 230 * 365 * 24 * 60 * 60
+	seconds %= span
+	if seconds < 0 {
+		seconds += span
+	}
+	return time.Unix(seconds, seconds%1_000_000_007)
+}
+
+// FuzzParse checks that Parse never panics, that every failure is an *Error with a message, and that every
+// success is a command the rest of Conch can act on without checking it again.
+func FuzzParse(f *testing.F) {
+	for i, s := range fuzzSeeds {
+		f.Add(s, tuesday.Unix()+int64(i)*3607)
+	}
+	ny := newYork(f)
+	f.Fuzz(func(t *testing.T, text string, seconds int64) {
+		now := fuzzNow(seconds)
+		for _, loc := range []*time.Location{time.UTC, ny, nil} {
+			cmd, err := Parse(text, now, loc)
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) || e.Message == "" {
+					t.Fatalf("Parse(%q) error %#v is not an *Error with a message", text, err)
+				}
+				if cmd != (Command{}) {
+					t.Fatalf("Parse(%q) failed with %v but returned %+v", text, err, cmd)
+				}
+				continue
+			}
+			checkCommand(t, text, now, cmd)
+		}
+	})
+}
+
+func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
+	t.Helper()
+	switch cmd.Verb {
+	case VerbTake, VerbRelease, VerbExtend, VerbWho:
+		if !isDNSSubdomain(cmd.Resource) {
+			t.Fatalf("Parse(%q) resource %q is not a valid name", text, cmd.Resource)
+		}
+	case VerbList, VerbHelp:
+		if cmd.Resource != "" {
+			t.Fatalf("Parse(%q) %s has resource %q", text, cmd.Verb, cmd.Resource)
+		}
+	default:
+		t.Fatalf("Parse(%q) verb %q is unknown", text, cmd.Verb)
+	}
+
+	wantDuration := cmd.Verb == VerbExtend
+	mayHaveDuration := cmd.Verb == VerbTake || cmd.Verb == VerbExtend
+	switch {
+	case cmd.Duration == 0 && !wantDuration:
+	case !mayHaveDuration:
+		t.Fatalf("Parse(%q) %s has duration %v", text, cmd.Verb, cmd.Duration)
+	case cmd.Duration < MinDuration || cmd.Duration > MaxDuration:
+		t.Fatalf("Parse(%q) duration %v is out of bounds", text, cmd.Duration)
+	}
+	if !cmd.Until.IsZero() && !cmd.Until.Equal(now.Add(cmd.Duration)) {
+		t.Fatalf("Parse(%q) until %v is not now %v + duration %v", text, cmd.Until, now, cmd.Duration)
+	}
+
+	if cmd.Reason != "" {
+		if cmd.Verb != VerbTake {
+			t.Fatalf("Parse(%q) %s has reason %q", text, cmd.Verb, cmd.Reason)
+		}
+		if len(cmd.Reason) > MaxReasonBytes || !utf8.ValidString(cmd.Reason) ||
+			strings.TrimSpace(cmd.Reason) != cmd.Reason || !strings.Contains(text, cmd.Reason) {
+			t.Fatalf("Parse(%q) reason %q is not trimmed, bounded text from the input", text, cmd.Reason)
+		}
+	}
+}
+
+// FuzzParseDuration checks that ParseDuration never panics and returns either an *Error or a duration within
+// bounds.
+func FuzzParseDuration(f *testing.F) {
+	for i, s := range fuzzSeeds {
+		f.Add(s, tuesday.Unix()+int64(i)*3607)
+	}
+	ny := newYork(f)
+	f.Fuzz(func(t *testing.T, text string, seconds int64) {
+		now := fuzzNow(seconds)
+		for _, loc := range []*time.Location{time.UTC, ny, nil} {
+			d, err := ParseDuration(text, now, loc)
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) || e.Message == "" || d != 0 {
+					t.Fatalf("ParseDuration(%q) = %v, %#v; want 0 and an *Error with a message", text, d, err)
+				}
+				continue
+			}
+			if d < MinDuration || d > MaxDuration {
+				t.Fatalf("ParseDuration(%q) = %v, out of bounds", text, d)
+			}
+		}
+	})
+}

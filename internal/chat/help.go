@@ -1,0 +1,36 @@
+package chat
+
+import (
+	"strings"
+)
+
+// Help is the grammar with examples, in Slack mrkdwn, for "/dibs help" and to follow an Error. command is the
+// slash command as configured; empty means DefaultCommand, and a missing "/" is added so that every example can
+// be copied as is.
+func Help(command string) string {
+	c := strings.TrimSpace(command)
+	if c == "" {
+		c = DefaultCommand
+	}
+	if !strings.HasPrefix(c, "/") {
+		c = "/" + c
+	}
+	var b strings.Builder
+	line := func(example, meaning string) {
+		b.WriteString("• `" + c + example + "`  " + meaning + "\n")
+	}
+	b.WriteString("*Take turns on shared things*\n")
+	line(" staging", "take staging, or join its queue if someone has it")
+	line(" staging for 2h because testing the hotfix", "say how long and why")
+	line(" staging until 17:00", "until a time of day, in your time zone")
+	line(" off staging", "give it back, or leave its queue")
+	line(" extend staging 30m", "keep it 30 minutes longer; `extend staging until 18:00` moves the end to 18:00")
+	line(" list", "every resource, who has it and who waits")
+	line(" who staging", "who has staging and who waits")
+	line(" help", "this message")
+	b.WriteString("*Durations:* `30m`, `2h`, `1h30m`, `1.5h`, `90 minutes`, `1d`, `until 17:00`, `until 5:30pm`, " +
+		"`all day` (until midnight, your time). At most 30 days; without one, the resource's default applies.\n")
+	b.WriteString("*Names:* lower-case letters, digits, `-` and `.`. To take a resource named like a command word, " +
+		"put `on` first: `" + c + " on list`.")
+	return b.String()
+}

@@ -1,0 +1,284 @@
+package chat
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Parse reads the text people type after the slash command:
+//
+//	<resource> [for <duration>] [because <reason>]   take the resource or join its queue ("on <resource> ..." too)
+//	off <resource>                                   release it or leave its queue ("release <resource>" too)
+//	extend <resource> [by|for] <duration>            hold it longer
+//	list                                             every resource ("ls" and "q" too)
+//	who <resource>                                   one resource's holder and queue
+//	help                                             the grammar; so is empty text
+//
+// A duration is anything ParseDuration reads, and may also follow the resource without "for" ("staging 2h",
+// "staging until 17:00", "staging all day"). The reason is everything after the first "because", kept verbatim,
+// so it comes last. Keywords are case-insensitive, and so are resource names, which are lower-cased. Words that
+// name a verb or a keyword cannot be taken bare; "on list" takes a resource called list.
+//
+// now and loc (the person's time zone; nil means UTC) give "until 17:00" its meaning; Parse reads no clock. Any
+// malformed text is an *Error whose message says how to write it. Text over MaxInputBytes is refused before it
+// is read.
+func Parse(text string, now time.Time, loc *time.Location) (Command, error) {
+	if err := checkInput(text); err != nil {
+		return Command{}, err
+	}
+	cmd, err := parse(text, now, loc)
+	if err != nil {
+		// Returned only when non-nil: a nil *Error in an error interface is not nil.
+		return Command{}, err
+	}
+	return cmd, nil
+}
+
+// token is one whitespace-separated word of the input. end locates it in the input so that the reason after
+// "because" can be cut out verbatim, with its own spacing and case.
+type token struct {
+	text  string
+	lower string
+	end   int
+}
+
+func parse(text string, now time.Time, loc *time.Location) (Command, *Error) {
+	words := tokenize(text)
+	if len(words) == 0 {
+		return Command{Verb: VerbHelp}, nil
+	}
+	verb, args := words[0], words[1:]
+	switch verb.lower {
+	case "help", "?":
+		// Whoever asks for help gets it, whatever follows.
+		return Command{Verb: VerbHelp}, nil
+	case "list", "ls", "q":
+		switch {
+		case len(args) == 1 && isDNSSubdomain(args[0].lower):
+			return Command{}, errorf("%s shows every resource; for one, write who %s", quote(verb.text), args[0].lower)
+		case len(args) > 0:
+			return Command{}, errorf("%s takes nothing after it", quote(verb.text))
+		}
+		return Command{Verb: VerbList}, nil
+	case "who":
+		name, err := onlyResource(verb, args, "; list shows them all")
+		return Command{Verb: VerbWho, Resource: name}, err
+	case "off", "release":
+		name, err := onlyResource(verb, args, "")
+		return Command{Verb: VerbRelease, Resource: name}, err
+	case "extend":
+		return parseExtend(text, verb, args, now, loc)
+	case "on":
+		if len(args) == 0 {
+			return Command{}, errorf("%s needs a resource, such as on staging", quote(verb.text))
+		}
+		return parseTake(text, args, now, loc)
+	default:
+		return parseTake(text, words, now, loc)
+	}
+}
+
+// onlyResource reads the single resource name of "who" and "off"; hint ends the message when it is missing.
+func onlyResource(verb token, args []token, hint string) (string, *Error) {
+	example := verb.lower + " staging"
+	switch {
+	case len(args) == 0:
+		return "", errorf("%s needs a resource, such as %s%s", quote(verb.text), example, hint)
+	case len(args) > 1:
+		return "", errorf("%s takes one resource name, such as %s; I don't understand %s",
+			quote(verb.text), example, quote(joinTokens(args[1:])))
+	}
+	return resourceName(args[0])
+}
+
+// parseTake reads "<resource> [for <duration>] [because <reason>]"; words start at the resource.
+func parseTake(text string, words []token, now time.Time, loc *time.Location) (Command, *Error) {
+	switch words[0].lower {
+	case "for", "because", "until", "till", "til":
+		// Almost always a forgotten resource ("/dibs for 2h"), so say that rather than take a resource named "for".
+		return Command{}, errorf("%s needs a resource before it, such as staging %s ...", quote(words[0].text), words[0].lower)
+	}
+	name, err := resourceName(words[0])
+	if err != nil {
+		return Command{}, err
+	}
+	phrase, reason, err := splitReason(text, words[1:])
+	if err != nil {
+		return Command{}, err
+	}
+	cmd := Command{Verb: VerbTake, Resource: name, Reason: reason}
+	if len(phrase) == 0 {
+		return cmd, nil
+	}
+
+	var s span
+	if phrase[0].lower == "for" {
+		s, err = durationAfter(quote(phrase[0].text), phrase[1:], now, loc)
+	} else {
+		s, err = parseSpan(joinTokens(phrase), now, loc)
+		if err != nil && err.unrecognised {
+			err = errorf("I don't understand %s after %s; write for <duration> or because <reason>, such as %s for 2h because testing the hotfix",
+				quote(joinTokens(phrase)), name, name)
+		}
+	}
+	if err != nil {
+		return Command{}, err
+	}
+	cmd.Duration, cmd.Until = s.duration, s.until
+	return cmd, nil
+}
+
+// parseExtend reads "extend <resource> [by|for] <duration>". There is no reason: the hold keeps the one it was
+// taken with.
+func parseExtend(text string, verb token, args []token, now time.Time, loc *time.Location) (Command, *Error) {
+	if len(args) == 0 {
+		return Command{}, errorf("%s needs a resource and a duration, such as extend staging 30m", quote(verb.text))
+	}
+	name, err := resourceName(args[0])
+	if err != nil {
+		return Command{}, err
+	}
+	phrase, reason, err := splitReason(text, args[1:])
+	switch {
+	case err != nil || reason != "":
+		return Command{}, errorf("%s takes no reason, only a resource and a duration, such as extend %s 30m", quote(verb.text), name)
+	case len(phrase) == 0:
+		return Command{}, errorf("%s needs a duration after the resource, such as extend %s 30m", quote(verb.text), name)
+	}
+	keyword := quote(verb.text + " " + name)
+	if phrase[0].lower == "by" || phrase[0].lower == "for" {
+		keyword, phrase = quote(phrase[0].text), phrase[1:]
+	}
+	s, err := durationAfter(keyword, phrase, now, loc)
+	if err != nil {
+		return Command{}, err
+	}
+	return Command{Verb: VerbExtend, Resource: name, Duration: s.duration, Until: s.until}, nil
+}
+
+// durationAfter reads the duration that must follow keyword (already quoted), explaining a missing or unreadable
+// one in terms of the keyword.
+func durationAfter(keyword string, phrase []token, now time.Time, loc *time.Location) (span, *Error) {
+	if len(phrase) == 0 {
+		return span{}, errorf("%s needs a duration such as %s", keyword, durationExamples)
+	}
+	s, err := parseSpan(joinTokens(phrase), now, loc)
+	if err != nil && err.unrecognised {
+		return span{}, errorf("%s needs a duration such as %s; %s is not one", keyword, durationExamples, quote(joinTokens(phrase)))
+	}
+	return s, err
+}
+
+// splitReason cuts words at the first "because": the words before it, and the rest of text after it, verbatim
+// but trimmed.
+func splitReason(text string, words []token) ([]token, string, *Error) {
+	for i, w := range words {
+		if w.lower != "because" {
+			continue
+		}
+		reason := strings.TrimSpace(text[w.end:])
+		switch {
+		case reason == "":
+			return nil, "", errorf("%s needs a reason after it, such as because testing the hotfix", quote(w.text))
+		case len(reason) > MaxReasonBytes:
+			// Refused rather than cut: a reason cut short can say something else ("not" lost at the end).
+			return nil, "", errorf("the reason is %d bytes long; the limit is %d, so please shorten it", len(reason), MaxReasonBytes)
+		}
+		return words[:i], reason, nil
+	}
+	return words, "", nil
+}
+
+// resourceName lower-cases a typed resource name and checks it is a Kubernetes object name (a DNS-1123
+// subdomain), the rule the API server applies to Resources.
+func resourceName(w token) (string, *Error) {
+	name := w.lower
+	if len(name) > maxNameBytes {
+		return "", errorf("%s is too long for a resource name; names are at most %d characters", quote(w.text), maxNameBytes)
+	}
+	if !isDNSSubdomain(name) {
+		return "", errorf("%s is not a resource name: names are lower-case letters, digits, '-' and '.', and start and end with a letter or digit",
+			quote(w.text))
+	}
+	return name, nil
+}
+
+// isDNSSubdomain reports whether name is a DNS-1123 subdomain of at most maxNameBytes: dot-separated labels of
+// lower-case ASCII letters, digits and '-', each starting and ending with a letter or digit.
+func isDNSSubdomain(name string) bool {
+	if name == "" || len(name) > maxNameBytes {
+		return false
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || !isAlphanumeric(label[0]) || !isAlphanumeric(label[len(label)-1]) {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if !isAlphanumeric(label[i]) && label[i] != '-' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isAlphanumeric(c byte) bool { return ('a' <= c && c <= 'z') || isDigit(c) }
+
+// tokenize splits text at Unicode white space (Slack sends non-breaking spaces too), keeping where each word ends.
+func tokenize(text string) []token {
+	var words []token
+	start := -1
+	for i, r := range text {
+		switch {
+		case unicode.IsSpace(r) && start >= 0:
+			words = append(words, token{text: text[start:i], lower: asciiLower(text[start:i]), end: i})
+			start = -1
+		case !unicode.IsSpace(r) && start < 0:
+			start = i
+		}
+	}
+	if start >= 0 {
+		words = append(words, token{text: text[start:], lower: asciiLower(text[start:]), end: len(text)})
+	}
+	return words
+}
+
+func joinTokens(words []token) string {
+	texts := make([]string, len(words))
+	for i, w := range words {
+		texts[i] = w.text
+	}
+	return strings.Join(texts, " ")
+}
+
+// asciiLower lower-cases ASCII letters only. strings.ToLower would also fold look-alikes such as the Kelvin sign
+// into "k", letting a name that only looks valid through.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
+// quote puts what someone typed in quotes for a message, escaping control characters and shortening it.
+func quote(s string) string {
+	return fmt.Sprintf("%q", short(s))
+}
+
+// short cuts what someone typed, at a rune boundary, to a length that fits in a message.
+func short(s string) string {
+	const maxRunes = 40
+	if runes := []rune(s); len(runes) > maxRunes {
+		return string(runes[:maxRunes]) + "…"
+	}
+	return s
+}
+
+func errorf(format string, args ...any) *Error {
+	return &Error{Message: fmt.Sprintf(format, args...)}
+}

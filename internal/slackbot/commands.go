@@ -1,0 +1,429 @@
+package slackbot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/chat"
+)
+
+// reply is the answer to a command: ephemeral (only the user sees it) unless it concerns everyone in the channel.
+type reply struct {
+	text      string
+	inChannel bool
+}
+
+func ephemeral(format string, args ...any) reply { return reply{text: fmt.Sprintf(format, args...)} }
+
+// handleCommand carries out a slash command and answers through its response URL.
+func (b *Bot) handleCommand(ctx context.Context, cmd slack.SlashCommand) {
+	log := b.log.WithValues("user", cmd.UserID, "channel", cmd.ChannelID)
+	r := b.command(ctx, cmd)
+	log.V(1).Info("Answering a Slack command", "text", cmd.Text, "inChannel", r.inChannel)
+	typ := slack.ResponseTypeEphemeral
+	if r.inChannel {
+		typ = slack.ResponseTypeInChannel
+	}
+	if cmd.ResponseURL == "" {
+		return
+	}
+	if err := slack.PostWebhookContext(ctx, cmd.ResponseURL, &slack.WebhookMessage{ResponseType: typ, Text: r.text}); err != nil {
+		log.Error(err, "Cannot answer a Slack command")
+	}
+}
+
+// command decides the reply to a slash command, doing what it asks on the way.
+func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) reply {
+	now := b.clock.Now()
+	who := b.people.byUserID(ctx, cmd.UserID, cmd.UserName)
+	parsed, err := chat.Parse(cmd.Text, now, who.TZ)
+	if err != nil {
+		return ephemeral("%s\nTry `%s help`.", escape(err.Error()), b.cfg.Command)
+	}
+	ns := b.namespaceFor(cmd.ChannelID)
+	switch parsed.Verb {
+	case chat.VerbHelp:
+		return ephemeral("%s", chat.Help(b.cfg.Command))
+	case chat.VerbList:
+		return b.list(ctx, ns)
+	case chat.VerbWho:
+		return b.who(ctx, ns, parsed.Resource)
+	}
+
+	res, miss := b.resource(ctx, ns, parsed.Resource)
+	if res == nil {
+		return miss
+	}
+	switch parsed.Verb {
+	case chat.VerbTake:
+		return b.take(ctx, cmd, who, res, parsed)
+	case chat.VerbRelease:
+		return b.release(ctx, cmd, who, res)
+	case chat.VerbExtend:
+		return b.extend(ctx, cmd, res, parsed)
+	}
+	return ephemeral("I do not know that command. Try `%s help`.", b.cfg.Command)
+}
+
+// namespaceFor returns the namespace commands from a channel act on.
+func (b *Bot) namespaceFor(channel string) string {
+	if ns, ok := b.cfg.ChannelNamespaces[channel]; ok {
+		return ns
+	}
+	return b.cfg.DefaultNamespace
+}
+
+// resource finds the named Resource, or returns a reply that suggests the closest names.
+func (b *Bot) resource(ctx context.Context, ns, name string) (*conchv1.Resource, reply) {
+	res := &conchv1.Resource{}
+	key := types.NamespacedName{Namespace: ns, Name: name}
+	err := b.client.Get(ctx, key, res)
+	if apierrors.IsNotFound(err) && b.reader != nil {
+		// The cache may not have seen a Resource created a moment ago; ask the API server before saying no.
+		err = b.reader.Get(ctx, key, res)
+	}
+	if err == nil {
+		return res, reply{}
+	}
+	if !apierrors.IsNotFound(err) {
+		return nil, ephemeral("I could not read *%s*: %v. Try again in a moment.", name, err)
+	}
+	var all conchv1.ResourceList
+	if err := b.client.List(ctx, &all, client.InNamespace(ns)); err != nil {
+		return nil, ephemeral("There is no *%s* here.", name)
+	}
+	names := make([]string, 0, len(all.Items))
+	for _, r := range all.Items {
+		names = append(names, r.Name)
+	}
+	if s := chat.Suggest(name, names, 3); len(s) > 0 {
+		return nil, ephemeral("There is no *%s* here. Did you mean %s?", name, "*"+strings.Join(s, "*, *")+"*")
+	}
+	if len(names) == 0 {
+		return nil, ephemeral("There is no *%s* here: no Resources exist in namespace %s yet.", name, ns)
+	}
+	return nil, ephemeral("There is no *%s* here. `%s list` shows what there is.", name, b.cfg.Command)
+}
+
+// mine returns the user's Reservations for res that have not ended, oldest first.
+func (b *Bot) mine(ctx context.Context, ns, user, resource string) ([]conchv1.Reservation, error) {
+	var list conchv1.ReservationList
+	if err := b.client.List(ctx, &list, client.InNamespace(ns),
+		client.MatchingLabels{conchv1.LabelSlackUser: user},
+		client.MatchingFields{controllers.IndexBoundResource: resource}); err != nil {
+		return nil, err
+	}
+	out := slices.DeleteFunc(list.Items, func(r conchv1.Reservation) bool {
+		return r.Status.State.IsFinal() || r.Spec.Released || r.DeletionTimestamp != nil
+	})
+	slices.SortFunc(out, func(a, b conchv1.Reservation) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) })
+	return out, nil
+}
+
+// take creates a Reservation for the user, named after the request so that a redelivered command finds it
+// instead of making a second one, and answers with the controllers' decision.
+func (b *Bot) take(ctx context.Context, cmd slack.SlashCommand, who person, res *conchv1.Resource, c chat.Command) reply {
+	mine, err := b.mine(ctx, res.Namespace, cmd.UserID, res.Name)
+	if err != nil {
+		return ephemeral("I could not check your Reservations: %v", err)
+	}
+	key := requestKey(cmd.TeamID, cmd.UserID, cmd.TriggerID, cmd.Text)
+	for _, m := range mine {
+		if m.Labels[conchv1.LabelRequest] != key {
+			return b.describe(&m, "You already")
+		}
+	}
+
+	rsv := &conchv1.Reservation{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:   res.Namespace,
+			Name:        reservationName(res.Name, key),
+			Labels:      map[string]string{conchv1.LabelSlackUser: cmd.UserID, conchv1.LabelRequest: key},
+			Annotations: map[string]string{conchv1.AnnotationSlackUserName: who.Name},
+		},
+		Spec: conchv1.ReservationSpec{
+			ResourceName: res.Name,
+			Holder:       SlackHolderPrefix + cmd.UserID,
+			Reason:       c.Reason,
+		},
+	}
+	if c.Duration > 0 {
+		rsv.Spec.Duration = &metav1.Duration{Duration: c.Duration}
+	}
+	if err := b.client.Create(ctx, rsv); err != nil && !apierrors.IsAlreadyExists(err) {
+		return ephemeral("I could not reserve *%s*: %v", res.Name, err)
+	}
+	decided := b.awaitDecision(ctx, client.ObjectKeyFromObject(rsv))
+	if decided == nil {
+		return ephemeral("Your request for *%s* is in; I will DM you when it is your turn.", res.Name)
+	}
+	return b.describe(decided, "You")
+}
+
+// awaitDecision waits briefly for the controllers to grant or queue a Reservation, so the reply can say which.
+func (b *Bot) awaitDecision(ctx context.Context, key client.ObjectKey) *conchv1.Reservation {
+	var got *conchv1.Reservation
+	_ = wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, b.cfg.ReplyWait, true, func(ctx context.Context) (bool, error) {
+		r := &conchv1.Reservation{}
+		if err := b.client.Get(ctx, key, r); err != nil {
+			return false, nil
+		}
+		if r.Status.State == "" || r.Status.State == conchv1.StatePending {
+			return false, nil
+		}
+		got = r
+		return true, nil
+	})
+	return got
+}
+
+// describe tells the user where their Reservation stands. subject is "You" or "You already".
+func (b *Bot) describe(r *conchv1.Reservation, subject string) reply {
+	res := r.Status.ResourceName
+	switch r.Status.State {
+	case conchv1.StateGranted:
+		text := fmt.Sprintf("%s hold *%s* until %s.", subject, res, When(r.Status.ExpiresAt.Time))
+		if subject == "You" {
+			text = fmt.Sprintf("<@%s> took *%s* until %s.", SlackUserOf(r.Spec.Holder), res, When(r.Status.ExpiresAt.Time))
+			if r.Spec.Reason != "" {
+				text += " _" + r.Spec.Reason + "_"
+			}
+		}
+		text += clampNote(r)
+		return reply{text: text, inChannel: subject == "You"}
+	case conchv1.StateQueued:
+		text := fmt.Sprintf("%s wait for *%s*: number %d in the queue", subject, res, r.Status.Position)
+		if r.Status.EstimatedGrantTime != nil {
+			text += ", expected around " + When(r.Status.EstimatedGrantTime.Time)
+		}
+		return ephemeral("%s. I will DM you when it is your turn.%s", text, clampNote(r))
+	case conchv1.StateRejected:
+		return ephemeral("You may not hold *%s*: %s", res, readyMessage(r))
+	default:
+		return ephemeral("Your Reservation for *%s* is %s: %s", res, strings.ToLower(string(r.Status.State)), readyMessage(r))
+	}
+}
+
+func clampNote(r *conchv1.Reservation) string {
+	for _, c := range r.Status.Conditions {
+		if c.Type == conchv1.ConditionDurationClamped && c.Status == metav1.ConditionTrue {
+			return fmt.Sprintf(" (*%s* allows at most %s, so that is how long you get.)", r.Status.ResourceName, ShortDuration(durationOf(r)))
+		}
+	}
+	return ""
+}
+
+func readyMessage(r *conchv1.Reservation) string {
+	for _, c := range r.Status.Conditions {
+		if c.Type == conchv1.ConditionReady {
+			return c.Message
+		}
+	}
+	return string(r.Status.State)
+}
+
+// release ends the user's hold on res or takes them out of its queue. An admin who holds nothing releases the
+// current holders, and an Event names them.
+func (b *Bot) release(ctx context.Context, cmd slack.SlashCommand, who person, res *conchv1.Resource) reply {
+	mine, err := b.mine(ctx, res.Namespace, cmd.UserID, res.Name)
+	if err != nil {
+		return ephemeral("I could not check your Reservations: %v", err)
+	}
+	key := requestKey(cmd.TeamID, cmd.UserID, cmd.TriggerID, cmd.Text)
+	if len(mine) == 0 {
+		if !b.isAdmin(cmd.UserID) || len(res.Status.Holders) == 0 {
+			return ephemeral("You do not hold or wait for *%s*. %s", res.Name, ResourceLine(res))
+		}
+		var released []string
+		for _, h := range res.Status.Holders {
+			r := &conchv1.Reservation{}
+			if err := b.client.Get(ctx, types.NamespacedName{Namespace: res.Namespace, Name: h.Reservation}, r); err != nil {
+				continue
+			}
+			if err := b.releaseOne(ctx, r, cmd.UserID, who.Name, key); err != nil {
+				return ephemeral("I could not release %s's hold on *%s*: %v", Who(h.Holder), res.Name, err)
+			}
+			released = append(released, Who(h.Holder))
+		}
+		return reply{text: fmt.Sprintf("<@%s> released *%s* (held by %s).", cmd.UserID, res.Name, strings.Join(released, ", ")), inChannel: true}
+	}
+	held := false
+	for i := range mine {
+		held = held || mine[i].Status.State == conchv1.StateGranted
+		if err := b.releaseOne(ctx, &mine[i], cmd.UserID, who.Name, key); err != nil {
+			return ephemeral("I could not release *%s*: %v", res.Name, err)
+		}
+	}
+	if held {
+		return reply{text: fmt.Sprintf("<@%s> released *%s*.", cmd.UserID, res.Name), inChannel: true}
+	}
+	return ephemeral("You left the queue for *%s*.", res.Name)
+}
+
+// releaseOne sets spec.released, recording who did it when it was not the holder.
+func (b *Bot) releaseOne(ctx context.Context, r *conchv1.Reservation, userID, userName, key string) error {
+	if r.Spec.Released {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(r.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	r.Spec.Released = true
+	byOther := SlackUserOf(r.Spec.Holder) != userID
+	if byOther {
+		if r.Annotations == nil {
+			r.Annotations = map[string]string{}
+		}
+		r.Annotations[conchv1.AnnotationReleasedBy] = fmt.Sprintf("<@%s>", userID)
+	}
+	if err := b.client.Patch(ctx, r, patch); err != nil {
+		return err
+	}
+	if byOther {
+		b.recorder.Eventf(r, nil, "Normal", "ReleasedByAdmin", "Release",
+			"Released from Slack by admin %s (%s), not the holder %s", userName, userID, r.Spec.Holder)
+	}
+	return nil
+}
+
+// extend lengthens the user's current hold on res: by c.Duration, or to c.Until ("extend staging until 18:00").
+func (b *Bot) extend(ctx context.Context, cmd slack.SlashCommand, res *conchv1.Resource, c chat.Command) reply {
+	mine, err := b.mine(ctx, res.Namespace, cmd.UserID, res.Name)
+	if err != nil {
+		return ephemeral("I could not check your Reservations: %v", err)
+	}
+	for i := range mine {
+		r := &mine[i]
+		if r.Status.State != conchv1.StateGranted || r.Status.ExpiresAt == nil {
+			continue
+		}
+		by := c.Duration
+		if !c.Until.IsZero() {
+			by = c.Until.Sub(r.Status.ExpiresAt.Time)
+			if by <= 0 {
+				return ephemeral("Your hold on *%s* already lasts until %s.", res.Name, When(r.Status.ExpiresAt.Time))
+			}
+		}
+		until, clamped, err := b.extendOne(ctx, r, res, by, requestKey(cmd.TeamID, cmd.UserID, cmd.TriggerID, cmd.Text))
+		if err != nil {
+			return ephemeral("I could not extend *%s*: %v", res.Name, err)
+		}
+		return ephemeral("You now hold *%s* until %s.%s", res.Name, When(until), clampedNote(res, clamped))
+	}
+	return ephemeral("You do not hold *%s*, so there is nothing to extend. %s", res.Name, ResourceLine(res))
+}
+
+// extendOne adds d to a granted Reservation's duration, once per request key, and returns the new end and
+// whether the Resource's maxDuration cut the extension short.
+func (b *Bot) extendOne(ctx context.Context, r *conchv1.Reservation, res *conchv1.Resource, d time.Duration, key string) (time.Time, bool, error) {
+	if r.Status.GrantedAt == nil {
+		return time.Time{}, false, errors.New("it is not granted yet")
+	}
+	current := durationOf(r)
+	next := current + d
+	if r.Annotations[annotationLastRequest] == key {
+		next = current // a redelivered request: already done
+	}
+	clamped := false
+	if max := res.Spec.MaxDuration; max != nil && next > max.Duration {
+		next, clamped = max.Duration, true
+	}
+	if next > 720*time.Hour {
+		next, clamped = 720*time.Hour, true
+	}
+	patch := client.MergeFromWithOptions(r.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	r.Spec.Duration = &metav1.Duration{Duration: next}
+	if r.Annotations == nil {
+		r.Annotations = map[string]string{}
+	}
+	r.Annotations[annotationLastRequest] = key
+	if err := b.client.Patch(ctx, r, patch); err != nil {
+		return time.Time{}, false, err
+	}
+	return r.Status.GrantedAt.Add(next), clamped, nil
+}
+
+// annotationLastRequest records the key of the last request that changed a Reservation from Slack, so that a
+// redelivered click does not extend twice.
+const annotationLastRequest = "conch.dev/last-request"
+
+func clampedNote(res *conchv1.Resource, clamped bool) string {
+	if !clamped {
+		return ""
+	}
+	limit := 720 * time.Hour
+	if res.Spec.MaxDuration != nil {
+		limit = res.Spec.MaxDuration.Duration
+	}
+	return fmt.Sprintf(" (*%s* allows holds of at most %s.)", res.Name, ShortDuration(limit))
+}
+
+// escape makes text safe to show in Slack, where &, < and > are markup.
+func escape(text string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(text)
+}
+
+// list answers `/dibs list`: every Resource in the namespace with its holders and queue length.
+func (b *Bot) list(ctx context.Context, ns string) reply {
+	var all conchv1.ResourceList
+	if err := b.client.List(ctx, &all, client.InNamespace(ns)); err != nil {
+		return ephemeral("I could not list the Resources: %v", err)
+	}
+	if len(all.Items) == 0 {
+		return ephemeral("There are no Resources in namespace %s yet.", ns)
+	}
+	slices.SortFunc(all.Items, func(a, b conchv1.Resource) int { return strings.Compare(a.Name, b.Name) })
+	lines := make([]string, 0, len(all.Items))
+	for i := range all.Items {
+		lines = append(lines, "• "+ResourceLine(&all.Items[i]))
+	}
+	return ephemeral("%s", truncateText(strings.Join(lines, "\n"), 3000))
+}
+
+// who answers `/dibs who <resource>`.
+func (b *Bot) who(ctx context.Context, ns, name string) reply {
+	res, miss := b.resource(ctx, ns, name)
+	if res == nil {
+		return miss
+	}
+	var queued []conchv1.Reservation
+	for _, q := range res.Status.Queue {
+		r := &conchv1.Reservation{}
+		if err := b.client.Get(ctx, types.NamespacedName{Namespace: ns, Name: q.Reservation}, r); err == nil {
+			queued = append(queued, *r)
+		}
+	}
+	return ephemeral("%s", truncateText(ResourceDetail(res, queued), 3000))
+}
+
+func (b *Bot) isAdmin(user string) bool { return slices.Contains(b.cfg.Admins, user) }
+
+// reservationName is "<resource>-<key>", with the resource part shortened to keep the name valid.
+func reservationName(resource, key string) string {
+	if len(resource) > 40 {
+		resource = strings.TrimRight(resource[:40], "-.")
+	}
+	return resource + "-" + key[:10]
+}
+
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && (s[cut]&0xC0) == 0x80 {
+		cut--
+	}
+	return s[:cut] + "\n…"
+}

@@ -1,0 +1,192 @@
+package slackbot
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+)
+
+// This file holds pure functions that turn Conch's objects into what people read in Slack.
+
+// Action IDs of the buttons Conch puts on messages. A button's value is "<namespace>/<reservation>" for release
+// and "<namespace>/<reservation>/<duration>" for extend.
+const (
+	ActionRelease = "conch_release"
+	ActionExtend  = "conch_extend"
+)
+
+// SlackHolderPrefix marks a holder that is a Slack user: "slack:U0123ABC".
+const SlackHolderPrefix = "slack:"
+
+// SlackUserOf returns the Slack user ID of a holder "slack:<id>", or "".
+func SlackUserOf(holder string) string {
+	if id, ok := strings.CutPrefix(holder, SlackHolderPrefix); ok {
+		return id
+	}
+	return ""
+}
+
+// Who renders a holder for a message: a mention for Slack users, the holder string otherwise.
+func Who(holder string) string {
+	if id := SlackUserOf(holder); id != "" {
+		return "<@" + id + ">"
+	}
+	return "`" + holder + "`"
+}
+
+// When renders a time that Slack shows in each reader's own time zone, with a UTC fallback for clients that
+// cannot.
+func When(t time.Time) string {
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// ShortDuration renders d as people write it: 2h, 1h30m, 45m, 30s.
+func ShortDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	var b strings.Builder
+	if h > 0 {
+		fmt.Fprintf(&b, "%dh", h)
+	}
+	if m > 0 {
+		fmt.Fprintf(&b, "%dm", m)
+	}
+	if s > 0 || b.Len() == 0 {
+		fmt.Fprintf(&b, "%ds", s)
+	}
+	return b.String()
+}
+
+func ref(r *conchv1.Reservation) string { return r.Namespace + "/" + r.Name }
+
+func button(actionID, value, text string, style slack.Style) *slack.ButtonBlockElement {
+	b := slack.NewButtonBlockElement(actionID, value, slack.NewTextBlockObject(slack.PlainTextType, text, false, false))
+	b.Style = style
+	return b
+}
+
+func section(text string) *slack.SectionBlock {
+	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil)
+}
+
+// Message is a text (the notification fallback) with optional blocks.
+type Message struct {
+	Text   string
+	Blocks []slack.Block
+}
+
+// GrantedDM tells a holder their turn has come, with Release and Extend 1h buttons.
+func GrantedDM(r *conchv1.Reservation) Message {
+	text := fmt.Sprintf("You now hold *%s* until %s.", r.Status.ResourceName, When(r.Status.ExpiresAt.Time))
+	if r.Spec.Reason != "" {
+		text += " _" + r.Spec.Reason + "_"
+	}
+	return Message{Text: text, Blocks: []slack.Block{
+		section(text),
+		slack.NewActionBlock("grant",
+			button(ActionRelease, ref(r), "Release", slack.StyleDanger),
+			button(ActionExtend, ref(r)+"/1h", "Extend 1h", slack.StylePrimary)),
+	}}
+}
+
+// WarningDM warns a holder that the hold ends soon, with Extend 30m/1h/2h and Release now.
+func WarningDM(r *conchv1.Reservation, now time.Time) Message {
+	// Whole minutes, rounded up: "ends in 10m" reads better than "ends in 9m59s".
+	left := max(r.Status.ExpiresAt.Sub(now), 0)
+	if left > time.Minute {
+		left = (left + time.Minute - 1).Truncate(time.Minute)
+	}
+	text := fmt.Sprintf("Your hold on *%s* ends in %s (%s). Extend it?", r.Status.ResourceName, ShortDuration(left), When(r.Status.ExpiresAt.Time))
+	return Message{Text: text, Blocks: []slack.Block{
+		section(text),
+		slack.NewActionBlock("warn",
+			button(ActionExtend, ref(r)+"/30m", "Extend 30m", ""),
+			button(ActionExtend, ref(r)+"/1h", "Extend 1h", slack.StylePrimary),
+			button(ActionExtend, ref(r)+"/2h", "Extend 2h", ""),
+			button(ActionRelease, ref(r), "Release now", slack.StyleDanger)),
+	}}
+}
+
+// EndedDM tells a holder their hold ended without them releasing it.
+func EndedDM(r *conchv1.Reservation, reason string) Message {
+	res := r.Status.ResourceName
+	var text string
+	switch reason {
+	case conchv1.ReasonExpired:
+		text = fmt.Sprintf("Your hold on *%s* expired at %s.", res, When(r.Status.ExpiresAt.Time))
+	case conchv1.ReasonHeartbeatMissed:
+		text = fmt.Sprintf("Your hold on *%s* ended: its holder stopped renewing it.", res)
+	case conchv1.ReasonResourceDeleted:
+		text = fmt.Sprintf("Your hold on *%s* ended: the Resource was deleted.", res)
+	default:
+		text = fmt.Sprintf("Your hold on *%s* was released.", res)
+		if by := r.Annotations[conchv1.AnnotationReleasedBy]; by != "" {
+			text = fmt.Sprintf("Your hold on *%s* was released by %s.", res, by)
+		}
+	}
+	return Message{Text: text, Blocks: []slack.Block{section(text)}}
+}
+
+// HandoverPost announces in a Resource's channel who holds it now.
+func HandoverPost(r *conchv1.Reservation) Message {
+	text := fmt.Sprintf(":arrows_counterclockwise: *%s* is now held by %s until %s.", r.Status.ResourceName, Who(r.Spec.Holder), When(r.Status.ExpiresAt.Time))
+	if r.Spec.Reason != "" {
+		text += " _" + r.Spec.Reason + "_"
+	}
+	return Message{Text: text, Blocks: []slack.Block{section(text)}}
+}
+
+// ResourceLine summarises a Resource in one line for `/dibs list`.
+func ResourceLine(res *conchv1.Resource) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%s*", res.Name)
+	switch {
+	case len(res.Status.Holders) == 0 && res.Spec.Granting == conchv1.GrantingPaused:
+		b.WriteString(" — paused")
+	case len(res.Status.Holders) == 0:
+		b.WriteString(" — free")
+	default:
+		var hs []string
+		for _, h := range res.Status.Holders {
+			hs = append(hs, fmt.Sprintf("%s until %s", Who(h.Holder), When(h.Until.Time)))
+		}
+		b.WriteString(" — held by " + strings.Join(hs, ", "))
+	}
+	if res.Status.Waiting > 0 {
+		fmt.Fprintf(&b, " · %d waiting", res.Status.Waiting)
+	}
+	if res.Spec.Granting == conchv1.GrantingPaused && len(res.Status.Holders) > 0 {
+		b.WriteString(" · paused")
+	}
+	return b.String()
+}
+
+// ResourceDetail describes a Resource for `/dibs who`: its holders and its queue with estimated times.
+func ResourceDetail(res *conchv1.Resource, queued []conchv1.Reservation) string {
+	var b strings.Builder
+	b.WriteString(ResourceLine(res))
+	if res.Spec.Description != "" {
+		b.WriteString("\n_" + res.Spec.Description + "_")
+	}
+	for i, q := range queued {
+		fmt.Fprintf(&b, "\n%d. %s for %s", i+1, Who(q.Spec.Holder), ShortDuration(durationOf(&q)))
+		if q.Status.EstimatedGrantTime != nil {
+			fmt.Fprintf(&b, ", expected around %s", When(q.Status.EstimatedGrantTime.Time))
+		}
+	}
+	return b.String()
+}
+
+func durationOf(r *conchv1.Reservation) time.Duration {
+	if r.Status.Duration != nil {
+		return r.Status.Duration.Duration
+	}
+	if r.Spec.Duration != nil {
+		return r.Spec.Duration.Duration
+	}
+	return 0
+}

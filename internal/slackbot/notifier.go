@@ -1,0 +1,144 @@
+package slackbot
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/controllers"
+)
+
+// Notifier tells people in Slack about their Reservations: a DM with buttons when their turn comes, a warning
+// before the hold ends, a DM when it ended without them, and a handover post in the Resource's channel. It is
+// driven by Reservation status alone, so Reservations made with kubectl or by CI are announced too.
+//
+// Each notification is recorded in status.notified before it is sent (with optimistic concurrency, so two
+// managers cannot both claim it): a restart never sends one twice. The price is that a notification whose
+// sending is cut short by a crash is lost rather than repeated.
+type Notifier struct {
+	client client.Client
+	bot    *Bot
+	clock  clock.PassiveClock
+}
+
+var _ reconcile.Reconciler = (*Notifier)(nil)
+
+// Reconcile sends what is due for one Reservation and wakes again when the expiry warning is due.
+func (n *Notifier) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	r := &conchv1.Reservation{}
+	if err := n.client.Get(ctx, req.NamespacedName, r); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if r.Status.GrantedAt == nil || r.Status.ResourceName == "" {
+		return ctrl.Result{}, nil // nothing to tell before a grant
+	}
+	now := n.clock.Now()
+	user, err := n.recipient(ctx, r.Spec.Holder)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	channel := ""
+	res := &conchv1.Resource{}
+	if err := n.client.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: r.Status.ResourceName}, res); err == nil {
+		channel = res.Spec.SlackChannel
+	}
+
+	record := r.Status.Notified.DeepCopy()
+	if record == nil {
+		record = &conchv1.Notified{}
+	}
+	var msgs []outMsg
+	var requeue time.Duration
+	switch st := r.Status.State; {
+	case st == conchv1.StateGranted:
+		granted := *r.Status.GrantedAt
+		if record.Granted == nil || !record.Granted.Equal(&granted) {
+			record.Granted = &granted
+			if user != "" {
+				msgs = append(msgs, outMsg{user: user, msg: GrantedDM(r)})
+			}
+			if channel != "" {
+				msgs = append(msgs, outMsg{channel: channel, msg: HandoverPost(r)})
+			}
+		}
+		expires := *r.Status.ExpiresAt
+		warnAt := expires.Add(-n.bot.cfg.WarnBefore)
+		// Holds shorter than the warning period get none: the grant DM already says when they end.
+		if user != "" && expires.Sub(granted.Time) > n.bot.cfg.WarnBefore && (record.Warned == nil || !record.Warned.Equal(&expires)) {
+			if now.Before(warnAt) {
+				requeue = warnAt.Sub(now)
+			} else if now.Before(expires.Time) {
+				record.Warned = &expires
+				msgs = append(msgs, outMsg{user: user, msg: WarningDM(r, now)})
+			}
+		}
+	case st.IsFinal() && record.Ended == "":
+		reason := endReason(r)
+		record.Ended = st
+		if user != "" && (reason != conchv1.ReasonReleased || r.Annotations[conchv1.AnnotationReleasedBy] != "") {
+			msgs = append(msgs, outMsg{user: user, msg: EndedDM(r, reason)})
+		}
+	}
+	if len(msgs) == 0 {
+		return ctrl.Result{RequeueAfter: requeue}, nil
+	}
+
+	patch := client.MergeFromWithOptions(r.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	r.Status.Notified = record
+	if err := n.client.Status().Patch(ctx, r, patch); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	ctrl.LoggerFrom(ctx).V(1).Info("Notifying", "messages", len(msgs), "state", r.Status.State)
+	for _, m := range msgs {
+		n.bot.out.enqueue(m)
+	}
+	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+// recipient returns the Slack user a holder is: "slack:<id>", or an e-mail address Slack knows. Other holders
+// ("ci:deploy") are no person: they get channel posts only.
+func (n *Notifier) recipient(ctx context.Context, holder string) (string, error) {
+	if id := SlackUserOf(holder); id != "" {
+		return id, nil
+	}
+	if strings.Contains(holder, "@") && !strings.ContainsAny(holder, " :") {
+		p, ok, err := n.bot.people.byEmail(ctx, holder)
+		if err != nil || !ok {
+			return "", err
+		}
+		return p.ID, nil
+	}
+	return "", nil
+}
+
+func endReason(r *conchv1.Reservation) string {
+	if c := meta.FindStatusCondition(r.Status.Conditions, conchv1.ConditionReady); c != nil {
+		return c.Reason
+	}
+	return string(r.Status.State)
+}
+
+// SetupWithManager registers the Bot and the Notifier with mgr. Both run on the leader only.
+func (b *Bot) SetupWithManager(mgr ctrl.Manager, clk clock.WithTicker) error {
+	if err := mgr.Add(b); err != nil {
+		return err
+	}
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("slack-notifier").
+		For(&conchv1.Reservation{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 2, NewQueue: controllers.NewQueue(clk)}).
+		Complete(&Notifier{client: mgr.GetClient(), bot: b, clock: clk})
+}
+

@@ -1,0 +1,119 @@
+package slackbot
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/slack-go/slack"
+	"k8s.io/utils/clock"
+)
+
+// outbox sends notifications one at a time, in order, away from the command path and from reconciles: a 429
+// from Slack makes it wait Retry-After without holding up anything else.
+type outbox struct {
+	api   *slack.Client
+	clock clock.Clock
+	log   logr.Logger
+	queue chan outMsg
+
+	mu  sync.Mutex
+	dms map[string]string // user ID → DM channel ID
+}
+
+type outMsg struct {
+	user    string // a DM to this user, or
+	channel string // a post in this channel
+	msg     Message
+}
+
+const (
+	outboxSize     = 1024
+	maxSendRetries = 5
+)
+
+func newOutbox(api *slack.Client, clk clock.Clock, log logr.Logger) *outbox {
+	return &outbox{api: api, clock: clk, log: log, queue: make(chan outMsg, outboxSize), dms: map[string]string{}}
+}
+
+// enqueue adds a message; when the outbox is full the message is dropped and logged rather than blocking a
+// reconcile.
+func (o *outbox) enqueue(m outMsg) {
+	select {
+	case o.queue <- m:
+	default:
+		o.log.Info("Slack outbox full; dropping a notification", "user", m.user, "channel", m.channel)
+	}
+}
+
+// run sends until ctx ends.
+func (o *outbox) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-o.queue:
+			o.send(ctx, m)
+		}
+	}
+}
+
+func (o *outbox) send(ctx context.Context, m outMsg) {
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		err := o.post(ctx, m)
+		if err == nil {
+			return
+		}
+		wait := backoff
+		var rl *slack.RateLimitedError
+		if errors.As(err, &rl) {
+			wait = rl.RetryAfter
+		} else {
+			backoff *= 2
+		}
+		if attempt >= maxSendRetries || ctx.Err() != nil {
+			o.log.Error(err, "Giving up on a Slack notification", "user", m.user, "channel", m.channel, "attempts", attempt)
+			return
+		}
+		o.log.V(1).Info("Retrying a Slack notification", "error", err.Error(), "after", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-o.clock.After(wait):
+		}
+	}
+}
+
+func (o *outbox) post(ctx context.Context, m outMsg) error {
+	channel := m.channel
+	if m.user != "" {
+		var err error
+		if channel, err = o.dm(ctx, m.user); err != nil {
+			return err
+		}
+	}
+	_, _, err := o.api.PostMessageContext(ctx, channel,
+		slack.MsgOptionText(m.msg.Text, false), slack.MsgOptionBlocks(m.msg.Blocks...))
+	return err
+}
+
+// dm returns the DM channel with a user, opening it once.
+func (o *outbox) dm(ctx context.Context, user string) (string, error) {
+	o.mu.Lock()
+	ch, ok := o.dms[user]
+	o.mu.Unlock()
+	if ok {
+		return ch, nil
+	}
+	c, _, _, err := o.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{user}})
+	if err != nil {
+		return "", err
+	}
+	o.mu.Lock()
+	o.dms[user] = c.ID
+	o.mu.Unlock()
+	return c.ID, nil
+}
