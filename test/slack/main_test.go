@@ -64,7 +64,7 @@ const (
 
 // harness is one test's world: a namespace, a fake Slack with its people, and a running manager.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	ns    string
 	slack *fakeslack.Server
 	clk   *testutil.StepClock
@@ -73,7 +73,7 @@ type harness struct {
 
 var nsCounter atomic.Int64
 
-func setup(t *testing.T) *harness {
+func setup(t testing.TB) *harness {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("s%d-%d", nsCounter.Add(1), time.Now().UnixNano()%100000)}}
 	if err := k8s.Create(ctx, ns); err != nil {
