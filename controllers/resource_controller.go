@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -82,7 +83,9 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	for i := range list.Items {
 		byName[list.Items[i].Name] = &list.Items[i]
 	}
-	for _, o := range plan.Outcomes {
+	// Ends first, grants last: whoever watches the Reservations never sees more of them Granted than the
+	// Resource has room for, not even between two writes.
+	for _, o := range reportOrder(plan.Outcomes) {
 		rsv := byName[o.Name]
 		if err := r.report(ctx, res, rsv, o, now); err != nil {
 			return ctrl.Result{}, err
@@ -157,6 +160,22 @@ func (r *ResourceReconciler) report(ctx context.Context, res *conchv1.Resource, 
 		observeEnd(rsv.Namespace, st.State, o.GrantedAt, now)
 	}
 	return nil
+}
+
+// reportOrder returns the outcomes with final states first and grants last, each group in arrival order.
+func reportOrder(outcomes []queue.Outcome) []queue.Outcome {
+	rank := func(o queue.Outcome) int {
+		switch {
+		case o.State.IsFinal():
+			return 0
+		case o.State == conchv1.StateGranted:
+			return 2
+		}
+		return 1
+	}
+	out := slices.Clone(outcomes)
+	slices.SortStableFunc(out, func(a, b queue.Outcome) int { return rank(a) - rank(b) })
+	return out
 }
 
 // SetupWithManager runs the reconciler for every Resource, woken by changes to the Resource's spec and to any

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -44,6 +45,9 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// Clock defaults to the real clock.
 	Clock clock.WithTicker
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election; zero keeps controller-runtime's
+	// defaults (15 s, 10 s, 2 s).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// KeepLeaseOnStop keeps the leader Lease when the manager stops, as a crash would; tests use it to measure
 	// failover. By default a stopping leader releases the Lease so that another replica takes over at once.
 	KeepLeaseOnStop bool
@@ -85,6 +89,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 		for _, ns := range opts.Namespaces {
 			mopts.Cache.DefaultNamespaces[ns] = cache.Config{}
 		}
+	}
+	if opts.LeaseDuration > 0 {
+		mopts.LeaseDuration, mopts.RenewDeadline, mopts.RetryPeriod = &opts.LeaseDuration, &opts.RenewDeadline, &opts.RetryPeriod
 	}
 	mgr, err := ctrl.NewManager(cfg, mopts)
 	if err != nil {

@@ -141,4 +141,3 @@ func (b *Bot) SetupWithManager(mgr ctrl.Manager, clk clock.WithTicker) error {
 		WithOptions(controller.Options{MaxConcurrentReconciles: 2, NewQueue: controllers.NewQueue(clk)}).
 		Complete(&Notifier{client: mgr.GetClient(), bot: b, clock: clk})
 }
-

@@ -466,3 +466,54 @@ func TestHeartbeatMissedEndsTheHoldLoudly(t *testing.T) {
 		g.Expect(found).To(BeTrue())
 	}).Should(Succeed())
 }
+
+// TestHandoverNeverShowsTwoHolders watches the Reservations during a release and a deletion: at no point do two of
+// them read Granted on a Resource of capacity 1 (the ended one is written before the next is granted).
+func TestHandoverNeverShowsTwoHolders(t *testing.T) {
+	ns := namespace(t)
+	create(t, testutil.Resource("staging").Namespace(ns).Obj())
+	createInOrder(t,
+		testutil.Reservation("a").Namespace(ns).On("staging").Obj(),
+		testutil.Reservation("b").Namespace(ns).On("staging").Obj(),
+		testutil.Reservation("c").Namespace(ns).On("staging").Obj())
+	eventually(t, state(t, ns, "c")).Should(Equal(conchv1.StateQueued))
+
+	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: k8s.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wc.Watch(ctx, &conchv1.ReservationList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	patchSpec(t, reservation(t, ns, "a"), func(s *conchv1.ReservationSpec) { s.Released = true })
+	eventually(t, state(t, ns, "b")).Should(Equal(conchv1.StateGranted))
+	if err := k8s.Delete(ctx, reservation(t, ns, "b")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, state(t, ns, "c")).Should(Equal(conchv1.StateGranted))
+
+	latest := map[string]*conchv1.Reservation{}
+	for {
+		select {
+		case ev := <-w.ResultChan():
+			r := ev.Object.(*conchv1.Reservation)
+			latest[r.Name] = r
+			var granted []string
+			for name, x := range latest {
+				if x.Status.State == conchv1.StateGranted && x.DeletionTimestamp == nil {
+					granted = append(granted, name)
+				}
+			}
+			if len(granted) > 1 {
+				t.Fatalf("after a change of %s, %v all read Granted", r.Name, granted)
+			}
+			if r.Name == "c" && r.Status.State == conchv1.StateGranted {
+				return
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the watch never showed c granted")
+		}
+	}
+}

@@ -48,9 +48,25 @@ func TestMain(m *testing.M) {
 
 // running is a manager started by a test.
 type running struct {
-	cancel context.CancelFunc
+	elected <-chan struct{} // closed once this replica leads
+	cancel  context.CancelFunc
 	done   chan struct{} // closed when Start returned, with its error in err
 	err    error
+}
+
+// isLeader reports whether this replica leads.
+func (r *running) isLeader() bool {
+	select {
+	case <-r.elected:
+		select {
+		case <-r.done:
+			return false
+		default:
+			return true
+		}
+	default:
+		return false
+	}
 }
 
 // stop stops the manager and waits for it.
@@ -80,7 +96,7 @@ func startManager(t *testing.T, clk clock.WithTicker, leaderElection bool) *runn
 		cancel()
 		t.Fatal(err)
 	}
-	r := &running{cancel: cancel, done: make(chan struct{})}
+	r := &running{cancel: cancel, done: make(chan struct{}), elected: mgr.Elected()}
 	go func() {
 		r.err = mgr.Start(ctx)
 		close(r.done)
