@@ -50,8 +50,8 @@ func TestMain(m *testing.M) {
 type running struct {
 	elected <-chan struct{} // closed once this replica leads
 	cancel  context.CancelFunc
-	done   chan struct{} // closed when Start returned, with its error in err
-	err    error
+	done    chan struct{} // closed when Start returned, with its error in err
+	err     error
 }
 
 // isLeader reports whether this replica leads.
