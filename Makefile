@@ -60,3 +60,24 @@ build: ## Build the manager into bin/.
 .PHONY: run
 run: ## Run Conch against the current kubeconfig, or a local control plane when no cluster answers.
 	go run ./hack/run
+
+##@ Delivery
+
+HELM = $(shell hack/helm.sh)
+IMG ?= ghcr.io/conch-dev/conch:v0.1.0
+
+.PHONY: chart
+chart: manifests ## Regenerate the Helm chart's CRDs and RBAC rules from config/.
+	go run ./hack/chart
+
+.PHONY: chart-lint
+chart-lint: ## Lint the Helm chart (helm is built into the cache the first time, about a minute).
+	$(HELM) lint --strict charts/conch
+
+.PHONY: plugin
+plugin: ## Build the kubectl plugin into bin/kubectl-conch (put it on the PATH: kubectl conch).
+	go build -o bin/kubectl-conch ./cmd/kubectl-conch
+
+.PHONY: docker-build
+docker-build: ## Build the manager's image $(IMG) (needs a container engine).
+	docker build -t $(IMG) .

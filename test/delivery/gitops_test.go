@@ -1,0 +1,313 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/testutil"
+)
+
+// gitopsMetadata are the labels and annotations Argo CD and Flux put on what they apply; the controllers must
+// leave them alone.
+var (
+	gitopsLabels = map[string]string{
+		"app.kubernetes.io/instance":             "team-web",
+		"kustomize.toolkit.fluxcd.io/name":       "staging-turn",
+		"kustomize.toolkit.fluxcd.io/namespace":  "flux-system",
+		"app.kubernetes.io/managed-by":           "argocd",
+		"example.com/unrelated-label-for-a-team": "web",
+	}
+	gitopsAnnotations = map[string]string{
+		"argocd.argoproj.io/tracking-id": "team-web:conch.dev/Reservation:ns/name",
+		"argocd.argoproj.io/sync-wave":   "-1",
+	}
+)
+
+// scenario is one object in one state, made by the real controllers, and what each GitOps tool must read from it.
+type scenario struct {
+	obj     *unstructured.Unstructured
+	applied *unstructured.Unstructured // what was applied, for the drift check
+	kstatus status.Status
+	argo    string
+	flux    string
+}
+
+// gitopsScenarios applies Resources and Reservations like a GitOps tool would (server-side apply with tracking
+// metadata), waits until the controllers put each into the state a scenario needs, and returns them by name.
+func gitopsScenarios(t *testing.T) map[string]*scenario {
+	t.Helper()
+	requireManager(t)
+	ns := namespace(t)
+	ctx := context.Background()
+
+	resources := []*conchv1.Resource{
+		testutil.Resource("staging").Namespace(ns).Obj(),
+		testutil.Resource("ci-only").Namespace(ns).Allow("ci:*").Obj(),
+		testutil.Resource("maintenance").Namespace(ns).Paused().Obj(),
+		testutil.Resource("short").Namespace(ns).Obj(),
+		testutil.Resource("crashy").Namespace(ns).Obj(),
+	}
+	reservations := []*conchv1.Reservation{
+		testutil.Reservation("alice-granted").Namespace(ns).On("staging").Holder("alice@example.com").For(2 * time.Hour).Because("deploying PR #345").Obj(),
+		testutil.Reservation("ci-queued").Namespace(ns).On("staging").Holder("ci:deploy-web").For(30 * time.Minute).Obj(),
+		testutil.Reservation("bob-rejected").Namespace(ns).On("ci-only").Holder("bob").Obj(),
+		testutil.Reservation("early-pending").Namespace(ns).On("not-yet").Holder("ci:e2e").Obj(),
+		testutil.Reservation("carol-released").Namespace(ns).On("maintenance").Holder("carol").Released().Obj(),
+		testutil.Reservation("dave-expired").Namespace(ns).On("short").Holder("dave").For(time.Second).Obj(),
+		testutil.Reservation("job-heartbeat-missed").Namespace(ns).On("crashy").Holder("ci:crashed-job").Obj(),
+	}
+	// A job that stopped renewing: its heartbeat ends it after 5 s (the API's minimum).
+	hb := reservations[len(reservations)-1]
+	hb.Spec.HeartbeatTimeout = &metav1.Duration{Duration: 5 * time.Second}
+
+	applied := map[string]*unstructured.Unstructured{}
+	apply := func(obj client.Object, kind string) {
+		obj.SetUID("")
+		obj.SetLabels(gitopsLabels)
+		obj.SetAnnotations(gitopsAnnotations)
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &unstructured.Unstructured{Object: m}
+		u.SetAPIVersion(conchv1.GroupVersion.String())
+		u.SetKind(kind)
+		unstructured.RemoveNestedField(u.Object, "status")
+		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+		if err := k8s.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()), client.FieldOwner(fieldOwner)); err != nil {
+			t.Fatalf("applying %s %s: %v", kind, u.GetName(), err)
+		}
+		applied[kind+"/"+u.GetName()] = u
+	}
+	for _, r := range resources {
+		apply(r, "Resource")
+	}
+	for _, r := range reservations {
+		apply(r, "Reservation")
+	}
+
+	get := func(kind, name string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion(conchv1.GroupVersion.String())
+		u.SetKind(kind)
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+			return nil
+		}
+		return u
+	}
+	stateOf := func(name string) func() string {
+		return func() string {
+			u := get("Reservation", name)
+			if u == nil {
+				return ""
+			}
+			s, _, _ := unstructured.NestedString(u.Object, "status", "state")
+			if g, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration"); g != u.GetGeneration() {
+				return s + " (not observed)"
+			}
+			return s
+		}
+	}
+	for name, want := range map[string]conchv1.ReservationState{
+		"alice-granted": conchv1.StateGranted, "ci-queued": conchv1.StateQueued, "bob-rejected": conchv1.StateRejected,
+		"early-pending": conchv1.StatePending, "carol-released": conchv1.StateReleased, "dave-expired": conchv1.StateExpired,
+		"job-heartbeat-missed": conchv1.StateExpired,
+	} {
+		NewWithT(t).Eventually(stateOf(name)).WithTimeout(20*time.Second).WithPolling(50*time.Millisecond).
+			Should(Equal(string(want)), "Reservation %s", name)
+	}
+	readyResource := func(name string) func() bool {
+		return func() bool {
+			u := get("Resource", name)
+			if u == nil {
+				return false
+			}
+			g, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+			return g == u.GetGeneration()
+		}
+	}
+	for _, r := range resources {
+		eventually(t, readyResource(r.Name)).Should(BeTrue(), "Resource %s", r.Name)
+	}
+
+	sc := func(kind, name string, ks status.Status, argo, flux string) *scenario {
+		return &scenario{obj: get(kind, name), applied: applied[kind+"/"+name], kstatus: ks, argo: argo, flux: flux}
+	}
+	out := map[string]*scenario{
+		"Resource held by someone": sc("Resource", "staging", status.CurrentStatus, "Healthy", "Current"),
+		"Resource paused":          sc("Resource", "maintenance", status.CurrentStatus, "Suspended", "Current"),
+		"Reservation granted":      sc("Reservation", "alice-granted", status.CurrentStatus, "Healthy", "Current"),
+		"Reservation queued":       sc("Reservation", "ci-queued", status.InProgressStatus, "Progressing", "InProgress"),
+		"Reservation pending":      sc("Reservation", "early-pending", status.InProgressStatus, "Progressing", "InProgress"),
+		"Reservation rejected":     sc("Reservation", "bob-rejected", status.FailedStatus, "Degraded", "Failed"),
+		// kstatus reads an ended Reservation as InProgress: its Ready condition is False (Ready means "holding"), and
+		// kstatus cannot tell a False Ready that will never turn True from one that will. Argo CD and Flux with
+		// Conch's health checks read them as done (or, for a missed heartbeat, failed); docs/gitops.md says so.
+		"Reservation released":          sc("Reservation", "carol-released", status.InProgressStatus, "Healthy", "Current"),
+		"Reservation expired":           sc("Reservation", "dave-expired", status.InProgressStatus, "Healthy", "Current"),
+		"Reservation heartbeat missed":  sc("Reservation", "job-heartbeat-missed", status.InProgressStatus, "Degraded", "Failed"),
+		"Reservation with a newer spec": sc("Reservation", "alice-granted", status.InProgressStatus, "Progressing", "InProgress"),
+	}
+	// A spec edit the controller has not seen yet: the same granted Reservation, one generation ahead of its
+	// status, as a tool reads it in the moment after it applied the edit.
+	newer := out["Reservation with a newer spec"]
+	newer.obj = newer.obj.DeepCopy()
+	newer.obj.SetGeneration(newer.obj.GetGeneration() + 1)
+	newer.applied = nil
+	return out
+}
+
+// TestGitOpsHealth computes what kstatus (Flux's and kubectl's reader of health), Argo CD's health scripts and
+// Flux's CEL health checks say about real objects in every state.
+func TestGitOpsHealth(t *testing.T) {
+	t.Parallel()
+	scenarios := gitopsScenarios(t)
+	for _, name := range slices.Sorted(maps.Keys(scenarios)) {
+		s := scenarios[name]
+		t.Run(name, func(t *testing.T) {
+			res, err := status.Compute(s.obj)
+			if err != nil {
+				t.Fatalf("kstatus: %v", err)
+			}
+			if res.Status != s.kstatus {
+				t.Errorf("kstatus = %s (%s), want %s", res.Status, res.Message, s.kstatus)
+			}
+			health, msg := argoHealth(t, s.obj)
+			if health != s.argo {
+				t.Errorf("Argo CD health = %s (%s), want %s", health, msg, s.argo)
+			}
+			if msg == "" {
+				t.Errorf("Argo CD health has no message")
+			}
+			if got := fluxHealth(t, s.obj); got != s.flux {
+				t.Errorf("Flux health = %s, want %s", got, s.flux)
+			}
+		})
+	}
+
+	// Before the controller writes any status, Argo CD waits. (kstatus calls an object without conditions Current,
+	// and Flux's expressions fail to evaluate until status exists, which Flux retries.)
+	fresh := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "conch.dev/v1alpha1", "kind": "Reservation",
+		"metadata": map[string]any{"name": "fresh", "namespace": "x", "generation": int64(1)},
+		"spec":     map[string]any{"resourceName": "staging", "holder": "alice"},
+	}}
+	if h, _ := argoHealth(t, fresh); h != "Progressing" {
+		t.Errorf("Argo CD health of a Reservation without status = %s, want Progressing", h)
+	}
+}
+
+// TestControllersWriteOnlyStatus checks that what a GitOps tool applied stays as applied after the controllers
+// handled it: spec, labels and annotations unchanged, and the only other change to metadata the finalizer
+// conch.dev/release (on Reservations). Every write by another field manager is to the status subresource, or to
+// metadata.finalizers.
+func TestControllersWriteOnlyStatus(t *testing.T) {
+	t.Parallel()
+	scenarios := gitopsScenarios(t)
+	for _, name := range slices.Sorted(maps.Keys(scenarios)) {
+		s := scenarios[name]
+		if s.applied == nil {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			for _, field := range [][]string{{"spec"}, {"metadata", "labels"}, {"metadata", "annotations"}} {
+				want, _, _ := unstructured.NestedFieldNoCopy(s.applied.Object, field...)
+				got, _, _ := unstructured.NestedFieldNoCopy(s.obj.Object, field...)
+				if s.obj.GetKind() == "Resource" && field[0] == "spec" {
+					// The API server defaults capacity and granting; nothing else may differ.
+					got = withoutDefaults(got)
+					want = withoutDefaults(want)
+				}
+				if d := cmp.Diff(want, got); d != "" {
+					t.Errorf("%s changed (-applied +now):\n%s", strings.Join(field, "."), d)
+				}
+			}
+			wantFinalizers := []string(nil)
+			if s.obj.GetKind() == "Reservation" {
+				wantFinalizers = []string{conchv1.ReservationFinalizer}
+			}
+			if got := s.obj.GetFinalizers(); !slices.Equal(got, wantFinalizers) {
+				t.Errorf("finalizers %v, want %v", got, wantFinalizers)
+			}
+			for _, mf := range s.obj.GetManagedFields() {
+				if mf.Manager == fieldOwner || mf.Subresource == "status" {
+					continue
+				}
+				var fields map[string]any
+				if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+					t.Fatal(err)
+				}
+				meta, _ := fields["f:metadata"].(map[string]any)
+				if len(fields) != 1 || len(meta) != 1 || meta["f:finalizers"] == nil {
+					t.Errorf("field manager %s (%s) wrote more than the finalizer: %s", mf.Manager, mf.Operation, mf.FieldsV1.Raw)
+				}
+			}
+		})
+	}
+}
+
+// withoutDefaults drops the Resource spec fields the CRD defaults.
+func withoutDefaults(spec any) any {
+	m, ok := spec.(map[string]any)
+	if !ok {
+		return spec
+	}
+	out := maps.Clone(m)
+	delete(out, "capacity")
+	delete(out, "granting")
+	return out
+}
+
+// TestArgoCDConfigMap checks that docs/argocd/argocd-cm.yaml carries the health scripts as they are.
+func TestArgoCDConfigMap(t *testing.T) {
+	path := filepath.Join(root, "docs", "argocd", "argocd-cm.yaml")
+	want := argoConfigMap(t)
+	if os.Getenv("CONCH_UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, string(got)); d != "" {
+		t.Errorf("docs/argocd/argocd-cm.yaml is stale; regenerate it with CONCH_UPDATE_GOLDEN=1 go test ./test/delivery -run TestArgoCDConfigMap (-want +got):\n%s", d)
+	}
+	objs, err := decodeObjects(got)
+	if err != nil || len(objs) != 1 || objs[0].GetKind() != "ConfigMap" {
+		t.Fatalf("docs/argocd/argocd-cm.yaml is not one ConfigMap: %v", err)
+	}
+}
+
+// TestGitOpsDocs checks that docs/gitops.md shows the health checks as they are tested.
+func TestGitOpsDocs(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "docs", "gitops.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for kind, h := range fluxHealthChecks(t) {
+		for _, expr := range []string{h.InProgress, h.Failed, h.Current} {
+			if !strings.Contains(doc, expr) {
+				t.Errorf("docs/gitops.md lacks the %s expression %s of docs/flux/kustomization.yaml", kind, expr)
+			}
+		}
+	}
+}
