@@ -135,7 +135,7 @@ func TestParseDuration(t *testing.T) {
 		"until 25 o'clock":        {text: "until 25:00", wantErr: `"until 25:00" is not a time of day; write until 17:00, until 5pm or until 5:30pm`},
 		"until 13pm":              {text: "until 13pm", wantErr: `"until 13pm" is not a time of day; write until 17:00, until 5pm or until 5:30pm`},
 		"until one-digit minutes": {text: "until 5:3", wantErr: `"until 5:3" is not a time of day; write until 17:00, until 5pm or until 5:30pm`},
-		"over the input limit":    {text: strings.Repeat("1", MaxInputBytes+1), wantErr: "that is 4001 bytes long; the limit is 4000"},
+		"over the input limit":    {text: strings.Repeat("1", MaxInputBytes+1), wantErr: "that text is too long: 4001 bytes, and the limit is 4000"},
 		"not UTF-8":               {text: "2h\xff", wantErr: "that is not valid UTF-8 text"},
 	}
 	for name, tc := range cases {

@@ -171,7 +171,7 @@ func TestParse(t *testing.T) {
 		"extend too long":      {text: "extend staging 31d", wantErr: `"31d" is too long; a duration can be at most 30 days`},
 
 		// Bounds.
-		"over the input limit": {text: "staging because " + strings.Repeat("x", MaxInputBytes), wantErr: "that is 4016 bytes long; the limit is 4000"},
+		"over the input limit": {text: "staging because " + strings.Repeat("x", MaxInputBytes), wantErr: "that text is too long: 4016 bytes, and the limit is 4000"},
 		"not UTF-8":            {text: "staging because \xc3", wantErr: "that is not valid UTF-8 text"},
 	}
 	for name, tc := range cases {

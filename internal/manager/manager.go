@@ -127,6 +127,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 func setupSlack(ctx context.Context, mgr manager.Manager, opts Options) error {
 	log := ctrl.Log.WithName("slack")
 	cfg := opts.Slack
+	cfg.Namespaces = opts.Namespaces
 	if opts.SlackSecret != "" {
 		if err := cfg.TokensFromSecret(ctx, mgr.GetAPIReader(), opts.SlackSecret); err != nil {
 			return err

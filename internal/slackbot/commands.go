@@ -54,6 +54,10 @@ func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) reply {
 		return ephemeral("%s\nTry `%s help`.", escape(err.Error()), b.cfg.Command)
 	}
 	ns := b.namespaceFor(cmd.ChannelID)
+	if len(b.cfg.Namespaces) > 0 && !slices.Contains(b.cfg.Namespaces, ns) {
+		return ephemeral("Commands in this channel act on namespace %s, which this Conch does not manage (it manages %s). Ask your platform team to map the channel to one of those.",
+			ns, strings.Join(b.cfg.Namespaces, ", "))
+	}
 	switch parsed.Verb {
 	case chat.VerbHelp:
 		return ephemeral("%s", chat.Help(b.cfg.Command))

@@ -27,6 +27,9 @@ type Config struct {
 	DefaultNamespace string
 	// ChannelNamespaces maps channel IDs to the namespace commands in that channel act on.
 	ChannelNamespaces map[string]string
+	// Namespaces, when set, are the only namespaces commands may act on (the manager's own scope); a channel
+	// mapped elsewhere gets a clear answer instead of an error from deep inside.
+	Namespaces []string
 	// Admins are Slack user IDs allowed to release anyone's hold.
 	Admins []string
 	// WarnBefore is how long before expiry a holder is warned.

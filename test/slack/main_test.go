@@ -110,7 +110,8 @@ func (h *harness) start() {
 		Slack: slackbot.Config{
 			BotToken: h.slack.BotToken(), AppToken: h.slack.AppToken(), APIURL: h.slack.URL(),
 			DefaultNamespace: h.ns, Admins: []string{admin}, WarnBefore: 10 * time.Minute,
-			PingInterval: 5 * time.Second,
+			ChannelNamespaces: map[string]string{"CELSEWHERE": "elsewhere"},
+			PingInterval:      5 * time.Second,
 		},
 	})
 	if err != nil {
@@ -144,6 +145,10 @@ func (h *harness) consistently(f any) AsyncAssertion {
 // dibs types "/dibs <text>" as user in channel and returns the envelope ID.
 func (h *harness) dibs(user, text string) string {
 	return h.slack.SendSlashCommand(fakeslack.SlashCommand{Command: "/dibs", Text: text, UserID: user, ChannelID: teamChannel})
+}
+
+func fakeslackCommand(command, text, user, channel string) fakeslack.SlashCommand {
+	return fakeslack.SlashCommand{Command: command, Text: text, UserID: user, ChannelID: channel}
 }
 
 // replyTo returns the answer posted to the response URL of a command or click by user, once there is one.
