@@ -141,6 +141,15 @@ func setupSlack(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("configuring Slack: %w", err)
 	}
+	if opts.SlackSecret != "" {
+		w, err := slackbot.NewSecretWatcher(bot, mgr.GetConfig(), opts.SlackSecret)
+		if err != nil {
+			return err
+		}
+		if err := mgr.Add(w); err != nil {
+			return err
+		}
+	}
 	return bot.SetupWithManager(mgr, opts.Clock)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"sync"
 	"time"
 
@@ -25,13 +26,18 @@ type Bot struct {
 	reader   client.Reader // uncached, for the rare read the cache may be too young for
 	recorder events.EventRecorder
 	clock    clock.WithTicker
-	api      *slack.Client
 	people   *people
 	out      *outbox
 	log      logr.Logger
 
 	seen *recent // envelope IDs handled lately: Slack redelivers an envelope whose ack it missed
 	wg   sync.WaitGroup
+
+	// mu guards the Slack client and the tokens it was made with; a rotation of the tokens replaces the client and
+	// closes rotated, which ends the socket-mode session so that a new one starts with the new tokens.
+	mu      sync.RWMutex
+	api     *slack.Client
+	rotated chan struct{}
 }
 
 var (
@@ -48,18 +54,58 @@ func New(cfg Config, c client.Client, reader client.Reader, recorder events.Even
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	opts := []slack.Option{slack.OptionAppLevelToken(cfg.AppToken)}
-	if cfg.APIURL != "" {
-		opts = append(opts, slack.OptionAPIURL(cfg.APIURL))
+	b := &Bot{
+		cfg: cfg, client: c, reader: reader, recorder: recorder, clock: clk, log: ctrl.Log.WithName("slack"),
+		seen: newRecent(4096), rotated: make(chan struct{}),
 	}
-	api := slack.New(cfg.BotToken, opts...)
-	log := ctrl.Log.WithName("slack")
-	return &Bot{
-		cfg: cfg, client: c, reader: reader, recorder: recorder, clock: clk, api: api, log: log,
-		people: newPeople(api, clk),
-		out:    newOutbox(api, clk, log),
-		seen:   newRecent(4096),
-	}, nil
+	b.api = b.newAPI(cfg.BotToken, cfg.AppToken)
+	b.people = newPeople(b.API, clk)
+	b.out = newOutbox(b.API, clk, b.log)
+	return b, nil
+}
+
+func (b *Bot) newAPI(botToken, appToken string) *slack.Client {
+	opts := []slack.Option{slack.OptionAppLevelToken(appToken)}
+	if b.cfg.APIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(b.cfg.APIURL))
+	}
+	return slack.New(botToken, opts...)
+}
+
+// API returns the Slack Web API client made with the current tokens.
+func (b *Bot) API() *slack.Client {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.api
+}
+
+// Rotate switches to new tokens (an updated Secret): calls made from now on use them, and the socket-mode
+// connection is re-opened with them. Unchanged tokens change nothing. The tokens are never logged.
+func (b *Bot) Rotate(botToken, appToken string) error {
+	next := Config{BotToken: botToken, AppToken: appToken, APIURL: b.cfg.APIURL}
+	if err := next.Validate(); err != nil {
+		return err
+	}
+	if !next.Enabled() {
+		return fmt.Errorf("the Slack Secret no longer holds both tokens; keeping the current ones")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if botToken == b.cfg.BotToken && appToken == b.cfg.AppToken {
+		return nil
+	}
+	b.cfg.BotToken, b.cfg.AppToken = botToken, appToken
+	b.api = b.newAPI(botToken, appToken)
+	close(b.rotated)
+	b.rotated = make(chan struct{})
+	b.log.Info("Slack tokens rotated; reconnecting")
+	return nil
+}
+
+func (b *Bot) session() (*slack.Client, <-chan struct{}) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.api, b.rotated
 }
 
 // NeedLeaderElection is true: only the leader talks to Slack, so every command is answered once.
@@ -68,39 +114,56 @@ func (b *Bot) NeedLeaderElection() bool { return true }
 // Start connects to Slack and serves until ctx ends. A connection refused for good (a revoked token) is logged and
 // retried with back-off: the queue keeps working without Slack.
 func (b *Bot) Start(ctx context.Context) error {
+	go b.out.run(ctx)
+	b.log.Info("Slack is on", "command", b.cfg.Command, "namespace", b.cfg.DefaultNamespace)
+	for {
+		api, rotated := b.session()
+		sctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-rotated:
+				cancel()
+			case <-sctx.Done():
+			}
+		}()
+		b.serve(ctx, sctx, api)
+		cancel()
+		if ctx.Err() != nil {
+			b.wg.Wait()
+			return nil
+		}
+	}
+}
+
+// serve runs one socket-mode session with api until sctx ends; the work envelopes bring is done under ctx, so
+// that a rotation does not cut a command short.
+func (b *Bot) serve(ctx, sctx context.Context, api *slack.Client) {
 	var sopts []socketmode.Option
 	if b.cfg.PingInterval > 0 {
 		sopts = append(sopts, socketmode.OptionPingInterval(b.cfg.PingInterval))
 	}
-	sm := socketmode.New(b.api, sopts...)
-
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go b.out.run(runCtx)
+	sm := socketmode.New(api, sopts...)
 	go func() {
 		backoff := time.Second
-		for runCtx.Err() == nil {
-			err := sm.RunContext(runCtx)
-			if runCtx.Err() != nil {
+		for sctx.Err() == nil {
+			err := sm.RunContext(sctx)
+			if sctx.Err() != nil {
 				return
 			}
 			b.log.Error(err, "Slack socket-mode connection failed; retrying", "after", backoff)
 			select {
-			case <-runCtx.Done():
+			case <-sctx.Done():
 			case <-b.clock.After(backoff):
 			}
 			backoff = min(2*backoff, time.Minute)
 		}
 	}()
-
-	b.log.Info("Slack is on", "command", b.cfg.Command, "namespace", b.cfg.DefaultNamespace)
 	for {
 		select {
-		case <-ctx.Done():
-			b.wg.Wait()
-			return nil
+		case <-sctx.Done():
+			return
 		case evt := <-sm.Events:
-			b.dispatch(runCtx, sm, evt)
+			b.dispatch(ctx, sm, evt)
 		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 // outbox sends notifications one at a time, in order, away from the command path and from reconciles: a 429
 // from Slack makes it wait Retry-After without holding up anything else.
 type outbox struct {
-	api   *slack.Client
+	api   func() *slack.Client
 	clock clock.Clock
 	log   logr.Logger
 	queue chan outMsg
@@ -34,7 +34,7 @@ const (
 	maxSendRetries = 5
 )
 
-func newOutbox(api *slack.Client, clk clock.Clock, log logr.Logger) *outbox {
+func newOutbox(api func() *slack.Client, clk clock.Clock, log logr.Logger) *outbox {
 	return &outbox{api: api, clock: clk, log: log, queue: make(chan outMsg, outboxSize), dms: map[string]string{}}
 }
 
@@ -95,7 +95,7 @@ func (o *outbox) post(ctx context.Context, m outMsg) error {
 			return err
 		}
 	}
-	_, _, err := o.api.PostMessageContext(ctx, channel,
+	_, _, err := o.api().PostMessageContext(ctx, channel,
 		slack.MsgOptionText(m.msg.Text, false), slack.MsgOptionBlocks(m.msg.Blocks...))
 	return err
 }
@@ -108,7 +108,7 @@ func (o *outbox) dm(ctx context.Context, user string) (string, error) {
 	if ok {
 		return ch, nil
 	}
-	c, _, _, err := o.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{user}})
+	c, _, _, err := o.api().OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{user}})
 	if err != nil {
 		return "", err
 	}

@@ -20,7 +20,7 @@ type person struct {
 // people looks up Slack users (users.info, users.lookupByEmail) and remembers them for an hour: names and time
 // zones rarely change, and Slack rate-limits the look-ups.
 type people struct {
-	api   *slack.Client
+	api   func() *slack.Client
 	clock clock.PassiveClock
 
 	mu     sync.Mutex
@@ -37,7 +37,7 @@ type cached struct {
 
 const peopleTTL = time.Hour
 
-func newPeople(api *slack.Client, clk clock.PassiveClock) *people {
+func newPeople(api func() *slack.Client, clk clock.PassiveClock) *people {
 	return &people{api: api, clock: clk, byID: map[string]cached{}, byMail: map[string]cached{}}
 }
 
@@ -50,7 +50,7 @@ func (p *people) byUserID(ctx context.Context, id, fallbackName string) person {
 	if ok && c.ok && p.clock.Since(c.at) < peopleTTL {
 		return c.p
 	}
-	u, err := p.api.GetUserInfoContext(ctx, id)
+	u, err := p.api().GetUserInfoContext(ctx, id)
 	if err != nil {
 		return person{ID: id, Name: fallbackName, TZ: time.UTC}
 	}
@@ -70,7 +70,7 @@ func (p *people) byEmail(ctx context.Context, email string) (person, bool, error
 	if hit && p.clock.Since(c.at) < peopleTTL {
 		return c.p, c.ok, nil
 	}
-	u, err := p.api.GetUserByEmailContext(ctx, email)
+	u, err := p.api().GetUserByEmailContext(ctx, email)
 	if err != nil {
 		if strings.Contains(err.Error(), "users_not_found") {
 			p.mu.Lock()

@@ -39,8 +39,10 @@ func TestBadInputAndFailingSlack(t *testing.T) {
 
 	// A response URL that fails: the command still happened, and the manager carries on.
 	h.slack.FailNext("response_url", 1, "")
+	answers := len(h.slack.Calls("response_url"))
 	h.dibs(alice, "staging for 30m")
 	h.eventually(h.reservationOf(alice)).ShouldNot(BeNil())
+	h.eventually(func() int { return len(h.slack.Calls("response_url")) }).Should(Equal(answers + 1))
 	h.dibs(alice, "who staging")
 	h.eventually(func() []string { return texts(h.replies(alice)()) }).Should(containing("*staging* — held by <@UBOB>"))
 	g.Expect(h.reservations()).To(HaveLen(3), "nothing made twice, nothing lost")

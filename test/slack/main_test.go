@@ -69,11 +69,16 @@ type harness struct {
 	slack *fakeslack.Server
 	clk   *testutil.StepClock
 	stop  func()
+	// secret, when set, is the Secret ("namespace/name") the manager reads the tokens from instead.
+	secret string
 }
 
 var nsCounter atomic.Int64
 
-func setup(t testing.TB) *harness {
+func setup(t testing.TB) *harness { return setupWith(t, nil) }
+
+// setupWith is setup with a hook that runs before the manager starts.
+func setupWith(t testing.TB, before func(h *harness)) *harness {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("s%d-%d", nsCounter.Add(1), time.Now().UnixNano()%100000)}}
 	if err := k8s.Create(ctx, ns); err != nil {
@@ -84,6 +89,9 @@ func setup(t testing.TB) *harness {
 	fs.AddUser(fakeslack.User{ID: bob, Name: "bob", DisplayName: "Bob", Email: "bob@example.com", TZ: "America/New_York", TZOffset: -5 * 3600})
 	fs.AddUser(fakeslack.User{ID: admin, Name: "ops", DisplayName: "Ops", TZ: "UTC"})
 	h := &harness{t: t, ns: ns.Name, slack: fs, clk: testutil.NewStepClock()}
+	if before != nil {
+		before(h)
+	}
 	h.start()
 	t.Cleanup(func() {
 		h.stop()
@@ -107,6 +115,7 @@ func (h *harness) start() {
 		MetricsAddr: "0", ProbeAddr: "0", Clock: h.clk, SeveralPerProcess: true,
 		// Only this test's namespace: earlier tests' holds must not end (and be announced) when this clock steps.
 		Namespaces: []string{h.ns},
+		SlackSecret: h.secret,
 		Slack: slackbot.Config{
 			BotToken: h.slack.BotToken(), AppToken: h.slack.AppToken(), APIURL: h.slack.URL(),
 			DefaultNamespace: h.ns, Admins: []string{admin}, WarnBefore: 10 * time.Minute,
@@ -128,6 +137,9 @@ func (h *harness) start() {
 	h.stop = func() {
 		cancel()
 		<-done
+	}
+	if h.secret != "" {
+		return // the tokens may be wrong on purpose
 	}
 	connections := h.slack.Connections()
 	h.eventually(func() int { return h.slack.OpenConnections() }).Should(Equal(1))
