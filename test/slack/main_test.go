@@ -114,7 +114,7 @@ func (h *harness) start() {
 	mgr, err := manager.New(mctx, env.Config, manager.Options{
 		MetricsAddr: "0", ProbeAddr: "0", Clock: h.clk, SeveralPerProcess: true,
 		// Only this test's namespace: earlier tests' holds must not end (and be announced) when this clock steps.
-		Namespaces: []string{h.ns},
+		Namespaces:  []string{h.ns},
 		SlackSecret: h.secret,
 		Slack: slackbot.Config{
 			BotToken: h.slack.BotToken(), AppToken: h.slack.AppToken(), APIURL: h.slack.URL(),
