@@ -37,10 +37,11 @@ GENERATED_SUM = find api config -type f -print0 | sort -z | xargs -0 sha256sum
 
 .PHONY: verify
 verify: ## Regenerate and fail if that changes any generated file.
-	@$(GENERATED_SUM) > /tmp/conch-generated.before
-	@$(MAKE) --no-print-directory generate manifests >/dev/null
-	@$(GENERATED_SUM) > /tmp/conch-generated.after
-	@if ! diff -u /tmp/conch-generated.before /tmp/conch-generated.after; then \
+	@before=$$(mktemp); after=$$(mktemp); trap 'rm -f $$before $$after' EXIT; \
+	$(GENERATED_SUM) > $$before; \
+	$(MAKE) --no-print-directory generate manifests >/dev/null; \
+	$(GENERATED_SUM) > $$after; \
+	if ! diff -u $$before $$after; then \
 		echo "Generated files were out of date; they are regenerated now: review and commit them."; exit 1; fi
 
 .PHONY: envtest
@@ -48,8 +49,16 @@ envtest: ## Build the control-plane binaries (kube-apiserver, etcd, kubectl) int
 	@hack/envtest.sh
 
 .PHONY: test
-test: lint verify ## Run every test: unit, and integration against a real API server.
+test: lint verify ## Run every test: unit, integration against a real API server, and a short fuzz of the chat grammar.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
+	@$(MAKE) --no-print-directory fuzz
+
+FUZZTIME ?= 10s
+
+.PHONY: fuzz
+fuzz: ## Fuzz what parses user text (FUZZTIME each, default 10s).
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/chat/
+	go test -run '^$$' -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/chat/
 
 ##@ Build and run
 
