@@ -44,14 +44,11 @@ func TestKustomizeInstall(t *testing.T) {
 			t.Errorf("%s %s is not on the API server: %v", u.GetKind(), objectKey(u), err)
 		}
 	}
-	sort.Strings(got)
 	want := []string{
 		"ClusterRole conch-editor",
 		"ClusterRole conch-manager",
 		"ClusterRole conch-viewer",
 		"ClusterRoleBinding conch-manager",
-		"CustomResourceDefinition reservations.conch.dev",
-		"CustomResourceDefinition resources.conch.dev",
 		"Deployment conch-system/conch-controller-manager",
 		"Namespace conch-system",
 		"Role conch-system/conch-leader-election",
@@ -61,6 +58,16 @@ func TestKustomizeInstall(t *testing.T) {
 		"Service conch-system/conch-metrics",
 		"ServiceAccount conch-system/conch-controller-manager",
 	}
+	// Every CRD that make manifests generates, so that a new kind is not left out of config/crd/kustomization.yaml.
+	for name, b := range readFiles(t, "config/crd/bases/*.yaml") {
+		crds, err := decodeObjects(b)
+		if err != nil || len(crds) != 1 {
+			t.Fatalf("config/crd/bases/%s: %v", name, err)
+		}
+		want = append(want, "CustomResourceDefinition "+crds[0].GetName())
+	}
+	sort.Strings(got)
+	sort.Strings(want)
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("objects of config/default (-want +got):\n%s", d)
 	}
@@ -108,6 +115,7 @@ func TestInstalledRBAC(t *testing.T) {
 				{"create", "events.k8s.io", "events", "", "team-a", "", true},
 				{"update", "coordination.k8s.io", "leases", "", sa.ns, "conch.conch.dev", true},
 				{"get", "", "secrets", "", sa.ns, "conch-slack", true},
+				{"watch", "", "secrets", "", sa.ns, "conch-slack", true}, // a watch with fieldSelector metadata.name=conch-slack
 
 				{"delete", "conch.dev", "resources", "", "team-a", "", false},
 				{"update", "conch.dev", "resources", "", "team-a", "", false},
@@ -271,10 +279,11 @@ func TestHelmChartValues(t *testing.T) {
 				}
 			},
 		},
-		"log level, leader election off, Slack Secret renamed, image tag": {
-			set: []string{"logLevel=debug", "leaderElection.enabled=false", "slack.secretName=team-slack", "image.tag=v9.9.9", "replicas=2"},
+		"log level, leader election off, Slack Secret renamed and followed, image tag": {
+			set: []string{"logLevel=debug", "leaderElection.enabled=false", "slack.secretName=team-slack", "slack.followSecret=true", "image.tag=v9.9.9", "replicas=2"},
 			check: func(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) {
 				wantArg(t, d, "--zap-log-level=debug")
+				wantArg(t, d, "--slack-secret=conch-ns/team-slack")
 				wantArg(t, d, "--leader-elect=false")
 				if img := d.Spec.Template.Spec.Containers[0].Image; img != "ghcr.io/conch-dev/conch:v9.9.9" {
 					t.Errorf("image %s", img)
