@@ -81,7 +81,8 @@ func (a *app) on(ctx context.Context, args []string, o onOptions) error {
 		return nil
 	}
 
-	hbCtx, stopHeartbeat := context.WithCancel(ctx)
+	// The heartbeat outlives ctx, so that a Ctrl-C is handled by releasing, not by a heartbeat that stopped.
+	hbCtx, stopHeartbeat := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHeartbeat()
 	lost := make(chan error, 1)
 	if o.heartbeat {
@@ -170,8 +171,10 @@ func (a *app) acquire(ctx context.Context, c client.WithWatch, key types.Namespa
 	go func() {
 		select {
 		case err := <-lost:
-			hbErr <- err
-			cancel()
+			if err != nil { // nil: the heartbeat was stopped, not lost
+				hbErr <- err
+				cancel()
+			}
 		case <-wctx.Done():
 		}
 	}()
