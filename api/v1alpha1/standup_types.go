@@ -1,0 +1,389 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Bounds of a Standup. They keep the object (answers are stored in its status) well under etcd's limit: at most
+// 50 people × 5 answers × 1,000 characters.
+const (
+	MaxStandupParticipants = 50
+	MaxStandupQuestions    = 5
+	MaxStandupAnswerLength = 1000
+	// MaxStandupHistory is how many past runs status.history keeps, newest first.
+	MaxStandupHistory = 20
+)
+
+// Condition types of a Standup.
+const (
+	// StandupConditionRunning is True while a run collects answers.
+	StandupConditionRunning = "Running"
+	// StandupConditionRunSkipped is True when the latest scheduled run did not start; its reason says why
+	// (Holiday, Suspended, Missed, Overlap, NobodyToAsk). False once a scheduled run starts.
+	StandupConditionRunSkipped = "RunSkipped"
+)
+
+// Reasons of Standup conditions. The reasons of RunSkipped are the StandupReason* constants below too.
+const (
+	ReasonScheduled       = "Scheduled"
+	ReasonSuspended       = "Suspended"
+	ReasonInvalidSchedule = "InvalidSchedule"
+	ReasonInvalidTimeZone = "InvalidTimeZone"
+	ReasonSlackDisabled   = "SlackDisabled"
+	ReasonCollecting      = "Collecting"
+	ReasonIdle            = "Idle"
+	ReasonRan             = "Ran"
+)
+
+// Why a run did not start or ended without a summary: the reason of the RunSkipped condition and of a history
+// entry.
+const (
+	StandupReasonHoliday     = "Holiday"
+	StandupReasonSuspended   = "Suspended"
+	StandupReasonMissed      = "Missed"
+	StandupReasonOverlap     = "Overlap"
+	StandupReasonNobodyToAsk = "NobodyToAsk"
+	StandupReasonCancelled   = "Cancelled"
+	StandupReasonCompleted   = "Completed"
+)
+
+// AnnotationRunRequested asks for a run now, outside the schedule: set it to a new value (a time, a request ID)
+// and the controller starts a run, once per value, unless one is running. `/dibs standup run` sets it; so can
+// `kubectl annotate standup team conch.dev/run-requested-at="$(date -Is)" --overwrite`.
+const AnnotationRunRequested = "conch.dev/run-requested-at"
+
+// RunTrigger says what started a run.
+// +kubebuilder:validation:Enum=Schedule;Manual
+type RunTrigger string
+
+const (
+	// TriggerSchedule: the schedule.
+	TriggerSchedule RunTrigger = "Schedule"
+	// TriggerManual: a request (the run-requested-at annotation, `/dibs standup run`).
+	TriggerManual RunTrigger = "Manual"
+)
+
+// RunOutcome is how a run ended, or why it never started.
+// +kubebuilder:validation:Enum=Completed;Cancelled;Skipped;Missed
+type RunOutcome string
+
+const (
+	// OutcomeCompleted: the summary was posted.
+	OutcomeCompleted RunOutcome = "Completed"
+	// OutcomeCancelled: its date was added to skipDates while it ran; no reminder or summary followed.
+	OutcomeCancelled RunOutcome = "Cancelled"
+	// OutcomeSkipped: it did not start (holiday, suspended, overlap, nobody to ask).
+	OutcomeSkipped RunOutcome = "Skipped"
+	// OutcomeMissed: it came due while the manager was down and its collection window had closed.
+	OutcomeMissed RunOutcome = "Missed"
+)
+
+// StandupAway is one person away until a date.
+type StandupAway struct {
+	// user is the Slack user ID of the person away.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[UW][A-Z0-9]+$')",message="away[].user must be a Slack user ID such as U0123ABC"
+	User string `json:"user"`
+
+	// until is the last day away (inclusive), YYYY-MM-DD in the Standup's time zone. The person is asked again
+	// from the day after.
+	// +required
+	// +kubebuilder:validation:MaxLength=10
+	// +kubebuilder:validation:Format=date
+	// (format date: the API server refuses what is not YYYY-MM-DD or does not exist, such as 2026-02-30; CEL
+	// then sees a timestamp, so no pattern rule can add a friendlier message.)
+	Until string `json:"until"`
+}
+
+// StandupSpec says who meets when, and what they are asked.
+// +kubebuilder:validation:XValidation:rule="(has(self.participants) && size(self.participants) > 0) || has(self.userGroup)",message="set participants (Slack user IDs), userGroup (a Slack user group ID), or both"
+// +kubebuilder:validation:XValidation:rule="!has(self.remindAfter) || duration(self.remindAfter) < (has(self.collectFor) ? duration(self.collectFor) : duration('1h'))",message="remindAfter must be shorter than collectFor: the reminder goes out while answers are still collected"
+type StandupSpec struct {
+	// channel is the Slack channel where the summary is posted: an ID such as C0123ABC (recommended; names
+	// change) or a name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=80
+	// +kubebuilder:validation:XValidation:rule="self.matches('^#?[A-Za-z0-9][A-Za-z0-9._-]*$')",message="channel must be a Slack channel ID such as C0123ABC, or a channel name without spaces"
+	Channel string `json:"channel"`
+
+	// schedule is when runs start: a cron expression of five fields (minute hour day-of-month month day-of-week),
+	// read on the wall clock of timeZone. "0 9 * * 1-5" is 09:00 on weekdays.
+	// +required
+	// +kubebuilder:validation:MinLength=9
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9A-Za-z*?,/-]+( +[0-9A-Za-z*?,/-]+){4}$')",message="schedule must be a cron expression of five fields (minute hour day-of-month month day-of-week) such as \"0 9 * * 1-5\"; no seconds, no @daily, no CRON_TZ= (set timeZone)"
+	Schedule string `json:"schedule"`
+
+	// timeZone is the IANA time zone the schedule, skipDates and away dates are read in, such as Europe/Paris.
+	// Daylight saving follows the wall clock: a time repeated when clocks go back runs once; a time skipped when
+	// they go forward runs when the gap ends. Defaults to UTC.
+	// +optional
+	// +kubebuilder:default=UTC
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$') && self != 'Local'",message="timeZone must be an IANA time zone name such as Europe/Paris, America/New_York or UTC"
+	TimeZone string `json:"timeZone,omitempty"`
+
+	// participants are the Slack user IDs of the people asked.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.all(u, u.matches('^[UW][A-Z0-9]+$'))",message="participants must be Slack user IDs such as U0123ABC (in Slack: profile, ⋮, Copy member ID)"
+	Participants []string `json:"participants,omitempty"`
+
+	// userGroup is a Slack user group ID (such as S0123ABC) whose members are asked too, looked up at the start
+	// of each run. Together with participants, at most 50 people are asked.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^S[A-Z0-9]+$')",message="userGroup must be a Slack user group ID such as S0123ABC, not its @handle"
+	UserGroup string `json:"userGroup,omitempty"`
+
+	// questions are asked in this order.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=5
+	// +kubebuilder:validation:items:MaxLength=150
+	// +kubebuilder:validation:XValidation:rule="self.all(q, q.matches('\\\\S'))",message="questions must not be empty or blank"
+	Questions []string `json:"questions"`
+
+	// collectFor is how long answers are collected after the scheduled time; then the summary is posted. A run
+	// due while the manager was down still starts if this window is open. Defaults to 1h.
+	// +optional
+	// +kubebuilder:default="1h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="collectFor must be a duration between 1m and 24h, such as 30m or 2h"
+	CollectFor *metav1.Duration `json:"collectFor,omitempty"`
+
+	// remindAfter is when, after the scheduled time, those who have not answered get a reminder; it must be
+	// shorter than collectFor. No reminder when unset.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="remindAfter must be a duration between 1m and 24h, such as 45m"
+	RemindAfter *metav1.Duration `json:"remindAfter,omitempty"`
+
+	// skipDates are dates (YYYY-MM-DD, in timeZone) with no run: holidays. Adding today's date while a run is
+	// collecting cancels it. `/dibs standup skip` adds today.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=10
+	// +kubebuilder:validation:items:Format=date
+	SkipDates []string `json:"skipDates,omitempty"`
+
+	// away lists people who are not asked until a date: holidays, leave. `/dibs standup away` sets it.
+	// +optional
+	// +listType=map
+	// +listMapKey=user
+	// +kubebuilder:validation:MaxItems=50
+	Away []StandupAway `json:"away,omitempty"`
+
+	// suspend stops runs from starting; a run already collecting finishes. Runs that come due while suspended
+	// are recorded as skipped (RunSkipped, reason Suspended) and are not caught up on resume.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// StandupParticipant is one person asked in a run, and their answers.
+type StandupParticipant struct {
+	// user is the person's Slack user ID.
+	// +required
+	// +kubebuilder:validation:MaxLength=32
+	User string `json:"user"`
+
+	// prompted is true once the prompt was recorded for sending. It is written before the DM is sent, so that a
+	// restart never sends it twice.
+	// +optional
+	Prompted bool `json:"prompted,omitempty"`
+
+	// reminded is true once the reminder was recorded for sending, before it is sent.
+	// +optional
+	Reminded bool `json:"reminded,omitempty"`
+
+	// answeredAt is when the person last submitted their answers.
+	// +optional
+	AnsweredAt *metav1.Time `json:"answeredAt,omitempty"`
+
+	// answers are the answers to the run's questions, in order.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=5
+	// +kubebuilder:validation:items:MaxLength=1000
+	Answers []string `json:"answers,omitempty"`
+}
+
+// StandupRun is the run collecting answers now.
+type StandupRun struct {
+	// id names the run in Slack buttons and modals: its scheduled time, UTC, to the second.
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	ID string `json:"id"`
+
+	// trigger is Schedule or Manual.
+	// +required
+	Trigger RunTrigger `json:"trigger"`
+
+	// scheduledTime is when the run was due: the schedule's time, or the request's for a manual run.
+	// +required
+	ScheduledTime metav1.Time `json:"scheduledTime"`
+
+	// startTime is when it started: later than scheduledTime if the manager was down.
+	// +required
+	StartTime metav1.Time `json:"startTime"`
+
+	// deadline is when answers stop being collected and the summary is posted: scheduledTime + collectFor.
+	// +required
+	Deadline metav1.Time `json:"deadline"`
+
+	// remindAt is when those who have not answered are reminded; unset for no reminder (none configured, or the
+	// run started after that time).
+	// +optional
+	RemindAt *metav1.Time `json:"remindAt,omitempty"`
+
+	// reminded is true once the reminders were recorded for sending.
+	// +optional
+	Reminded bool `json:"reminded,omitempty"`
+
+	// questions are the questions of this run, as they were when it started.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=5
+	// +kubebuilder:validation:items:MaxLength=150
+	Questions []string `json:"questions"`
+
+	// participants are the people asked, with their answers.
+	// +optional
+	// +listType=map
+	// +listMapKey=user
+	// +kubebuilder:validation:MaxItems=50
+	Participants []StandupParticipant `json:"participants,omitempty"`
+
+	// away are the people not asked because they are away.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=32
+	Away []string `json:"away,omitempty"`
+}
+
+// StandupRunRecord is what became of a past run.
+type StandupRunRecord struct {
+	// scheduledTime is when the run was due (the first of them, when count > 1).
+	// +required
+	ScheduledTime metav1.Time `json:"scheduledTime"`
+
+	// trigger is Schedule or Manual.
+	// +optional
+	Trigger RunTrigger `json:"trigger,omitempty"`
+
+	// outcome is Completed, Cancelled, Skipped or Missed.
+	// +required
+	Outcome RunOutcome `json:"outcome"`
+
+	// reason says why a run was skipped or how it ended: Completed, Cancelled, Holiday, Suspended, Missed,
+	// Overlap or NobodyToAsk.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Reason string `json:"reason,omitempty"`
+
+	// count is how many runs in a row this record stands for (runs missed or suspended one after the other);
+	// at least 1.
+	// +optional
+	Count int32 `json:"count,omitempty"`
+
+	// participants is how many people were asked.
+	// +optional
+	Participants int32 `json:"participants,omitempty"`
+
+	// answered is how many of them answered.
+	// +optional
+	Answered int32 `json:"answered,omitempty"`
+
+	// away is how many people were not asked because they were away.
+	// +optional
+	Away int32 `json:"away,omitempty"`
+}
+
+// StandupStatus is what the controller observed and did.
+type StandupStatus struct {
+	// lastRunTime is the scheduled time of the latest run that started.
+	// +optional
+	LastRunTime *metav1.Time `json:"lastRunTime,omitempty"`
+
+	// nextRunTime is when the next scheduled run is due. It is kept while suspended (the run will be skipped)
+	// and cleared while the schedule or time zone is invalid.
+	// +optional
+	NextRunTime *metav1.Time `json:"nextRunTime,omitempty"`
+
+	// currentRun is the run collecting answers now, with the answers so far.
+	// +optional
+	CurrentRun *StandupRun `json:"currentRun,omitempty"`
+
+	// history lists past runs, newest first: the last 20 runs that completed, were cancelled, skipped or missed,
+	// with participation counts. Answers are not kept once the summary is posted.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	History []StandupRunRecord `json:"history,omitempty"`
+
+	// lastRunRequest is the value of the conch.dev/run-requested-at annotation last acted on (or its hash, for a
+	// long value).
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	LastRunRequest string `json:"lastRunRequest,omitempty"`
+
+	// conditions: Ready (the schedule and time zone are valid and Slack is on), Running (a run collects
+	// answers), RunSkipped (the latest scheduled run did not start, and why), Stalled (the spec cannot work).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// observedGeneration is the generation of the spec this status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// Standup is a team's stand-up meeting held in Slack: on schedule, each participant gets a DM with a button that
+// opens the questions; those who have not answered are reminded; at the deadline a summary goes to the channel,
+// with each person's answers and the environments (Resources) they hold or wait for.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=su,categories=conch
+// +kubebuilder:printcolumn:name="Schedule",type=string,JSONPath=`.spec.schedule`
+// +kubebuilder:printcolumn:name="Time Zone",type=string,JSONPath=`.spec.timeZone`,priority=1
+// +kubebuilder:printcolumn:name="Suspend",type=boolean,JSONPath=`.spec.suspend`
+// +kubebuilder:printcolumn:name="Next",type=string,JSONPath=`.status.nextRunTime`
+// +kubebuilder:printcolumn:name="Collecting Until",type=string,JSONPath=`.status.currentRun.deadline`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Standup struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec says who meets when, and what they are asked.
+	// +required
+	Spec StandupSpec `json:"spec"`
+
+	// status records the runs.
+	// +optional
+	Status StandupStatus `json:"status,omitempty"`
+}
+
+// StandupList is a list of Standups.
+//
+// +kubebuilder:object:root=true
+type StandupList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Standup `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Standup{}, &StandupList{})
+}

@@ -1,0 +1,203 @@
+// Package standup tests the Standup kind end to end: a real kube-apiserver and etcd (envtest), the real manager
+// with the Slack component, and the in-process fake Slack of test/fakeslack, on a clock each test steps through
+// a stand-up: prompts, the modal, the reminder, the summary, restarts, holidays.
+package standup
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/manager"
+	"github.com/conch-dev/conch/internal/slackbot"
+	"github.com/conch-dev/conch/internal/testenv"
+	"github.com/conch-dev/conch/internal/testutil"
+	"github.com/conch-dev/conch/test/fakeslack"
+)
+
+var (
+	env *testenv.Environment
+	k8s client.Client
+	ctx = context.Background()
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("CONCH_TEST_LOG") != "" {
+		ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
+	}
+	var err error
+	if env, err = testenv.Start(testenv.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if k8s, err = client.New(env.Config, client.Options{Scheme: manager.Scheme()}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = env.Stop()
+	os.Exit(code)
+}
+
+// People and channels of the fake workspace.
+const (
+	alice = "UALICE"
+	bob   = "UBOB"
+	carol = "UCAROL"
+	admin = "UADMIN"
+	// the stand-up's channel
+	teamChannel = "CTEAM"
+	// a user group with Carol in it
+	webGroup = "SWEB"
+)
+
+var nsCounter atomic.Int64
+
+// namespace creates a fresh namespace for one test: envtest has no namespace controller, so namespaces never
+// finish deleting and are not reused.
+func namespace(t testing.TB) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("su%d-%d", nsCounter.Add(1), time.Now().UnixNano()%100000)}}
+	if err := k8s.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+// harness is one test's world: a namespace, a fake Slack with its people, a clock and a running manager.
+type harness struct {
+	t     testing.TB
+	ns    string
+	slack *fakeslack.Server
+	clk   *testutil.StepClock
+	stop  func()
+}
+
+func setup(t testing.TB) *harness {
+	t.Helper()
+	fs := fakeslack.New(t, fakeslack.WithPingInterval(time.Second))
+	fs.AddUser(fakeslack.User{ID: alice, Name: "alice", DisplayName: "Alice", TZ: "Europe/Paris", TZOffset: 3600})
+	fs.AddUser(fakeslack.User{ID: bob, Name: "bob", DisplayName: "Bob", TZ: "America/New_York", TZOffset: -5 * 3600})
+	fs.AddUser(fakeslack.User{ID: carol, Name: "carol", DisplayName: "Carol", TZ: "UTC"})
+	fs.AddUser(fakeslack.User{ID: admin, Name: "ops", DisplayName: "Ops", TZ: "UTC"})
+	fs.AddUserGroup(webGroup, carol)
+	h := &harness{t: t, ns: namespace(t), slack: fs, clk: testutil.NewStepClock()}
+	h.start()
+	t.Cleanup(func() {
+		h.stop()
+		if t.Failed() {
+			for _, m := range fs.Messages() {
+				t.Logf("Slack message: %s channel=%s user=%s text=%q", m.Method, m.Channel, m.User, m.AllText())
+			}
+			for _, c := range fs.Calls("") {
+				t.Logf("Slack call: %s %s", c.Method, c.Error)
+			}
+			if st, err := h.getErr("team"); err == nil {
+				t.Logf("Standup status: %+v", st.Status)
+			}
+		}
+	})
+	return h
+}
+
+// start runs a manager restricted to the test's namespace, with the Slack component pointed at the fake.
+func (h *harness) start() {
+	h.t.Helper()
+	mctx, cancel := context.WithCancel(ctx)
+	mgr, err := manager.New(mctx, env.Config, manager.Options{
+		MetricsAddr: "0", ProbeAddr: "0", Clock: h.clk, SeveralPerProcess: true,
+		Namespaces: []string{h.ns},
+		Slack: slackbot.Config{
+			BotToken: h.slack.BotToken(), AppToken: h.slack.AppToken(), APIURL: h.slack.URL(),
+			DefaultNamespace: h.ns, Admins: []string{admin}, PingInterval: 5 * time.Second,
+		},
+	})
+	if err != nil {
+		cancel()
+		h.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(mctx); err != nil {
+			h.t.Errorf("manager: %v", err)
+		}
+	}()
+	h.stop = func() {
+		cancel()
+		<-done
+	}
+	connections := h.slack.Connections()
+	h.eventually(func() int { return h.slack.OpenConnections() }).Should(Equal(1))
+	h.eventually(func() int { return h.slack.Connections() }).Should(BeNumerically(">", connections))
+}
+
+func (h *harness) eventually(f any) AsyncAssertion {
+	return NewWithT(h.t).Eventually(f).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond)
+}
+
+func (h *harness) consistently(f any) AsyncAssertion {
+	return NewWithT(h.t).Consistently(f).WithTimeout(400 * time.Millisecond).WithPolling(50 * time.Millisecond)
+}
+
+func (h *harness) create(objs ...client.Object) {
+	h.t.Helper()
+	for _, o := range objs {
+		if err := k8s.Create(ctx, o); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+}
+
+func (h *harness) getErr(name string) (*conchv1.Standup, error) {
+	st := &conchv1.Standup{}
+	return st, k8s.Get(ctx, types.NamespacedName{Namespace: h.ns, Name: name}, st)
+}
+
+func (h *harness) get(name string) *conchv1.Standup {
+	h.t.Helper()
+	st, err := h.getErr(name)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return st
+}
+
+// dms returns the direct messages the bot sent user.
+func (h *harness) dms(user string) func() []fakeslack.Message { return h.posts("D" + user) }
+
+// posts returns the messages the bot posted in a channel.
+func (h *harness) posts(channel string) func() []fakeslack.Message {
+	return func() []fakeslack.Message {
+		var out []fakeslack.Message
+		for _, m := range h.slack.Messages() {
+			if m.Method == "chat.postMessage" && m.Channel == channel {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+}
+
+// texts maps messages to their full text (text, block texts, button values).
+func texts(ms []fakeslack.Message) []string {
+	out := make([]string, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, m.AllText())
+	}
+	return out
+}
+
+func containing(sub string) OmegaMatcher { return ContainElement(ContainSubstring(sub)) }
