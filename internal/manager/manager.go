@@ -103,8 +103,20 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 	}); err != nil {
 		return nil, fmt.Errorf("setting up the controllers: %w", err)
 	}
-	if err := setupSlack(ctx, mgr, opts); err != nil {
+	bot, err := setupSlack(ctx, mgr, opts)
+	if err != nil {
 		return nil, err
+	}
+	// Stand-ups happen in Slack; without it their controller only says so (Ready=False, SlackDisabled).
+	var standups controllers.StandupMessenger
+	if bot != nil {
+		standups = bot.Standups()
+	}
+	if err := controllers.SetupStandups(mgr, controllers.Options{
+		Clock:                   opts.Clock,
+		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+	}, standups); err != nil {
+		return nil, fmt.Errorf("setting up the stand-ups: %w", err)
 	}
 	if opts.ProbeAddr != "" && opts.ProbeAddr != "0" {
 		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -123,34 +135,34 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 }
 
 // setupSlack adds the Slack front end when tokens are configured (from the Secret, else the environment), and says
-// once that Slack is off otherwise.
-func setupSlack(ctx context.Context, mgr manager.Manager, opts Options) error {
+// once that Slack is off otherwise (returning no Bot).
+func setupSlack(ctx context.Context, mgr manager.Manager, opts Options) (*slackbot.Bot, error) {
 	log := ctrl.Log.WithName("slack")
 	cfg := opts.Slack
 	cfg.Namespaces = opts.Namespaces
 	if opts.SlackSecret != "" {
 		if err := cfg.TokensFromSecret(ctx, mgr.GetAPIReader(), opts.SlackSecret); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if !cfg.Enabled() {
 		log.Info("Slack is off: no bot token (xoxb-) and app-level token (xapp-) configured")
-		return nil
+		return nil, nil
 	}
 	bot, err := slackbot.New(cfg, mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder("conch-slack"), opts.Clock)
 	if err != nil {
-		return fmt.Errorf("configuring Slack: %w", err)
+		return nil, fmt.Errorf("configuring Slack: %w", err)
 	}
 	if opts.SlackSecret != "" {
 		w, err := slackbot.NewSecretWatcher(bot, mgr.GetConfig(), opts.SlackSecret)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := mgr.Add(w); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return bot.SetupWithManager(mgr, opts.Clock)
+	return bot, bot.SetupWithManager(mgr, opts.Clock)
 }
 
 // Run builds the manager and runs it until ctx ends.

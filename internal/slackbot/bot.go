@@ -179,6 +179,15 @@ func (b *Bot) dispatch(ctx context.Context, sm *socketmode.Client, evt socketmod
 		if evt.Request == nil {
 			return
 		}
+		if cb, ok := evt.Data.(slack.InteractionCallback); ok && isStandupSubmission(cb) {
+			// Stand-up answers are stored before the ack, which carries any error back into the modal (standup.go).
+			b.wg.Add(1)
+			go func() {
+				defer b.wg.Done()
+				b.submitStandup(ctx, sm, *evt.Request, cb)
+			}()
+			return
+		}
 		if err := sm.Ack(*evt.Request); err != nil {
 			b.log.Error(err, "Cannot ack a Slack envelope", "envelope", evt.Request.EnvelopeID)
 		}
@@ -194,6 +203,7 @@ func (b *Bot) dispatch(ctx context.Context, sm *socketmode.Client, evt socketmod
 				b.handleCommand(ctx, data)
 			case slack.InteractionCallback:
 				b.handleInteraction(ctx, data)
+				b.handleStandupAction(ctx, data)
 			}
 		}()
 	}

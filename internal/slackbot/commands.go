@@ -47,6 +47,9 @@ func (b *Bot) handleCommand(ctx context.Context, cmd slack.SlashCommand) {
 
 // command decides the reply to a slash command, doing what it asks on the way.
 func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) reply {
+	if rest, ok := standupText(cmd.Text); ok {
+		return b.standupCommand(ctx, cmd, rest)
+	}
 	now := b.clock.Now()
 	who := b.people.byUserID(ctx, cmd.UserID, cmd.UserName)
 	parsed, err := chat.Parse(cmd.Text, now, who.TZ)
@@ -60,7 +63,7 @@ func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) reply {
 	}
 	switch parsed.Verb {
 	case chat.VerbHelp:
-		return ephemeral("%s", chat.Help(b.cfg.Command))
+		return ephemeral("%s\n%s", chat.Help(b.cfg.Command), "*Stand-ups:* `"+b.cfg.Command+" standup help`.")
 	case chat.VerbList:
 		return b.list(ctx, ns)
 	case chat.VerbWho:

@@ -83,6 +83,10 @@ type harness struct {
 	slack *fakeslack.Server
 	clk   *testutil.StepClock
 	stop  func()
+	// zone is an Etc/GMT zone where it is about 09:00 when the test starts; runAt is the first run's time, a
+	// few minutes ahead on a whole minute (see morning).
+	zone  string
+	runAt time.Time
 }
 
 func setup(t testing.TB) *harness {
@@ -94,6 +98,7 @@ func setup(t testing.TB) *harness {
 	fs.AddUser(fakeslack.User{ID: admin, Name: "ops", DisplayName: "Ops", TZ: "UTC"})
 	fs.AddUserGroup(webGroup, carol)
 	h := &harness{t: t, ns: namespace(t), slack: fs, clk: testutil.NewStepClock()}
+	h.zone, h.runAt = morning(h.clk.Now())
 	h.start()
 	t.Cleanup(func() {
 		h.stop()
@@ -175,8 +180,19 @@ func (h *harness) get(name string) *conchv1.Standup {
 	return st
 }
 
-// dms returns the direct messages the bot sent user.
-func (h *harness) dms(user string) func() []fakeslack.Message { return h.posts("D" + user) }
+// dms returns the stand-up DMs (prompts and reminders, which have an Answer button) the bot sent user; other DMs
+// (a grant, an expiry warning) are not counted.
+func (h *harness) dms(user string) func() []fakeslack.Message {
+	return func() []fakeslack.Message {
+		var out []fakeslack.Message
+		for _, m := range h.posts("D" + user)() {
+			if _, ok := m.Click(user, slackbot.ActionStandupAnswer); ok {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+}
 
 // posts returns the messages the bot posted in a channel.
 func (h *harness) posts(channel string) func() []fakeslack.Message {
@@ -201,3 +217,26 @@ func texts(ms []fakeslack.Message) []string {
 }
 
 func containing(sub string) OmegaMatcher { return ContainElement(ContainSubstring(sub)) }
+
+// replies returns the answers posted to the response URLs of user's commands and clicks.
+func (h *harness) replies(user string) func() []fakeslack.Message {
+	return func() []fakeslack.Message {
+		var out []fakeslack.Message
+		for _, m := range h.slack.Messages() {
+			if m.Method == "response_url" && m.RespondingTo == user {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+}
+
+// rsv reads a Reservation of the test's namespace.
+func (h *harness) rsv(name string) *conchv1.Reservation {
+	h.t.Helper()
+	r := &conchv1.Reservation{}
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: h.ns, Name: name}, r); err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}

@@ -1,0 +1,251 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/schedule"
+)
+
+// StandupMessenger sends a Standup's messages. The Slack front end implements it. Sending is queued (in order,
+// with retries on rate limits), so the send methods return at once; the reconciler records each message in
+// status before it calls them, so that none is sent twice.
+type StandupMessenger interface {
+	// UserGroupMembers returns the Slack user IDs in a user group. An error wrapping ErrUserGroupUnavailable means
+	// the group cannot be read at all (it does not exist, a scope is missing): the run goes ahead without it.
+	// Other errors are retried.
+	UserGroupMembers(ctx context.Context, group string) ([]string, error)
+	// Prompt asks user the run's questions: a DM with a button that opens them.
+	Prompt(st *conchv1.Standup, run *conchv1.StandupRun, user string)
+	// Remind reminds user, who has not answered, that the run closes soon.
+	Remind(st *conchv1.Standup, run *conchv1.StandupRun, user string)
+	// Summary posts the answers of a finished run in the Standup's channel, with what each person holds.
+	Summary(st *conchv1.Standup, run *conchv1.StandupRun, envs StandupEnvironments)
+	// Cancelled says in the Standup's channel that a run was cancelled (its date was skipped while it ran).
+	Cancelled(st *conchv1.Standup, run *conchv1.StandupRun)
+}
+
+// ErrUserGroupUnavailable marks a user group that cannot be read.
+var ErrUserGroupUnavailable = errors.New("user group unavailable")
+
+// StandupReconciler runs stand-ups: it starts runs on schedule (or on request), records the prompts, reminders
+// and summary in status before sending them, and closes runs at their deadline. It owns status.currentRun's
+// lifecycle and status.history; the Slack front end writes only the answers into status.currentRun.
+type StandupReconciler struct {
+	// Client reads Standups and Reservations from the manager's cache and writes status.
+	client.Client
+	// Recorder emits Events on Standups (RunStarted, RunSkipped, SummaryPosted, …).
+	Recorder events.EventRecorder
+	// Clock tells the time; tests inject a clock they can step.
+	Clock clock.PassiveClock
+	// Messenger sends to Slack; nil when Slack is off, and then no run starts (Ready is False, SlackDisabled).
+	Messenger StandupMessenger
+}
+
+var _ reconcile.Reconciler = (*StandupReconciler)(nil)
+
+// +kubebuilder:rbac:groups=conch.dev,resources=standups,verbs=get;list;watch;patch;update
+// +kubebuilder:rbac:groups=conch.dev,resources=standups/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=conch.dev,resources=reservations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile moves a Standup's runs along: it ends the current run at its deadline, reminds on time, starts runs
+// that are due (on schedule or requested), and wakes at the earliest of the next run, reminder or deadline. It
+// writes status once per pass, with optimistic concurrency (the Slack front end writes answers into the same
+// status), and only then sends what the new status records as sent.
+func (r *StandupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	st := &conchv1.Standup{}
+	if err := r.Get(ctx, req.NamespacedName, st); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	p := &standupPass{Standup: st.DeepCopy(), now: r.Clock.Now()}
+	p.sched, p.specErr = schedule.Parse(st.Spec.Schedule, st.Spec.TimeZone)
+
+	// Step 1: end the current run: at its deadline with a summary, or cancelled when its date became a skip date.
+	if err := r.finishRun(ctx, p); err != nil {
+		return ctrl.Result{}, err
+	}
+	// Step 2: remind those who have not answered.
+	p.remind()
+	// Steps 3 and 4: a requested run, then the scheduled ones. Neither starts without a valid spec and Slack.
+	if p.specErr == nil && r.Messenger != nil {
+		if err := r.requestedRun(ctx, p); err != nil {
+			return ctrl.Result{}, err
+		}
+		if err := r.scheduledRuns(ctx, p); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	// Step 5: conditions, nextRunTime and observedGeneration.
+	p.setConditions(r.Messenger != nil)
+
+	if !equality.Semantic.DeepEqual(p.Status, st.Status) {
+		patch := client.MergeFromWithOptions(st, client.MergeFromWithOptimisticLock{})
+		if err := r.Status().Patch(ctx, p.Standup, patch); err != nil {
+			// A conflict means the front end stored an answer meanwhile: start over from it; nothing was sent.
+			return ctrl.Result{}, ignoreGone(err)
+		}
+	}
+	// Step 6: send what the status now records as sent.
+	for _, send := range p.sends {
+		send(r.Messenger)
+	}
+	for _, e := range p.events {
+		r.Recorder.Eventf(p.Standup, nil, e.typ, e.reason, e.action, "%s", e.note)
+	}
+
+	if p.specErr != nil && p.Status.CurrentRun == nil {
+		ctrl.LoggerFrom(ctx).V(1).Info("Standup spec cannot run", "error", p.specErr.Error())
+		return ctrl.Result{}, reconcile.TerminalError(p.specErr)
+	}
+	return p.requeue(), nil
+}
+
+// finishRun ends the current run when its deadline has come (Completed, with a summary) or when its date has
+// become a skip date while it ran (Cancelled). The summary lists the Reservations of the people asked, read now.
+func (r *StandupReconciler) finishRun(ctx context.Context, p *standupPass) error {
+	run := p.Status.CurrentRun
+	if run == nil {
+		return nil
+	}
+	switch {
+	case !p.now.Before(run.Deadline.Time):
+		var rsvs conchv1.ReservationList
+		if err := r.List(ctx, &rsvs, client.InNamespace(p.Namespace)); err != nil {
+			return err
+		}
+		envs := standupEnvironments(rsvs.Items, runPeople(run), p.now, p.location())
+		p.endRun(conchv1.OutcomeCompleted, conchv1.StandupReasonCompleted)
+		p.send(func(m StandupMessenger) { m.Summary(p.Standup, run, envs) })
+		answered, asked := answeredCount(run), len(run.Participants)
+		p.event("Normal", "SummaryPosted", "Summarise", "Posted the summary of the run of %s in %s: %d of %d answered",
+			formatTime(run.ScheduledTime.Time), p.Spec.Channel, answered, asked)
+	case run.Trigger == conchv1.TriggerSchedule && slices.Contains(p.Spec.SkipDates, string(schedule.DateOf(run.ScheduledTime.Time, p.location()))):
+		p.endRun(conchv1.OutcomeCancelled, conchv1.StandupReasonCancelled)
+		p.send(func(m StandupMessenger) { m.Cancelled(p.Standup, run) })
+		p.event("Normal", "RunCancelled", "Cancel", "Cancelled the run of %s: its date is in skipDates", formatTime(run.ScheduledTime.Time))
+	}
+	return nil
+}
+
+// requestedRun starts a run when the run-requested-at annotation has a value not acted on yet, unless a run is
+// collecting answers; either way the value is recorded as handled.
+func (r *StandupReconciler) requestedRun(ctx context.Context, p *standupPass) error {
+	value := p.Annotations[conchv1.AnnotationRunRequested]
+	key := RunRequestKey(value)
+	if value == "" || key == p.Status.LastRunRequest {
+		return nil
+	}
+	if run := p.Status.CurrentRun; run != nil {
+		p.Status.LastRunRequest = key
+		p.event("Normal", "RunAlreadyCollecting", "Start", "A run was requested, but the run of %s collects answers until %s",
+			formatTime(run.ScheduledTime.Time), formatTime(run.Deadline.Time))
+		return nil
+	}
+	if err := r.startRun(ctx, p, p.now.Truncate(time.Second), conchv1.TriggerManual); err != nil {
+		return err
+	}
+	p.Status.LastRunRequest = key
+	return nil
+}
+
+// scheduledRuns decides, with internal/schedule, what to do about the scheduled runs due since status.nextRunTime:
+// start the latest (if its window is open and nothing prevents it), record the others as skipped or missed.
+func (r *StandupReconciler) scheduledRuns(ctx context.Context, p *standupPass) error {
+	var cursor time.Time
+	if p.Status.NextRunTime != nil {
+		cursor = p.Status.NextRunTime.Time
+	}
+	skip := make([]schedule.Date, 0, len(p.Spec.SkipDates))
+	for _, d := range p.Spec.SkipDates {
+		skip = append(skip, schedule.Date(d))
+	}
+	plan := schedule.Decide(schedule.Input{
+		Schedule: p.sched, Cursor: cursor, Now: p.now, CollectFor: p.collectFor(),
+		SkipDates: skip, Suspend: p.Spec.Suspend, Busy: p.Status.CurrentRun != nil,
+	})
+	for _, s := range plan.Skipped {
+		p.skipped(s)
+	}
+	if !plan.Start.IsZero() {
+		if err := r.startRun(ctx, p, plan.Start, conchv1.TriggerSchedule); err != nil {
+			return err
+		}
+	}
+	p.Status.NextRunTime = optTime(plan.Next)
+	return nil
+}
+
+// startRun starts a run due at scheduled: it resolves the participants (the user group is read now), leaves out
+// those away, and records a prompt for each person asked. With nobody to ask, the run is skipped instead.
+func (r *StandupReconciler) startRun(ctx context.Context, p *standupPass, scheduled time.Time, trigger conchv1.RunTrigger) error {
+	people := p.Spec.Participants
+	if g := p.Spec.UserGroup; g != "" {
+		members, err := r.Messenger.UserGroupMembers(ctx, g)
+		switch {
+		case errors.Is(err, ErrUserGroupUnavailable):
+			p.event("Warning", "UserGroupUnavailable", "Start", "Cannot read user group %s (%v); asking the participants listed only", g, err)
+		case err != nil:
+			return fmt.Errorf("reading user group %s: %w", g, err)
+		}
+		people = append(append([]string(nil), people...), members...)
+	}
+	run, dropped := newRun(p.Standup, scheduled, p.now, trigger, people)
+	if dropped > 0 {
+		p.event("Warning", "TooManyParticipants", "Start", "%d people are not asked: a run asks at most %d", dropped, conchv1.MaxStandupParticipants)
+	}
+	if len(run.Participants) == 0 {
+		p.skipped(schedule.Skip{Time: scheduled, Reason: conchv1.StandupReasonNobodyToAsk, Count: 1})
+		return nil
+	}
+	p.Status.CurrentRun = run
+	p.Status.LastRunTime = optTime(scheduled)
+	if trigger == conchv1.TriggerSchedule {
+		p.setRunSkipped(false, conchv1.ReasonRan, fmt.Sprintf("The run of %s started", p.localTime(scheduled)))
+	}
+	for _, u := range run.Participants {
+		p.send(func(m StandupMessenger) { m.Prompt(p.Standup, run, u.User) })
+	}
+	p.event("Normal", "RunStarted", "Start", "Started the %s run of %s: asked %d, %d away, answers until %s",
+		trigger, formatTime(scheduled), len(run.Participants), len(run.Away), formatTime(run.Deadline.Time))
+	return nil
+}
+
+// SetupWithManager runs the reconciler for every Standup. It needs no other watch: the Slack front end's writes
+// to a Standup wake it, and Reservations are read only when a summary is written.
+func (r *StandupReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("standup").
+		For(&conchv1.Standup{}).
+		WithOptions(opts).
+		Complete(r)
+}
+
+// SetupStandups registers the StandupReconciler with mgr; messenger is the Slack front end, or nil when Slack is
+// off.
+func SetupStandups(mgr ctrl.Manager, opts Options, messenger StandupMessenger) error {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	return (&StandupReconciler{
+		Client:    mgr.GetClient(),
+		Recorder:  mgr.GetEventRecorder("conch-standup"),
+		Clock:     opts.Clock,
+		Messenger: messenger,
+	}).SetupWithManager(mgr, controller.Options{
+		MaxConcurrentReconciles: max(opts.MaxConcurrentReconciles, 1),
+		NewQueue:                NewQueue(opts.Clock),
+	})
+}

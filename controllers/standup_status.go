@@ -1,0 +1,204 @@
+package controllers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/schedule"
+)
+
+// This file holds pure functions that compute a Standup's runs and what its summary says; the reconciler only
+// writes and sends what they return.
+
+// StandupHolderPrefix marks a Reservation holder that is a Slack user ("slack:U0123ABC"), as the Slack front end
+// writes it (slackbot.SlackHolderPrefix, which a test keeps equal).
+const StandupHolderPrefix = "slack:"
+
+// Holding is a Reservation a stand-up summary mentions: a hold, or a place in a queue.
+type Holding struct {
+	// Resource is the Resource held or waited for.
+	Resource string
+	// Holder is the Reservation's holder.
+	Holder string
+	// State is Granted, Queued or Pending.
+	State conchv1.ReservationState
+	// Until is when a hold ends unless extended (Granted only).
+	Until time.Time
+	// Position is the place in the queue, 1 being next (Queued only).
+	Position int32
+	// EndsToday is true for a hold that ends before midnight in the Standup's time zone.
+	EndsToday bool
+}
+
+// StandupEnvironments is what the summary says about environments: who holds or waits for what, and what ends
+// today.
+type StandupEnvironments struct {
+	// ByUser lists the holds and places in queues of each person of the run (asked or away), by Slack user ID,
+	// Resources in name order.
+	ByUser map[string][]Holding
+	// EndingToday lists every hold in the namespace, whoever holds it, that ends today, soonest first.
+	EndingToday []Holding
+}
+
+// standupEnvironments reads the summary's environments from the namespace's Reservations at time now; "today"
+// is now's date in loc.
+func standupEnvironments(rsvs []conchv1.Reservation, users []string, now time.Time, loc *time.Location) StandupEnvironments {
+	_, dayEnd := schedule.Day(now, loc)
+	envs := StandupEnvironments{ByUser: map[string][]Holding{}}
+	for i := range rsvs {
+		r := &rsvs[i]
+		name := BoundResource(r)
+		if name == "" || r.Status.State == "" || r.Status.State.IsFinal() || r.Spec.Released || r.DeletionTimestamp != nil {
+			continue
+		}
+		h := Holding{Resource: name, Holder: r.Spec.Holder, State: r.Status.State, Position: r.Status.Position}
+		if r.Status.State == conchv1.StateGranted && r.Status.ExpiresAt != nil {
+			h.Until = r.Status.ExpiresAt.Time
+			h.EndsToday = h.Until.Before(dayEnd)
+		}
+		if u, ok := strings.CutPrefix(r.Spec.Holder, StandupHolderPrefix); ok && slices.Contains(users, u) {
+			envs.ByUser[u] = append(envs.ByUser[u], h)
+		}
+		if h.EndsToday {
+			envs.EndingToday = append(envs.EndingToday, h)
+		}
+	}
+	for _, hs := range envs.ByUser {
+		slices.SortFunc(hs, func(a, b Holding) int { return strings.Compare(a.Resource, b.Resource) })
+	}
+	slices.SortFunc(envs.EndingToday, func(a, b Holding) int {
+		if c := a.Until.Compare(b.Until); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Resource, b.Resource)
+	})
+	return envs
+}
+
+// newRun builds the run of st due at scheduled, started at now, asking people (without duplicates, at most
+// MaxStandupParticipants; dropped counts those left out) except those away on the run's date. Each person asked
+// is recorded as prompted: the prompts are sent once this is written.
+func newRun(st *conchv1.Standup, scheduled, now time.Time, trigger conchv1.RunTrigger, people []string) (*conchv1.StandupRun, int) {
+	loc := standupLocation(st)
+	away := schedule.Away{}
+	for _, a := range st.Spec.Away {
+		away[a.User] = schedule.Date(a.Until)
+	}
+	ask, out := away.Split(people, schedule.DateOf(scheduled, loc))
+	dropped := 0
+	if len(ask) > conchv1.MaxStandupParticipants {
+		ask, dropped = ask[:conchv1.MaxStandupParticipants], len(ask)-conchv1.MaxStandupParticipants
+	}
+	if len(out) > conchv1.MaxStandupParticipants {
+		out = out[:conchv1.MaxStandupParticipants]
+	}
+	run := &conchv1.StandupRun{
+		ID:            StandupRunID(scheduled, trigger),
+		Trigger:       trigger,
+		ScheduledTime: metav1.NewTime(scheduled),
+		StartTime:     metav1.NewTime(now),
+		// Whole seconds, rounded up: metav1.Time keeps no more, and a deadline must never read early.
+		Deadline:  metav1.NewTime(ceilSecond(scheduled.Add(standupCollectFor(st)))),
+		Questions: slices.Clone(st.Spec.Questions),
+		Away:      out,
+	}
+	if ra := st.Spec.RemindAfter; ra != nil {
+		// A run that starts after its reminder time (late, after an outage) sends none: the prompt is fresh.
+		if at := ceilSecond(scheduled.Add(ra.Duration)); now.Before(at) && at.Before(run.Deadline.Time) {
+			run.RemindAt = optTime(at)
+		}
+	}
+	for _, u := range ask {
+		run.Participants = append(run.Participants, conchv1.StandupParticipant{User: u, Prompted: true})
+	}
+	return run, dropped
+}
+
+// StandupRunID names a run in buttons and modals: its scheduled time in UTC, with an "m" for a manual run.
+func StandupRunID(scheduled time.Time, trigger conchv1.RunTrigger) string {
+	id := scheduled.UTC().Format("20060102T150405Z")
+	if trigger == conchv1.TriggerManual {
+		id += "m"
+	}
+	return id
+}
+
+// RunRequestKey is what status.lastRunRequest records for a run-requested-at value: the value, or a hash of a
+// long one.
+func RunRequestKey(value string) string {
+	if len(value) <= 64 {
+		return value
+	}
+	sum := sha256.Sum256([]byte(value))
+	return "sha256:" + hex.EncodeToString(sum[:])[:32]
+}
+
+// historyRecord summarises a run that ended.
+func historyRecord(run *conchv1.StandupRun, outcome conchv1.RunOutcome, reason string) conchv1.StandupRunRecord {
+	return conchv1.StandupRunRecord{
+		ScheduledTime: run.ScheduledTime, Trigger: run.Trigger, Outcome: outcome, Reason: reason, Count: 1,
+		Participants: int32(len(run.Participants)), Answered: int32(answeredCount(run)), Away: int32(len(run.Away)),
+	}
+}
+
+// prependHistory adds rec as the newest entry, keeping MaxStandupHistory.
+func prependHistory(history []conchv1.StandupRunRecord, rec conchv1.StandupRunRecord) []conchv1.StandupRunRecord {
+	out := append([]conchv1.StandupRunRecord{rec}, history...)
+	if len(out) > conchv1.MaxStandupHistory {
+		out = out[:conchv1.MaxStandupHistory]
+	}
+	return out
+}
+
+// answeredCount counts the people of a run who answered.
+func answeredCount(run *conchv1.StandupRun) int {
+	n := 0
+	for _, p := range run.Participants {
+		if p.AnsweredAt != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// runPeople returns everyone of a run: asked, then away.
+func runPeople(run *conchv1.StandupRun) []string {
+	out := make([]string, 0, len(run.Participants)+len(run.Away))
+	for _, p := range run.Participants {
+		out = append(out, p.User)
+	}
+	return append(out, run.Away...)
+}
+
+// standupLocation returns the Standup's time zone, UTC when it does not load (Ready says so).
+func standupLocation(st *conchv1.Standup) *time.Location {
+	if st.Spec.TimeZone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(st.Spec.TimeZone)
+	if err != nil || st.Spec.TimeZone == "Local" {
+		return time.UTC
+	}
+	return loc
+}
+
+// standupCollectFor returns spec.collectFor, 1h when unset.
+func standupCollectFor(st *conchv1.Standup) time.Duration {
+	if st.Spec.CollectFor != nil && st.Spec.CollectFor.Duration > 0 {
+		return st.Spec.CollectFor.Duration
+	}
+	return time.Hour
+}
+
+func optTime(t time.Time) *metav1.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &metav1.Time{Time: t}
+}

@@ -1,0 +1,277 @@
+package slackbot
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/controllers"
+)
+
+// This file holds pure functions that turn Standups into what people read in Slack: the prompt and reminder
+// DMs, the answer modal, and the summary posted in the channel.
+
+// Identifiers of the stand-up's interactive parts. The Answer button's value and the modal's private metadata
+// are "<namespace>/<standup>/<run ID>".
+const (
+	ActionStandupAnswer = "conch_standup_answer"
+	StandupCallbackID   = "conch_standup"
+	// standupAnswerAction is the action ID of each answer input; its block ID is "q<index>".
+	standupAnswerAction = "answer"
+)
+
+// Slack's limits on what Conch sends: characters in a section's text, blocks in a message.
+const (
+	maxSectionText   = 3000
+	maxMessageBlocks = 50
+)
+
+// standupRef is the value of an Answer button: which run of which Standup.
+func standupRef(st *conchv1.Standup, run *conchv1.StandupRun) string {
+	return st.Namespace + "/" + st.Name + "/" + run.ID
+}
+
+// parseStandupRef splits a standupRef.
+func parseStandupRef(v string) (ns, name, runID string, ok bool) {
+	parts := strings.Split(v, "/")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
+}
+
+var channelID = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
+
+// channelLink renders a Standup's channel: a link for an ID, the name otherwise.
+func channelLink(channel string) string {
+	if channelID.MatchString(channel) {
+		return "<#" + channel + ">"
+	}
+	return "#" + strings.TrimPrefix(channel, "#")
+}
+
+// runDay is the run's date in the Standup's time zone: "Monday 23 November".
+func runDay(st *conchv1.Standup, run *conchv1.StandupRun) string {
+	loc := time.UTC
+	if l, err := time.LoadLocation(st.Spec.TimeZone); err == nil && st.Spec.TimeZone != "" {
+		loc = l
+	}
+	return run.ScheduledTime.In(loc).Format("Monday 2 January")
+}
+
+func answerButton(st *conchv1.Standup, run *conchv1.StandupRun, text string) *slack.ActionBlock {
+	return slack.NewActionBlock("standup", button(ActionStandupAnswer, standupRef(st, run), text, slack.StylePrimary))
+}
+
+// StandupPromptDM asks a person the run's questions: the questions, the deadline, and an Answer button that
+// opens them in a modal.
+func StandupPromptDM(st *conchv1.Standup, run *conchv1.StandupRun) Message {
+	text := fmt.Sprintf(":wave: Time for the *%s* stand-up (%s). Please answer by %s; the summary goes to %s then.",
+		st.Name, runDay(st, run), When(run.Deadline.Time), channelLink(st.Spec.Channel))
+	var qs strings.Builder
+	for _, q := range run.Questions {
+		qs.WriteString("• " + escape(q) + "\n")
+	}
+	return Message{Text: text, Blocks: []slack.Block{
+		section(text),
+		section(truncateText(strings.TrimSuffix(qs.String(), "\n"), maxSectionText)),
+		answerButton(st, run, "Answer"),
+	}}
+}
+
+// StandupReminderDM reminds a person who has not answered.
+func StandupReminderDM(st *conchv1.Standup, run *conchv1.StandupRun) Message {
+	text := fmt.Sprintf(":alarm_clock: Reminder: the *%s* stand-up closes %s, and I have no answers from you yet.",
+		st.Name, When(run.Deadline.Time))
+	return Message{Text: text, Blocks: []slack.Block{section(text), answerButton(st, run, "Answer now")}}
+}
+
+// StandupCancelledPost says in the channel that a run was cancelled.
+func StandupCancelledPost(st *conchv1.Standup, run *conchv1.StandupRun) Message {
+	text := fmt.Sprintf(":no_entry_sign: The *%s* stand-up of %s was cancelled (the day is skipped); there is no summary.",
+		st.Name, runDay(st, run))
+	return Message{Text: text, Blocks: []slack.Block{section(text)}}
+}
+
+// StandupAnswerModal is the modal with the run's questions, filled with the answers given so far.
+func StandupAnswerModal(st *conchv1.Standup, run *conchv1.StandupRun, answers []string) slack.ModalViewRequest {
+	plain := func(s string, n int) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.PlainTextType, truncateRunes(s, n), false, false)
+	}
+	blocks := []slack.Block{
+		slack.NewContextBlock("about", slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf(
+			"*%s* stand-up, %s. Answers go to %s at %s; you can change them until then.",
+			st.Name, runDay(st, run), channelLink(st.Spec.Channel), When(run.Deadline.Time)), false, false)),
+	}
+	for i, q := range run.Questions {
+		in := slack.NewPlainTextInputBlockElement(nil, standupAnswerAction)
+		in.Multiline, in.MaxLength = true, conchv1.MaxStandupAnswerLength
+		if i < len(answers) {
+			in.InitialValue = answers[i]
+		}
+		blocks = append(blocks, slack.NewInputBlock(fmt.Sprintf("q%d", i), plain(q, 2000), nil, in))
+	}
+	return slack.ModalViewRequest{
+		Type:            slack.VTModal,
+		Title:           plain("Stand-up: "+st.Name, 24),
+		Submit:          plain("Save", 24),
+		Close:           plain("Cancel", 24),
+		CallbackID:      StandupCallbackID,
+		PrivateMetadata: standupRef(st, run),
+		Blocks:          slack.Blocks{BlockSet: blocks},
+	}
+}
+
+// StandupSummary is the summary of a finished run, as one message or, for a large team, several (Slack allows
+// 50 blocks a message): a header; one block per person who answered, with their answers and their environments;
+// who did not answer and who was away, with theirs; and every hold in the namespace that ends today.
+func StandupSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs controllers.StandupEnvironments) []Message {
+	answered := 0
+	for _, p := range run.Participants {
+		if p.AnsweredAt != nil {
+			answered++
+		}
+	}
+	title := fmt.Sprintf("Stand-up %s, %s", st.Name, runDay(st, run))
+	counts := fmt.Sprintf("%d of %d answered", answered, len(run.Participants))
+	if len(run.Away) > 0 {
+		counts += fmt.Sprintf(" · %d away", len(run.Away))
+	}
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncateRunes(title, 150), false, false)),
+		slack.NewContextBlock("counts", slack.NewTextBlockObject(slack.MarkdownType, counts, false, false)),
+	}
+
+	var silent []string
+	for _, p := range run.Participants {
+		if p.AnsweredAt == nil {
+			silent = append(silent, p.User)
+			continue
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "*<@%s>*", p.User)
+		for i, q := range run.Questions {
+			a := ""
+			if i < len(p.Answers) {
+				a = strings.TrimSpace(p.Answers[i])
+			}
+			if a == "" {
+				a = "_(no answer)_"
+			} else {
+				a = escape(a)
+			}
+			fmt.Fprintf(&b, "\n*%s*\n%s", escape(q), a)
+		}
+		if line := holdingsLine(envs.ByUser[p.User]); line != "" {
+			b.WriteString("\n" + line)
+		}
+		for _, chunk := range splitText(b.String(), maxSectionText) {
+			blocks = append(blocks, section(chunk))
+		}
+	}
+
+	var rest strings.Builder
+	if len(silent) > 0 {
+		fmt.Fprintf(&rest, "*No answer:* %s", mentions(silent))
+	}
+	if len(run.Away) > 0 {
+		if rest.Len() > 0 {
+			rest.WriteString("\n")
+		}
+		fmt.Fprintf(&rest, "*Away:* %s", mentions(run.Away))
+	}
+	for _, u := range append(append([]string(nil), silent...), run.Away...) {
+		if line := holdingsLine(envs.ByUser[u]); line != "" {
+			fmt.Fprintf(&rest, "\n<@%s>: %s", u, line)
+		}
+	}
+	if len(envs.EndingToday) > 0 {
+		parts := make([]string, 0, len(envs.EndingToday))
+		for _, h := range envs.EndingToday {
+			parts = append(parts, fmt.Sprintf("*%s* (%s, %s)", h.Resource, Who(h.Holder), When(h.Until)))
+		}
+		if rest.Len() > 0 {
+			rest.WriteString("\n")
+		}
+		rest.WriteString(":hourglass_flowing_sand: *Ending today:* " + strings.Join(parts, ", "))
+	}
+	if rest.Len() > 0 {
+		blocks = append(blocks, slack.NewDividerBlock())
+		for _, chunk := range splitText(rest.String(), maxSectionText) {
+			blocks = append(blocks, section(chunk))
+		}
+	}
+
+	text := fmt.Sprintf("%s: %s", title, counts)
+	var out []Message
+	for len(blocks) > 0 {
+		n := min(len(blocks), maxMessageBlocks)
+		out = append(out, Message{Text: text, Blocks: blocks[:n]})
+		blocks = blocks[n:]
+		text = title + " (continued)"
+	}
+	return out
+}
+
+// holdingsLine says what a person holds and waits for: "holds *staging* until … (ends today) · waits for *qa*
+// (number 2)".
+func holdingsLine(hs []controllers.Holding) string {
+	if len(hs) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(hs))
+	for _, h := range hs {
+		switch h.State {
+		case conchv1.StateGranted:
+			p := fmt.Sprintf("holds *%s* until %s", h.Resource, When(h.Until))
+			if h.EndsToday {
+				p += " (ends today)"
+			}
+			parts = append(parts, p)
+		case conchv1.StateQueued:
+			parts = append(parts, fmt.Sprintf("waits for *%s* (number %d)", h.Resource, h.Position))
+		default:
+			parts = append(parts, fmt.Sprintf("waits for *%s* (%s)", h.Resource, strings.ToLower(string(h.State))))
+		}
+	}
+	return ":computer: " + strings.Join(parts, " · ")
+}
+
+func mentions(users []string) string {
+	out := make([]string, len(users))
+	for i, u := range users {
+		out[i] = "<@" + u + ">"
+	}
+	return strings.Join(out, ", ")
+}
+
+// splitText cuts s into pieces of at most n bytes, at line ends where it can, never inside a UTF-8 sequence.
+func splitText(s string, n int) []string {
+	var out []string
+	for len(s) > n {
+		cut := strings.LastIndexByte(s[:n], '\n')
+		if cut <= 0 {
+			cut = n
+			for cut > 0 && !utf8.RuneStart(s[cut]) {
+				cut--
+			}
+		}
+		out = append(out, s[:cut])
+		s = strings.TrimPrefix(s[cut:], "\n")
+	}
+	return append(out, s)
+}
+
+// truncateRunes keeps the first n characters of s, ending with "…" when it cut.
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
