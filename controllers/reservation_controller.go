@@ -31,6 +31,9 @@ import (
 type ReservationReconciler struct {
 	// Client reads from the manager's cache and writes Reservations.
 	client.Client
+	// APIReader lists the Resources of a pool from the API server when binding: a Resource created a moment ago
+	// and not yet in the cache would otherwise be passed over for good, since a binding stays.
+	APIReader client.Reader
 	// Recorder emits Events on Reservations.
 	Recorder events.EventRecorder
 	// Clock tells the time.
@@ -134,7 +137,7 @@ func (r *ReservationReconciler) bind(ctx context.Context, rsv *conchv1.Reservati
 			fmt.Sprintf("The selector is not valid: %v", err), now)))
 	}
 	var pool conchv1.ResourceList
-	if err := r.List(ctx, &pool, client.InNamespace(rsv.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+	if err := r.APIReader.List(ctx, &pool, client.InNamespace(rsv.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
 		return err
 	}
 	type candidate struct {

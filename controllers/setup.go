@@ -42,9 +42,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	if err := (&ReservationReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("conch-reservation"),
-		Clock:    opts.Clock,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("conch-reservation"),
+		Clock:     opts.Clock,
 	}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}

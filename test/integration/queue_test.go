@@ -483,11 +483,7 @@ func TestHandoverNeverShowsTwoHolders(t *testing.T) {
 		testutil.Reservation("c").Namespace(ns).On("staging").Obj())
 	eventually(t, state(t, ns, "c")).Should(Equal(conchv1.StateQueued))
 
-	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: k8s.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := wc.Watch(ctx, &conchv1.ReservationList{}, client.InNamespace(ns))
+	w, err := suite.Watcher.Watch(ctx, &conchv1.ReservationList{}, client.InNamespace(ns))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,45 +5,29 @@ package reliability
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/conch-dev/conch/internal/manager"
 	"github.com/conch-dev/conch/internal/testenv"
 )
 
 var (
-	env *testenv.Environment
-	k8s client.Client
+	suite *testenv.Suite
+	env   *testenv.Environment
+	k8s   client.Client
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("CONCH_TEST_LOG") != "" {
-		ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
-	}
-	var err error
-	if env, err = testenv.Start(testenv.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if k8s, err = client.New(env.Config, client.Options{Scheme: manager.Scheme()}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = env.Stop()
-	os.Exit(code)
+	os.Exit(testenv.RunSuite(m, manager.Scheme(), func(s *testenv.Suite) (func(), error) {
+		suite, env, k8s = s, s.Environment, s.Client
+		return nil, nil
+	}))
 }
 
 // running is a manager started by a test.
@@ -108,16 +92,7 @@ func startManager(t *testing.T, clk clock.WithTicker, leaderElection bool) *runn
 	return r
 }
 
-var nsCounter atomic.Int64
-
-func namespace(t *testing.T) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("r%d-%d", nsCounter.Add(1), time.Now().UnixNano()%100000)}}
-	if err := k8s.Create(context.Background(), ns); err != nil {
-		t.Fatal(err)
-	}
-	return ns.Name
-}
+func namespace(t *testing.T) string { return suite.Namespace(t, "r") }
 
 func eventually(t *testing.T, f any, timeout time.Duration) AsyncAssertion {
 	return NewWithT(t).Eventually(f).WithTimeout(timeout).WithPolling(20 * time.Millisecond)

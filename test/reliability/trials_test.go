@@ -292,10 +292,7 @@ type event struct {
 }
 
 func newRecorder(t *testing.T) *recorder {
-	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: manager.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wc := suite.Watcher
 	rec := &recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

@@ -28,11 +28,7 @@ func BenchmarkSlashCommand(b *testing.B) {
 	}
 
 	// When each Reservation appears, by Resource and holder, as a watch sees it.
-	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: k8s.Scheme()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := wc.Watch(ctx, &conchv1.ReservationList{}, client.InNamespace(h.ns))
+	w, err := suite.Watcher.Watch(ctx, &conchv1.ReservationList{}, client.InNamespace(h.ns))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,20 +5,14 @@ package slack
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/manager"
@@ -29,27 +23,17 @@ import (
 )
 
 var (
-	env *testenv.Environment
-	k8s client.Client
-	ctx = context.Background()
+	suite *testenv.Suite
+	env   *testenv.Environment
+	k8s   client.Client
+	ctx   = context.Background()
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("CONCH_TEST_LOG") != "" {
-		ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
-	}
-	var err error
-	if env, err = testenv.Start(testenv.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if k8s, err = client.New(env.Config, client.Options{Scheme: manager.Scheme()}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = env.Stop()
-	os.Exit(code)
+	os.Exit(testenv.RunSuite(m, manager.Scheme(), func(s *testenv.Suite) (func(), error) {
+		suite, env, k8s = s, s.Environment, s.Client
+		return nil, nil
+	}))
 }
 
 // People of the fake workspace.
@@ -73,22 +57,17 @@ type harness struct {
 	secret string
 }
 
-var nsCounter atomic.Int64
-
 func setup(t testing.TB) *harness { return setupWith(t, nil) }
 
 // setupWith is setup with a hook that runs before the manager starts.
 func setupWith(t testing.TB, before func(h *harness)) *harness {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("s%d-%d", nsCounter.Add(1), time.Now().UnixNano()%100000)}}
-	if err := k8s.Create(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
+	ns := suite.Namespace(t, "s")
 	fs := fakeslack.New(t, fakeslack.WithPingInterval(time.Second))
 	fs.AddUser(fakeslack.User{ID: alice, Name: "alice", DisplayName: "Alice", Email: "alice@example.com", TZ: "Europe/Paris", TZOffset: 3600})
 	fs.AddUser(fakeslack.User{ID: bob, Name: "bob", DisplayName: "Bob", Email: "bob@example.com", TZ: "America/New_York", TZOffset: -5 * 3600})
 	fs.AddUser(fakeslack.User{ID: admin, Name: "ops", DisplayName: "Ops", TZ: "UTC"})
-	h := &harness{t: t, ns: ns.Name, slack: fs, clk: testutil.NewStepClock()}
+	h := &harness{t: t, ns: ns, slack: fs, clk: testutil.NewStepClock()}
 	if before != nil {
 		before(h)
 	}
