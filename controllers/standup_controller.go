@@ -177,7 +177,7 @@ func (r *StandupReconciler) scheduledRuns(ctx context.Context, p *standupPass) e
 		SkipDates: skip, Suspend: p.Spec.Suspend, Busy: p.Status.CurrentRun != nil,
 	})
 	for _, s := range plan.Skipped {
-		p.skipped(s)
+		p.skipped(s, conchv1.TriggerSchedule)
 	}
 	if !plan.Start.IsZero() {
 		if err := r.startRun(ctx, p, plan.Start, conchv1.TriggerSchedule); err != nil {
@@ -207,7 +207,7 @@ func (r *StandupReconciler) startRun(ctx context.Context, p *standupPass, schedu
 		p.event("Warning", "TooManyParticipants", "Start", "%d people are not asked: a run asks at most %d", dropped, conchv1.MaxStandupParticipants)
 	}
 	if len(run.Participants) == 0 {
-		p.skipped(schedule.Skip{Time: scheduled, Reason: conchv1.StandupReasonNobodyToAsk, Count: 1})
+		p.skipped(schedule.Skip{Time: scheduled, Reason: conchv1.StandupReasonNobodyToAsk, Count: 1}, trigger)
 		return nil
 	}
 	p.Status.CurrentRun = run

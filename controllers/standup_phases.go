@@ -80,15 +80,15 @@ func (p *standupPass) remind() {
 	p.event("Normal", "Reminded", "Remind", "Reminded %d of %d people who had not answered", len(users), len(run.Participants))
 }
 
-// skipped records a scheduled run (or several in a row) that did not start: in the history, in the RunSkipped
-// condition and in an Event.
-func (p *standupPass) skipped(s schedule.Skip) {
+// skipped records a run (or several in a row) that did not start: in the history and an Event, and, for
+// scheduled runs, in the RunSkipped condition.
+func (p *standupPass) skipped(s schedule.Skip, trigger conchv1.RunTrigger) {
 	outcome := conchv1.OutcomeSkipped
 	if s.Reason == schedule.ReasonMissed {
 		outcome = conchv1.OutcomeMissed
 	}
 	p.Status.History = prependHistory(p.Status.History, conchv1.StandupRunRecord{
-		ScheduledTime: metav1.NewTime(s.Time), Trigger: conchv1.TriggerSchedule, Outcome: outcome,
+		ScheduledTime: metav1.NewTime(s.Time), Trigger: trigger, Outcome: outcome,
 		Reason: s.Reason, Count: int32(s.Count),
 	})
 	when := "The run of " + p.localTime(s.Time)
@@ -111,7 +111,9 @@ func (p *standupPass) skipped(s schedule.Skip) {
 	case conchv1.StandupReasonNobodyToAsk:
 		msg = when + " did not start: nobody to ask (everyone is away, or participants and the user group are empty)"
 	}
-	p.setRunSkipped(true, s.Reason, msg)
+	if trigger == conchv1.TriggerSchedule {
+		p.setRunSkipped(true, s.Reason, msg)
+	}
 	typ := "Normal"
 	if s.Reason == schedule.ReasonMissed {
 		typ = "Warning"

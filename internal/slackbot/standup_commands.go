@@ -89,11 +89,11 @@ func parseStandupCommand(text string) (standupCmd, error) {
 		case w == "today" || w == "tomorrow":
 			c.Date = w
 		case datePattern.MatchString(w):
-			d, err := schedule.ParseDate(w)
+			d, err := time.Parse("2006-1-2", w)
 			if err != nil {
-				return c, fmt.Errorf("%s", strings.Replace(err.Error(), "is not a date", "is not a date I know", 1))
+				return c, fmt.Errorf("%q is not a date I know; write YYYY-MM-DD, such as 2026-12-24", w)
 			}
-			c.Date = string(d)
+			c.Date = d.Format(schedule.DateLayout)
 		case namePattern.MatchString(w) && c.Name == "":
 			c.Name = w
 		default:
