@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -94,7 +95,12 @@ func (r *StandupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if !equality.Semantic.DeepEqual(p.Status, st.Status) {
 		patch := client.MergeFromWithOptions(st, client.MergeFromWithOptimisticLock{})
 		if err := r.Status().Patch(ctx, p.Standup, patch); err != nil {
-			// A conflict means the front end stored an answer meanwhile: start over from it; nothing was sent.
+			if apierrors.IsConflict(err) {
+				// Someone (the front end, storing an answer) wrote since the cache's copy: nothing was sent, and
+				// the watch event of that write brings this Standup back with it.
+				ctrl.LoggerFrom(ctx).V(1).Info("Standup changed meanwhile; starting over")
+				return ctrl.Result{}, nil
+			}
 			return ctrl.Result{}, ignoreGone(err)
 		}
 	}

@@ -5,19 +5,13 @@ package standup
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/manager"
@@ -28,27 +22,17 @@ import (
 )
 
 var (
-	env *testenv.Environment
-	k8s client.Client
-	ctx = context.Background()
+	suite *testenv.Suite
+	env   *testenv.Environment
+	k8s   client.Client
+	ctx   = context.Background()
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("CONCH_TEST_LOG") != "" {
-		ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
-	}
-	var err error
-	if env, err = testenv.Start(testenv.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if k8s, err = client.New(env.Config, client.Options{Scheme: manager.Scheme()}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = env.Stop()
-	os.Exit(code)
+	os.Exit(testenv.RunSuite(m, manager.Scheme(), func(s *testenv.Suite) (func(), error) {
+		suite, env, k8s = s, s.Environment, s.Client
+		return nil, nil
+	}))
 }
 
 // People and channels of the fake workspace.
@@ -63,18 +47,8 @@ const (
 	webGroup = "SWEB"
 )
 
-var nsCounter atomic.Int64
-
-// namespace creates a fresh namespace for one test: envtest has no namespace controller, so namespaces never
-// finish deleting and are not reused.
-func namespace(t testing.TB) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("su%d-%d", nsCounter.Add(1), time.Now().UnixNano()%100000)}}
-	if err := k8s.Create(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
-	return ns.Name
-}
+// namespace creates a fresh namespace for one test.
+func namespace(t testing.TB) string { return suite.Namespace(t, "su") }
 
 // harness is one test's world: a namespace, a fake Slack with its people, a clock and a running manager.
 type harness struct {
