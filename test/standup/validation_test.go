@@ -1,11 +1,15 @@
 package standup
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/conch-dev/conch/internal/testenv"
 )
 
 // TestMalformedStandupsAreRejected applies malformed Standups to the real API server and checks that each is
@@ -107,6 +111,24 @@ func TestMalformedStandupsAreRejected(t *testing.T) {
 	spec := obj.Object["spec"].(map[string]any)
 	if spec["timeZone"] != "UTC" || spec["collectFor"] != "1h" {
 		t.Errorf("defaults: timeZone %v, collectFor %v; want UTC and 1h", spec["timeZone"], spec["collectFor"])
+	}
+
+	// So is the sample.
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample, err := os.ReadFile(filepath.Join(root, "config", "samples", "conch_v1alpha1_standup.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj = &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(sample, &obj.Object); err != nil {
+		t.Fatal(err)
+	}
+	obj.SetNamespace(ns)
+	if err := k8s.Create(ctx, obj); err != nil {
+		t.Errorf("the sample was refused: %v", err)
 	}
 }
 
