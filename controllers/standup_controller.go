@@ -104,9 +104,12 @@ func (r *StandupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return ctrl.Result{}, ignoreGone(err)
 		}
 	}
-	// Step 6: send what the status now records as sent.
+	// Step 6: send what the status now records as sent. (Without Slack no run starts; one that was running when
+	// the manager restarted without it ends in silence.)
 	for _, send := range p.sends {
-		send(r.Messenger)
+		if r.Messenger != nil {
+			send(r.Messenger)
+		}
 	}
 	for _, e := range p.events {
 		r.Recorder.Eventf(p.Standup, nil, e.typ, e.reason, e.action, "%s", e.note)

@@ -1,6 +1,7 @@
 package standup
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/manager"
 	"github.com/conch-dev/conch/internal/testutil"
 )
 
@@ -229,4 +231,33 @@ func TestInvalidScheduleAndTimeZone(t *testing.T) {
 	NewWithT(t).Expect(k8s.Update(ctx, st)).To(Succeed())
 	h.eventually(h.condition("mars", conchv1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, conchv1.ReasonScheduled, "Next run"))
 	h.eventually(h.condition("mars", conchv1.ConditionStalled)).Should(haveCondition(metav1.ConditionFalse, conchv1.ReasonScheduled, ""))
+}
+
+// TestWithoutSlack: a manager without Slack tokens still reconciles Standups, and says why none runs.
+func TestWithoutSlack(t *testing.T) {
+	ns := namespace(t)
+	clk := testutil.NewStepClock()
+	mctx, cancel := context.WithCancel(ctx)
+	mgr, err := manager.New(mctx, env.Config, manager.Options{
+		MetricsAddr: "0", ProbeAddr: "0", Clock: clk, SeveralPerProcess: true, Namespaces: []string{ns},
+	})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = mgr.Start(mctx)
+	}()
+	defer func() { cancel(); <-done }()
+
+	h := &harness{t: t, ns: ns}
+	h.zone, h.runAt = morning(clk.Now())
+	h.create(h.standup("quiet").Obj())
+	h.eventually(h.condition("quiet", conchv1.ConditionReady)).Should(haveCondition(metav1.ConditionFalse, conchv1.ReasonSlackDisabled,
+		"Slack is off in this manager (no tokens), so no run starts"))
+	NewWithT(t).Expect(h.get("quiet").Status.NextRunTime.Time).To(BeTemporally("==", h.runAt))
+	clk.Step(h.runAt.Sub(clk.Now()))
+	h.consistently(func() *conchv1.StandupRun { return h.get("quiet").Status.CurrentRun }).Should(BeNil())
 }
