@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -57,11 +56,7 @@ func channelLink(channel string) string {
 
 // runDay is the run's date in the Standup's time zone: "Monday 23 November".
 func runDay(st *conchv1.Standup, run *conchv1.StandupRun) string {
-	loc := time.UTC
-	if l, err := time.LoadLocation(st.Spec.TimeZone); err == nil && st.Spec.TimeZone != "" {
-		loc = l
-	}
-	return run.ScheduledTime.In(loc).Format("Monday 2 January")
+	return run.ScheduledTime.In(standupLoc(st)).Format("Monday 2 January")
 }
 
 func answerButton(st *conchv1.Standup, run *conchv1.StandupRun, text string) *slack.ActionBlock {
