@@ -166,6 +166,7 @@ func patchReservation(t *testing.T, ns, name string, mutate func(*conchv1.Reserv
 // that fails 5% of writes with a 409 Conflict.
 type cluster struct {
 	clk       *testutil.StepClock
+	stopping  chan struct{}
 	conflicts []*atomic.Int64 // injected conflicts, per replica
 
 	mu       sync.Mutex
@@ -177,9 +178,36 @@ type cluster struct {
 type window struct{ from, to time.Time }
 
 func newCluster(t *testing.T) *cluster {
-	cl := &cluster{clk: testutil.NewStepClock()}
+	cl := &cluster{clk: testutil.NewStepClock(), stopping: make(chan struct{})}
 	cl.replicas = append(cl.replicas, cl.start(t), cl.start(t))
+	go cl.supervise(t)
 	return cl
+}
+
+// supervise restarts a replica that stopped by itself, as a Deployment would: a leader that misses its renew
+// deadline on a loaded machine exits, and with it gone nobody might lead.
+func (cl *cluster) supervise(t *testing.T) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-cl.stopping:
+			return
+		case <-tick.C:
+		}
+		cl.mu.Lock()
+		for i, r := range cl.replicas {
+			select {
+			case <-r.done:
+				died := time.Now()
+				t.Logf("a replica stopped by itself (%v); starting another", r.err)
+				cl.leaderless = append(cl.leaderless, window{died.Add(-fastRenew), died.Add(fastLease + fastRetry)})
+				cl.replicas[i] = cl.start(t)
+			default:
+			}
+		}
+		cl.mu.Unlock()
+	}
 }
 
 func (cl *cluster) start(t *testing.T) *running {
@@ -223,6 +251,9 @@ func (cl *cluster) downtime() []window {
 }
 
 func (cl *cluster) stopAll() {
+	close(cl.stopping)
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
 	for _, r := range cl.replicas {
 		r.cancel()
 		<-r.done
@@ -230,9 +261,9 @@ func (cl *cluster) stopAll() {
 }
 
 const (
-	fastLease   = 2 * time.Second
-	fastRenew   = 1500 * time.Millisecond
-	fastRetry   = 200 * time.Millisecond
+	fastLease   = 3 * time.Second
+	fastRenew   = 2 * time.Second
+	fastRetry   = 300 * time.Millisecond
 	lateBound   = 2 * time.Second
 	fifoMinimum = 2 * time.Second
 )
