@@ -264,7 +264,7 @@ const (
 	fastLease   = 3 * time.Second
 	fastRenew   = 2 * time.Second
 	fastRetry   = 300 * time.Millisecond
-	lateBound   = 2 * time.Second
+	lateBound   = 5 * time.Second // generous: CI runs other envtest packages beside this one on 2 cores; benchmarks measure lateness itself
 	fifoMinimum = 2 * time.Second
 )
 
