@@ -98,6 +98,23 @@ func gitopsScenarios(t *testing.T) map[string]*scenario {
 	for _, r := range resources {
 		apply(r, "Resource")
 	}
+	standup := func(name string) *conchv1.Standup {
+		return &conchv1.Standup{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: conchv1.StandupSpec{
+				Channel: "C0123ABC", Schedule: "0 9 * * 1-5", Participants: []string{"U0123ABC"},
+				Questions: []string{"What did you do yesterday?", "What will you do today?"},
+			},
+		}
+	}
+	mars := standup("standup-on-mars")
+	mars.Spec.TimeZone = "Mars/Olympus_Mons" // well formed, but no such zone: the controller says so
+	paused := standup("standup-paused")
+	paused.Spec.Suspend = true
+	standups := []*conchv1.Standup{standup("standup-daily"), mars, paused}
+	for _, s := range standups {
+		apply(s, "Standup")
+	}
 	for _, r := range reservations {
 		apply(r, "Reservation")
 	}
@@ -132,9 +149,9 @@ func gitopsScenarios(t *testing.T) map[string]*scenario {
 		NewWithT(t).Eventually(stateOf(name)).WithTimeout(20*time.Second).WithPolling(50*time.Millisecond).
 			Should(Equal(string(want)), "Reservation %s", name)
 	}
-	readyResource := func(name string) func() bool {
+	observed := func(kind, name string) func() bool {
 		return func() bool {
-			u := get("Resource", name)
+			u := get(kind, name)
 			if u == nil {
 				return false
 			}
@@ -143,7 +160,10 @@ func gitopsScenarios(t *testing.T) map[string]*scenario {
 		}
 	}
 	for _, r := range resources {
-		eventually(t, readyResource(r.Name)).Should(BeTrue(), "Resource %s", r.Name)
+		eventually(t, observed("Resource", r.Name)).Should(BeTrue(), "Resource %s", r.Name)
+	}
+	for _, s := range standups {
+		eventually(t, observed("Standup", s.Name)).Should(BeTrue(), "Standup %s", s.Name)
 	}
 
 	sc := func(kind, name string, ks status.Status, argo, flux string) *scenario {
@@ -166,6 +186,17 @@ func gitopsScenarios(t *testing.T) map[string]*scenario {
 	}
 	// A spec edit the controller has not seen yet: the same granted Reservation, one generation ahead of its
 	// status, as a tool reads it in the moment after it applied the edit.
+	// The manager under test runs without Slack, so its Standups are Ready=False (SlackDisabled). With Slack on, the
+	// controller sets Ready=True (Scheduled) and nothing else differs: that state is the real object with Ready
+	// and Stalled as the controller sets them then.
+	out["Standup without Slack"] = sc("Standup", "standup-daily", status.InProgressStatus, "Degraded", "Failed")
+	out["Standup with an invalid time zone"] = sc("Standup", "standup-on-mars", status.FailedStatus, "Degraded", "Failed")
+	out["Standup suspended"] = sc("Standup", "standup-paused", status.InProgressStatus, "Suspended", "Current")
+	scheduled := sc("Standup", "standup-daily", status.CurrentStatus, "Healthy", "Current")
+	scheduled.obj = withCondition(t, scheduled.obj.DeepCopy(), "Ready", "True", "Scheduled", "Next run Mon 09:00")
+	scheduled.applied = nil
+	out["Standup scheduled, with Slack"] = scheduled
+
 	newer := out["Reservation with a newer spec"]
 	newer.obj = newer.obj.DeepCopy()
 	newer.obj.SetGeneration(newer.obj.GetGeneration() + 1)
@@ -229,10 +260,10 @@ func TestControllersWriteOnlyStatus(t *testing.T) {
 			for _, field := range [][]string{{"spec"}, {"metadata", "labels"}, {"metadata", "annotations"}} {
 				want, _, _ := unstructured.NestedFieldNoCopy(s.applied.Object, field...)
 				got, _, _ := unstructured.NestedFieldNoCopy(s.obj.Object, field...)
-				if s.obj.GetKind() == "Resource" && field[0] == "spec" {
-					// The API server defaults capacity and granting; nothing else may differ.
-					got = withoutDefaults(got)
-					want = withoutDefaults(want)
+				if field[0] == "spec" {
+					// The API server fills in the CRD's defaults; nothing else may differ.
+					got = withoutDefaults(got, s.obj.GetKind())
+					want = withoutDefaults(want, s.obj.GetKind())
 				}
 				if d := cmp.Diff(want, got); d != "" {
 					t.Errorf("%s changed (-applied +now):\n%s", strings.Join(field, "."), d)
@@ -262,16 +293,42 @@ func TestControllersWriteOnlyStatus(t *testing.T) {
 	}
 }
 
-// withoutDefaults drops the Resource spec fields the CRD defaults.
-func withoutDefaults(spec any) any {
+// crdDefaults are the spec fields each CRD defaults.
+var crdDefaults = map[string][]string{
+	"Resource": {"capacity", "granting"},
+	"Standup":  {"timeZone", "collectFor"},
+}
+
+// withoutDefaults drops the spec fields the CRD of kind defaults.
+func withoutDefaults(spec any, kind string) any {
 	m, ok := spec.(map[string]any)
 	if !ok {
 		return spec
 	}
 	out := maps.Clone(m)
-	delete(out, "capacity")
-	delete(out, "granting")
+	for _, f := range crdDefaults[kind] {
+		delete(out, f)
+	}
 	return out
+}
+
+// withCondition sets a condition of u's status.conditions (Stalled follows Ready's reason and is False).
+func withCondition(t *testing.T, u *unstructured.Unstructured, typ, st, reason, message string) *unstructured.Unstructured {
+	t.Helper()
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m := c.(map[string]any)
+		switch m["type"] {
+		case typ:
+			m["status"], m["reason"], m["message"] = st, reason, message
+		case "Stalled":
+			m["status"], m["reason"], m["message"] = "False", reason, message
+		}
+	}
+	if err := unstructured.SetNestedSlice(u.Object, conds, "status", "conditions"); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // TestArgoCDConfigMap checks that docs/argocd/argocd-cm.yaml carries the health scripts as they are.
