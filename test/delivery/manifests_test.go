@@ -110,6 +110,8 @@ func TestInstalledRBAC(t *testing.T) {
 			user := "system:serviceaccount:" + sa.ns + ":" + sa.name
 			for _, c := range []check{
 				{"watch", "conch.dev", "reservations", "", "", "", true},
+				{"create", "conch.dev", "reservations", "", "team-a", "", true}, // Slack makes Reservations for people
+				{"patch", "conch.dev", "reservations", "", "team-a", "", true},  // release and extend from Slack
 				{"patch", "conch.dev", "reservations", "status", "team-a", "", true},
 				{"patch", "conch.dev", "resources", "status", "team-a", "", true},
 				{"create", "events.k8s.io", "events", "", "team-a", "", true},
