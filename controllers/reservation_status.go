@@ -74,8 +74,11 @@ func endedStatus(r *conchv1.Reservation, message string, now time.Time) conchv1.
 	return st
 }
 
-// setStateConditions sets Ready, Granted, Reconciling and Stalled for a state. Ready and Granted are True only
-// while the hold is held; Reconciling is True while waiting and Stalled when rejected, as kstatus expects.
+// setStateConditions sets Ready, Granted, Reconciling and Stalled for a state, as kstatus (and so Flux and
+// kubectl) reads them: Granted is True only while the hold is held (wait for it with kubectl wait); Ready is True
+// once the Reservation is settled as asked — holding, or ended normally — so that a Reservation that ended reads
+// Current rather than forever InProgress; Reconciling is True while it waits; Stalled is True when it failed:
+// rejected, or ended because its holder stopped renewing.
 func setStateConditions(st *conchv1.ReservationStatus, gen int64, now time.Time, state conchv1.ReservationState, reason, message string) {
 	set := func(typ string, status bool) {
 		s := metav1.ConditionFalse
@@ -88,10 +91,11 @@ func setStateConditions(st *conchv1.ReservationStatus, gen int64, now time.Time,
 		})
 	}
 	granted := state == conchv1.StateGranted
-	set(conchv1.ConditionReady, granted)
+	failed := state == conchv1.StateRejected || reason == conchv1.ReasonHeartbeatMissed
+	set(conchv1.ConditionReady, granted || (state.IsFinal() && !failed))
 	set(conchv1.ConditionGranted, granted)
 	set(conchv1.ConditionReconciling, state == conchv1.StatePending || state == conchv1.StateQueued)
-	set(conchv1.ConditionStalled, state == conchv1.StateRejected)
+	set(conchv1.ConditionStalled, failed)
 }
 
 // outcomeMessage says in a sentence what o means for the person who made r.

@@ -176,12 +176,11 @@ func gitopsScenarios(t *testing.T) map[string]*scenario {
 		"Reservation queued":       sc("Reservation", "ci-queued", status.InProgressStatus, "Progressing", "InProgress"),
 		"Reservation pending":      sc("Reservation", "early-pending", status.InProgressStatus, "Progressing", "InProgress"),
 		"Reservation rejected":     sc("Reservation", "bob-rejected", status.FailedStatus, "Degraded", "Failed"),
-		// kstatus reads an ended Reservation as InProgress: its Ready condition is False (Ready means "holding"), and
-		// kstatus cannot tell a False Ready that will never turn True from one that will. Argo CD and Flux with
-		// Conch's health checks read them as done (or, for a missed heartbeat, failed); docs/gitops.md says so.
-		"Reservation released":          sc("Reservation", "carol-released", status.InProgressStatus, "Healthy", "Current"),
-		"Reservation expired":           sc("Reservation", "dave-expired", status.InProgressStatus, "Healthy", "Current"),
-		"Reservation heartbeat missed":  sc("Reservation", "job-heartbeat-missed", status.InProgressStatus, "Degraded", "Failed"),
+		// An ended Reservation is settled (Ready True) and reads Current everywhere; a missed heartbeat is a failure
+		// (Stalled True) everywhere.
+		"Reservation released":          sc("Reservation", "carol-released", status.CurrentStatus, "Healthy", "Current"),
+		"Reservation expired":           sc("Reservation", "dave-expired", status.CurrentStatus, "Healthy", "Current"),
+		"Reservation heartbeat missed":  sc("Reservation", "job-heartbeat-missed", status.FailedStatus, "Degraded", "Failed"),
 		"Reservation with a newer spec": sc("Reservation", "alice-granted", status.InProgressStatus, "Progressing", "InProgress"),
 	}
 	// A spec edit the controller has not seen yet: the same granted Reservation, one generation ahead of its
