@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,6 +39,10 @@ type ResourceReconciler struct {
 	Recorder events.EventRecorder
 	// Clock tells the time; tests inject a clock they can step.
 	Clock clock.PassiveClock
+
+	// refreshed remembers, per Resource, when its waiting Reservations were last rewritten (see queueRefresh).
+	// Lost on restart, which only means one refresh at once.
+	refreshed sync.Map
 }
 
 var _ reconcile.Reconciler = (*ResourceReconciler)(nil)
@@ -83,13 +88,24 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	for i := range list.Items {
 		byName[list.Items[i].Name] = &list.Items[i]
 	}
-	// Ends first, grants last: whoever watches the Reservations never sees more of them Granted than the
-	// Resource has room for, not even between two writes.
+	// Ends first, then grants: whoever watches the Reservations never sees more of them Granted than the
+	// Resource has room for, not even between two writes. Then the waiting ones' positions and estimates, which
+	// move for everyone at every handover: while a queue drains fast they are refreshed at most once per
+	// queueRefresh, so a handover costs a few writes rather than one per waiting Reservation.
+	refresh := r.positionsDue(req.NamespacedName, now)
+	deferred := false
 	for _, o := range reportOrder(plan.Outcomes) {
 		rsv := byName[o.Name]
+		if !refresh && o.State == conchv1.StateQueued && rsv.Status.State == conchv1.StateQueued {
+			deferred = true
+			continue
+		}
 		if err := r.report(ctx, res, rsv, o, now); err != nil {
 			return ctrl.Result{}, err
 		}
+	}
+	if refresh {
+		r.refreshed.Store(req.NamespacedName, now)
 	}
 
 	// Step 3: let go of Reservations being deleted, now that the Resource no longer lists them.
@@ -101,11 +117,32 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		}
 	}
 
-	if plan.NextChange.IsZero() {
+	next := plan.NextChange
+	if deferred {
+		next = earliest(next, now.Add(queueRefresh))
+	}
+	if next.IsZero() {
 		return ctrl.Result{}, nil
 	}
 	// Never early: Decide re-checks the time at wake-up, and a wake-up a little late is retried by the next one.
-	return ctrl.Result{RequeueAfter: max(plan.NextChange.Sub(r.Clock.Now()), time.Millisecond)}, nil
+	return ctrl.Result{RequeueAfter: max(next.Sub(r.Clock.Now()), time.Millisecond)}, nil
+}
+
+// queueRefresh is how often, at most, the positions and estimates of a Resource's waiting Reservations are
+// rewritten while its queue moves.
+const queueRefresh = time.Second
+
+// positionsDue reports whether the waiting Reservations of a Resource may be rewritten now.
+func (r *ResourceReconciler) positionsDue(key types.NamespacedName, now time.Time) bool {
+	last, ok := r.refreshed.Load(key)
+	return !ok || now.Sub(last.(time.Time)) >= queueRefresh
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // report writes the status the outcome o gives rsv, when it differs from what rsv says, and emits an Event and
@@ -162,16 +199,17 @@ func (r *ResourceReconciler) report(ctx context.Context, res *conchv1.Resource, 
 	return nil
 }
 
-// reportOrder returns the outcomes with final states first and grants last, each group in arrival order.
+// reportOrder returns the outcomes with final states first, then grants, then the rest, each group in arrival
+// order.
 func reportOrder(outcomes []queue.Outcome) []queue.Outcome {
 	rank := func(o queue.Outcome) int {
 		switch {
 		case o.State.IsFinal():
 			return 0
 		case o.State == conchv1.StateGranted:
-			return 2
+			return 1
 		}
-		return 1
+		return 2
 	}
 	out := slices.Clone(outcomes)
 	slices.SortStableFunc(out, func(a, b queue.Outcome) int { return rank(a) - rank(b) })

@@ -23,8 +23,10 @@ func resourceStatus(res *conchv1.Resource, plan *queue.Plan, now time.Time) conc
 	st.NextRelease = nil
 	for _, h := range plan.Holders {
 		names = append(names, h.Holder)
-		if st.NextRelease == nil || h.Until.Before(&metav1.MicroTime{Time: st.NextRelease.Time}) {
-			st.NextRelease = &metav1.Time{Time: h.Until.Time}
+		// Whole seconds, rounded up, as metav1.Time stores them: a finer time would differ from the stored one at
+		// every pass and cost a write that changes nothing.
+		if until := ceilSecond(h.Until.Time); st.NextRelease == nil || until.Before(st.NextRelease.Time) {
+			st.NextRelease = &metav1.Time{Time: until}
 		}
 	}
 	st.HeldBy = truncate(strings.Join(names, ", "), 1024)

@@ -84,6 +84,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 		LeaderElectionReleaseOnCancel: !opts.KeepLeaseOnStop,
 		Controller:                    config.Controller{SkipNameValidation: ptr.To(opts.SeveralPerProcess)},
 	}
+	// The cache holds every Resource and Reservation; their managedFields are a third of each object and nothing
+	// reads them.
+	mopts.Cache.DefaultTransform = cache.TransformStripManagedFields()
 	if len(opts.Namespaces) > 0 {
 		mopts.Cache.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range opts.Namespaces {
