@@ -90,3 +90,11 @@ plugin: ## Build the kubectl plugin into bin/kubectl-conch (put it on the PATH: 
 .PHONY: docker-build
 docker-build: ## Build the manager's image $(IMG) (needs a container engine).
 	docker build -t $(IMG) .
+
+##@ Benchmarks
+
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: ## Measure Conch against the API server's own limits (docs/performance.md); BENCH_FLAGS=-quick for a short run.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./test/bench $(BENCH_FLAGS)

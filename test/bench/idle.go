@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// reconcileActivity reads, from controller-runtime's metrics registry in this process, how many reconciles the
+// in-process manager's controllers have run and how many run right now.
+func reconcileActivity() (total, active float64, err error) {
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, f := range families {
+		switch f.GetName() {
+		case "controller_runtime_reconcile_total":
+			for _, m := range f.GetMetric() {
+				total += m.GetCounter().GetValue()
+			}
+		case "controller_runtime_active_workers":
+			for _, m := range f.GetMetric() {
+				active += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return total, active, nil
+}
+
+// waitManagerIdle waits until the in-process manager has run no reconcile for 2 s and none runs, at most max, and
+// returns how long that took.
+func (b *bench) waitManagerIdle(ctx context.Context, max time.Duration) (time.Duration, error) {
+	start := time.Now()
+	last, quietSince := -1.0, time.Time{}
+	for {
+		total, active, err := reconcileActivity()
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case total != last || active > 0:
+			quietSince = time.Time{}
+		case quietSince.IsZero():
+			quietSince = time.Now()
+		case time.Since(quietSince) >= 2*time.Second:
+			return quietSince.Sub(start), nil
+		}
+		last = total
+		if time.Since(start) > max {
+			return time.Since(start), fmt.Errorf("the manager was still reconciling after %v", max)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
