@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/index"
 	"github.com/conch-dev/conch/internal/queue"
 )
 
@@ -75,7 +76,7 @@ func (r *ReservationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 
 	// Step 2: a pooled Reservation not bound yet picks its Resource.
-	name := BoundResource(rsv)
+	name := index.BoundResource(rsv)
 	if name == "" {
 		switch {
 		case deleting:
@@ -152,7 +153,7 @@ func (r *ReservationReconciler) bind(ctx context.Context, rsv *conchv1.Reservati
 			continue
 		}
 		var bound conchv1.ReservationList
-		if err := r.List(ctx, &bound, client.InNamespace(res.Namespace), client.MatchingFields{IndexBoundResource: res.Name}); err != nil {
+		if err := r.List(ctx, &bound, client.InNamespace(res.Namespace), client.MatchingFields{index.BoundResourceField: res.Name}); err != nil {
 			return err
 		}
 		plan := queue.Decide(res, append(r.withInflight(res.Name, bound.Items, now), *rsv), now)
@@ -245,7 +246,7 @@ func (r *ReservationReconciler) SetupWithManager(mgr ctrl.Manager, opts controll
 // namespace.
 func (r *ReservationReconciler) resourceToReservations(ctx context.Context, o client.Object) []reconcile.Request {
 	var reqs []reconcile.Request
-	for _, f := range []client.MatchingFields{{IndexBoundResource: o.GetName()}, {IndexUnboundPool: "true"}} {
+	for _, f := range []client.MatchingFields{{index.BoundResourceField: o.GetName()}, {index.UnboundPoolField: "true"}} {
 		var list conchv1.ReservationList
 		if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), f); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "Cannot list Reservations of a Resource")

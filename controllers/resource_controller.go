@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/index"
 	"github.com/conch-dev/conch/internal/metrics"
 	"github.com/conch-dev/conch/internal/queue"
 )
@@ -66,7 +67,7 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	var list conchv1.ReservationList
-	if err := r.List(ctx, &list, client.InNamespace(res.Namespace), client.MatchingFields{IndexBoundResource: res.Name}); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(res.Namespace), client.MatchingFields{index.BoundResourceField: res.Name}); err != nil {
 		return ctrl.Result{}, err
 	}
 
@@ -229,7 +230,7 @@ func (r *ResourceReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.
 
 // reservationToResource maps a Reservation to the Resource it is bound to.
 func reservationToResource(_ context.Context, o client.Object) []reconcile.Request {
-	name := BoundResource(o.(*conchv1.Reservation))
+	name := index.BoundResource(o.(*conchv1.Reservation))
 	if name == "" {
 		return nil
 	}

@@ -8,6 +8,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/conch-dev/conch/internal/index"
 )
 
 // Options configure the controllers.
@@ -26,7 +28,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.MaxConcurrentReconciles < 1 {
 		opts.MaxConcurrentReconciles = 2
 	}
-	if err := SetupIndexes(ctx, mgr); err != nil {
+	if err := index.Setup(ctx, mgr); err != nil {
 		return err
 	}
 	copts := controller.Options{

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/index"
 	"github.com/conch-dev/conch/internal/schedule"
 )
 
@@ -53,7 +54,7 @@ func standupEnvironments(rsvs []conchv1.Reservation, users []string, now time.Ti
 	envs := StandupEnvironments{ByUser: map[string][]Holding{}}
 	for i := range rsvs {
 		r := &rsvs[i]
-		name := BoundResource(r)
+		name := index.BoundResource(r)
 		if name == "" || r.Status.State == "" || r.Status.State.IsFinal() || r.Spec.Released || r.DeletionTimestamp != nil {
 			continue
 		}

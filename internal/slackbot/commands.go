@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/controllers"
 	"github.com/conch-dev/conch/internal/chat"
+	"github.com/conch-dev/conch/internal/index"
 )
 
 // reply is the answer to a command: ephemeral (only the user sees it) unless it concerns everyone in the channel.
@@ -130,7 +130,7 @@ func (b *Bot) mine(ctx context.Context, ns, user, resource string) ([]conchv1.Re
 	var list conchv1.ReservationList
 	if err := b.client.List(ctx, &list, client.InNamespace(ns),
 		client.MatchingLabels{conchv1.LabelSlackUser: user},
-		client.MatchingFields{controllers.IndexBoundResource: resource}); err != nil {
+		client.MatchingFields{index.BoundResourceField: resource}); err != nil {
 		return nil, err
 	}
 	out := slices.DeleteFunc(list.Items, func(r conchv1.Reservation) bool {

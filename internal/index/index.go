@@ -1,4 +1,6 @@
-package controllers
+// Package index holds the field indexes of the manager's cache that the controllers and the integrations beside them
+// (Slack) share, so that neither imports the other.
+package index
 
 import (
 	"context"
@@ -10,14 +12,14 @@ import (
 )
 
 const (
-	// IndexBoundResource indexes Reservations by the name of the Resource they are bound to: spec.resourceName, or
+	// BoundResourceField indexes Reservations by the name of the Resource they are bound to: spec.resourceName, or
 	// status.resourceName for a Reservation bound to a Resource of a pool. It maps a Reservation to its Resource and
 	// a Resource to its queue without listing the namespace.
-	IndexBoundResource = "conch.dev/bound-resource"
+	BoundResourceField = "conch.dev/bound-resource"
 
-	// IndexUnboundPool indexes pooled Reservations that are not bound yet (value "true"), so that a new Resource
+	// UnboundPoolField indexes pooled Reservations that are not bound yet (value "true"), so that a new Resource
 	// in a namespace wakes only those that may want it.
-	IndexUnboundPool = "conch.dev/unbound-pool"
+	UnboundPoolField = "conch.dev/unbound-pool"
 )
 
 // BoundResource returns the name of the Resource r is bound to, or "" while a pooled Reservation is unbound.
@@ -28,10 +30,10 @@ func BoundResource(r *conchv1.Reservation) string {
 	return r.Status.ResourceName
 }
 
-// SetupIndexes registers the field indexes the controllers (and the Slack front end) use.
-func SetupIndexes(ctx context.Context, mgr manager.Manager) error {
+// Setup registers the field indexes the controllers (and the Slack front end) use.
+func Setup(ctx context.Context, mgr manager.Manager) error {
 	idx := mgr.GetFieldIndexer()
-	if err := idx.IndexField(ctx, &conchv1.Reservation{}, IndexBoundResource, func(o client.Object) []string {
+	if err := idx.IndexField(ctx, &conchv1.Reservation{}, BoundResourceField, func(o client.Object) []string {
 		if name := BoundResource(o.(*conchv1.Reservation)); name != "" {
 			return []string{name}
 		}
@@ -39,7 +41,7 @@ func SetupIndexes(ctx context.Context, mgr manager.Manager) error {
 	}); err != nil {
 		return err
 	}
-	return idx.IndexField(ctx, &conchv1.Reservation{}, IndexUnboundPool, func(o client.Object) []string {
+	return idx.IndexField(ctx, &conchv1.Reservation{}, UnboundPoolField, func(o client.Object) []string {
 		r := o.(*conchv1.Reservation)
 		if r.Spec.Selector != nil && r.Status.ResourceName == "" && !r.Status.State.IsFinal() {
 			return []string{"true"}
