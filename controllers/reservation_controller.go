@@ -3,8 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,10 +13,12 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
@@ -26,218 +26,153 @@ import (
 	"github.com/conch-dev/conch/internal/queue"
 )
 
-// ReservationReconciler does what concerns a Reservation before and after its Resource: it adds the finalizer,
-// binds a pooled Reservation to a Resource of the pool, and handles a Resource that does not exist (yet, or any
-// more). It never grants: that is the ResourceReconciler's alone.
+// ReservationReconciler does what concerns a Reservation when no Resource decides about it: a Resource that does
+// not exist (yet, or any more), and a pool that has no member for it. It never grants, and it never binds: a pooled
+// Reservation waits in the queue of every member of its pool and is bound by the first that grants it.
 type ReservationReconciler struct {
 	// Client reads from the manager's cache and writes Reservations.
 	client.Client
-	// APIReader lists the Resources of a pool from the API server when binding: a Resource created a moment ago
-	// and not yet in the cache would otherwise be passed over for good, since a binding stays.
+	// APIReader reads Resources from the API server before concluding that one does not exist: a Resource created
+	// a moment ago may not be in the cache yet, and a cache miss is not a deletion.
 	APIReader client.Reader
 	// Recorder emits Events on Reservations.
 	Recorder events.EventRecorder
 	// Clock tells the time.
 	Clock clock.PassiveClock
-
-	// binding serialises pool binding and remembers bindings this reconciler wrote that the cache may not show
-	// yet, so that two Reservations arriving together are not both bound to the same free Resource.
-	binding  sync.Mutex
-	inflight map[types.UID]inflightBinding
 }
-
-// inflightBinding is a binding written but perhaps not yet in the cache.
-type inflightBinding struct {
-	rsv conchv1.Reservation // as written, with status.resourceName set
-	at  time.Time
-}
-
-// inflightTTL bounds how long a binding is assumed missing from the cache; the cache is normally milliseconds
-// behind.
-const inflightTTL = time.Minute
 
 var _ reconcile.Reconciler = (*ReservationReconciler)(nil)
 
-// Reconcile takes a Reservation to the point where its Resource's reconciler takes over.
+// Reconcile handles a Reservation whose Resource is missing or whose pool is empty.
 func (r *ReservationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	rsv := &conchv1.Reservation{}
 	if err := r.Get(ctx, req.NamespacedName, rsv); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	deleting, final := rsv.DeletionTimestamp != nil, rsv.Status.State.IsFinal()
-
-	// Step 1: the finalizer, so that deleting a granted Reservation releases it. Final ones hold nothing.
-	if !deleting && !final && !controllerutil.ContainsFinalizer(rsv, conchv1.ReservationFinalizer) {
-		patch := client.MergeFrom(rsv.DeepCopy())
-		controllerutil.AddFinalizer(rsv, conchv1.ReservationFinalizer)
-		if err := r.Patch(ctx, rsv, patch); err != nil {
-			return ctrl.Result{}, ignoreGone(err)
-		}
+	if rsv.Status.State.IsFinal() && rsv.DeletionTimestamp == nil {
+		return ctrl.Result{}, nil
 	}
-
-	// Step 2: a pooled Reservation not bound yet picks its Resource.
+	// Step 1: a pooled Reservation not bound yet waits for the members of its pool; only an empty pool is ours.
 	name := index.BoundResource(rsv)
 	if name == "" {
-		switch {
-		case deleting:
-			return ctrl.Result{}, removeFinalizer(ctx, r.Client, rsv)
-		case final:
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, r.bind(ctx, rsv)
+		return ctrl.Result{}, r.pool(ctx, rsv)
 	}
-
-	// Step 3: while the bound Resource exists, the ResourceReconciler owns everything else.
-	err := r.Get(ctx, types.NamespacedName{Namespace: rsv.Namespace, Name: name}, &conchv1.Resource{})
+	// Step 2: while the bound Resource exists, the ResourceReconciler owns everything else. The cache is asked
+	// first; a miss is confirmed with the API server.
+	key := types.NamespacedName{Namespace: rsv.Namespace, Name: name}
+	err := r.Get(ctx, key, &conchv1.Resource{})
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, &conchv1.Resource{})
+	}
 	if !apierrors.IsNotFound(err) {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, r.resourceMissing(ctx, rsv, name)
 }
 
-// resourceMissing handles a Reservation whose Resource does not exist: it waits for it (Pending), picks another of
-// its pool, or, if it held the Resource, ends.
+// resourceMissing handles a Reservation whose Resource the API server says does not exist: it waits for it
+// (Pending), returns to its pool, or, if it held the Resource, ends.
 func (r *ReservationReconciler) resourceMissing(ctx context.Context, rsv *conchv1.Reservation, name string) error {
 	now := r.Clock.Now()
 	var st conchv1.ReservationStatus
 	switch {
 	case rsv.DeletionTimestamp != nil:
-		return removeFinalizer(ctx, r.Client, rsv)
-	case rsv.Status.State.IsFinal():
-		return nil
+		return removeLegacyFinalizer(ctx, r.Client, rsv)
 	case rsv.Status.State == conchv1.StateGranted:
 		st = endedStatus(rsv, fmt.Sprintf("Resource %s was deleted while held; the hold ended", name), now)
-		r.Recorder.Eventf(rsv, nil, corev1.EventTypeWarning, conchv1.ReasonResourceDeleted, "Release",
-			"Resource %s was deleted while held; the hold ended", name)
-		observeEnd(rsv.Namespace, conchv1.StateReleased, microOrZero(rsv.Status.GrantedAt), now)
 	case rsv.Spec.Selector != nil:
 		st = pendingStatus(rsv, conchv1.ReasonNoMatchingResource,
-			fmt.Sprintf("Resource %s of the pool was deleted; choosing another", name), now)
+			fmt.Sprintf("Resource %s of the pool was deleted; waiting for another", name), now)
 		st.ResourceName = ""
 	default:
 		st = pendingStatus(rsv, conchv1.ReasonResourceMissing,
 			fmt.Sprintf("Resource %s does not exist; waiting for it to be created", name), now)
 	}
-	return r.writeStatus(ctx, rsv, st)
+	wrote, err := r.writeStatus(ctx, rsv, st)
+	if wrote && st.State == conchv1.StateReleased {
+		r.Recorder.Eventf(rsv, nil, corev1.EventTypeWarning, conchv1.ReasonResourceDeleted, "Release",
+			"Resource %s was deleted while held; the hold ended", name)
+		observeEnd(rsv.Namespace, conchv1.StateReleased, microOrZero(rsv.Status.GrantedAt), now)
+	}
+	return err
 }
 
-// bind chooses the Resource of the pool that would grant rsv soonest: a free one, else the one whose queue moves
-// first; ties go to the first name. The choice is recorded in status.resourceName and never changes while the
-// Resource exists. Resources whose allowedHolders exclude the holder are not candidates.
-func (r *ReservationReconciler) bind(ctx context.Context, rsv *conchv1.Reservation) error {
-	r.binding.Lock()
-	defer r.binding.Unlock()
-	if r.inflight == nil {
-		r.inflight = map[types.UID]inflightBinding{}
+// pool handles a pooled Reservation that is not bound: when no Resource of its namespace matches its selector and
+// allows its holder, it says so (Pending). Otherwise the members' ResourceReconcilers queue it.
+func (r *ReservationReconciler) pool(ctx context.Context, rsv *conchv1.Reservation) error {
+	if rsv.DeletionTimestamp != nil {
+		return removeLegacyFinalizer(ctx, r.Client, rsv)
 	}
-	now := r.Clock.Now()
 	sel, err := metav1.LabelSelectorAsSelector(rsv.Spec.Selector)
 	if err != nil {
 		// The API server validates selectors, so this is a bug or a very old object: say so and stop.
-		return reconcile.TerminalError(r.writeStatus(ctx, rsv, pendingStatus(rsv, conchv1.ReasonNoMatchingResource,
-			fmt.Sprintf("The selector is not valid: %v", err), now)))
+		_, werr := r.writeStatus(ctx, rsv, pendingStatus(rsv, conchv1.ReasonNoMatchingResource,
+			fmt.Sprintf("The selector is not valid: %v", err), r.Clock.Now()))
+		return reconcile.TerminalError(werr)
 	}
-	var pool conchv1.ResourceList
-	if err := r.APIReader.List(ctx, &pool, client.InNamespace(rsv.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+	matched, allowed, err := r.members(ctx, r.Client, rsv, sel)
+	if err == nil && allowed == 0 {
+		// The cache may not show a Resource created a moment ago: ask the API server before saying none matches.
+		matched, allowed, err = r.members(ctx, r.APIReader, rsv, sel)
+	}
+	if err != nil || allowed > 0 {
 		return err
 	}
-	type candidate struct {
-		name string
-		at   time.Time // when rsv would be granted; zero: never (paused)
+	msg := fmt.Sprintf("No Resource matches the selector %s; waiting for one", sel)
+	if matched > 0 {
+		msg = fmt.Sprintf("None of the %d Resources matching %s allows holder %s; waiting for one that does", matched, sel, rsv.Spec.Holder)
 	}
-	var best *candidate
-	rejected := 0
+	_, err = r.writeStatus(ctx, rsv, pendingStatus(rsv, conchv1.ReasonNoMatchingResource, msg, r.Clock.Now()))
+	return err
+}
+
+// members counts the Resources of rsv's pool, and those of them that allow its holder, as c shows them.
+func (r *ReservationReconciler) members(ctx context.Context, c client.Reader, rsv *conchv1.Reservation, sel interface{ String() string }) (matched, allowed int, err error) {
+	var pool conchv1.ResourceList
+	if err := c.List(ctx, &pool, client.InNamespace(rsv.Namespace)); err != nil {
+		return 0, 0, err
+	}
 	for i := range pool.Items {
 		res := &pool.Items[i]
-		if res.DeletionTimestamp != nil {
+		if res.DeletionTimestamp != nil || !queue.Matches(rsv, res) {
 			continue
 		}
-		var bound conchv1.ReservationList
-		if err := r.List(ctx, &bound, client.InNamespace(res.Namespace), client.MatchingFields{index.BoundResourceField: res.Name}); err != nil {
-			return err
-		}
-		plan := queue.Decide(res, append(r.withInflight(res.Name, bound.Items, now), *rsv), now)
-		o, _ := plan.Outcome(rsv.Name)
-		c := candidate{name: res.Name}
-		switch o.State {
-		case conchv1.StateRejected:
-			rejected++
-			continue
-		case conchv1.StateGranted:
-			c.at = now
-		default:
-			c.at = o.EstimatedGrantTime
-		}
-		if best == nil || better(c.at, c.name, best.at, best.name) {
-			best = &c
+		matched++
+		if queue.Allows(res, rsv.Spec.Holder) {
+			allowed++
 		}
 	}
-
-	if best == nil {
-		msg := fmt.Sprintf("No Resource matches the selector %s; waiting for one", sel)
-		if rejected > 0 {
-			msg = fmt.Sprintf("None of the %d Resources matching %s allows holder %s; waiting for one that does", rejected, sel, rsv.Spec.Holder)
-		}
-		return r.writeStatus(ctx, rsv, pendingStatus(rsv, conchv1.ReasonNoMatchingResource, msg, now))
-	}
-	st := *rsv.Status.DeepCopy()
-	st.ResourceName = best.name
-	ctrl.LoggerFrom(ctx).V(1).Info("Bound to a Resource of the pool", "resource", best.name)
-	if err := r.writeStatus(ctx, rsv, st); err != nil {
-		return err
-	}
-	r.inflight[rsv.UID] = inflightBinding{rsv: *rsv.DeepCopy(), at: now}
-	return nil
+	return matched, allowed, nil
 }
 
-// withInflight returns the Reservations bound to resource as the cache shows them, plus the bindings to it this
-// reconciler wrote that the cache does not show yet. Bindings the cache shows, or that are too old, are forgotten.
-func (r *ReservationReconciler) withInflight(resource string, cached []conchv1.Reservation, now time.Time) []conchv1.Reservation {
-	seen := make(map[types.UID]bool, len(cached))
-	for _, c := range cached {
-		seen[c.UID] = true
-	}
-	out := slices.Clone(cached)
-	for uid, b := range r.inflight {
-		switch {
-		case seen[uid] || now.Sub(b.at) > inflightTTL:
-			delete(r.inflight, uid)
-		case b.rsv.Status.ResourceName == resource:
-			out = append(out, b.rsv)
-		}
-	}
-	return out
-}
-
-// better orders pool candidates: an earlier grant wins, never (zero) loses, and names break ties.
-func better(at time.Time, name string, bestAt time.Time, bestName string) bool {
-	switch {
-	case at.IsZero() != bestAt.IsZero():
-		return bestAt.IsZero()
-	case !at.Equal(bestAt):
-		return at.Before(bestAt)
-	}
-	return name < bestName
-}
-
-// writeStatus writes st with optimistic concurrency: this reconciler's view may be older than a grant the
-// ResourceReconciler just wrote, and must then lose.
-func (r *ReservationReconciler) writeStatus(ctx context.Context, rsv *conchv1.Reservation, st conchv1.ReservationStatus) error {
+// writeStatus writes st with a precondition on the version read: this reconciler's view may be older than a grant
+// the ResourceReconciler just wrote, and must then lose. It reports whether it wrote.
+func (r *ReservationReconciler) writeStatus(ctx context.Context, rsv *conchv1.Reservation, st conchv1.ReservationStatus) (bool, error) {
 	if equality.Semantic.DeepEqual(st, rsv.Status) {
-		return nil
+		return false, nil
 	}
 	patch := client.MergeFromWithOptions(rsv.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	rsv.Status = st
-	return ignoreGone(r.Status().Patch(ctx, rsv, patch))
+	if err := r.Status().Patch(ctx, rsv, patch); err != nil {
+		return false, ignoreGone(err)
+	}
+	return true, nil
 }
 
-// SetupWithManager runs the reconciler for every Reservation, woken also by Resources: a new Resource may be the
-// one a Reservation waits for or a pool member, a deleted one ends or re-binds its Reservations.
+// SetupWithManager runs the reconciler for every Reservation, woken also when Resources appear, disappear or
+// change labels: a new Resource may be the one a Reservation waits for or a pool member, a deleted one ends or
+// returns its Reservations to their pools. A Resource's status changes (every grant) wake nothing here.
 func (r *ReservationReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	labelsOrLife := predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return !equality.Semantic.DeepEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) ||
+				e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
+		},
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("reservation").
 		For(&conchv1.Reservation{}).
-		Watches(&conchv1.Resource{}, handler.EnqueueRequestsFromMapFunc(r.resourceToReservations)).
+		Watches(&conchv1.Resource{}, handler.EnqueueRequestsFromMapFunc(r.resourceToReservations), builder.WithPredicates(labelsOrLife)).
 		WithOptions(opts).
 		Complete(r)
 }
@@ -248,7 +183,7 @@ func (r *ReservationReconciler) resourceToReservations(ctx context.Context, o cl
 	var reqs []reconcile.Request
 	for _, f := range []client.MatchingFields{{index.BoundResourceField: o.GetName()}, {index.UnboundPoolField: "true"}} {
 		var list conchv1.ReservationList
-		if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), f); err != nil {
+		if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), f, client.UnsafeDisableDeepCopy); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "Cannot list Reservations of a Resource")
 			continue
 		}

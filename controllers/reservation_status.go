@@ -21,7 +21,10 @@ func reservationStatus(r *conchv1.Reservation, res *conchv1.Resource, o queue.Ou
 	}
 	st := *r.Status.DeepCopy()
 	st.State = o.State
-	st.ResourceName = res.Name
+	st.ResourceName, st.ResourceUID, st.Ticket = res.Name, string(res.UID), o.Ticket
+	if o.State == conchv1.StatePending {
+		st.ResourceUID, st.Ticket = "", 0
+	}
 	st.Position = o.Position
 	st.EstimatedGrantTime = nil
 	if o.State == conchv1.StateQueued && !o.EstimatedGrantTime.IsZero() {
@@ -56,6 +59,7 @@ func pendingStatus(r *conchv1.Reservation, reason, message string, now time.Time
 	st := *r.Status.DeepCopy()
 	st.State = conchv1.StatePending
 	st.ResourceName = r.Spec.ResourceName
+	st.ResourceUID, st.Ticket = "", 0
 	st.Position, st.EstimatedGrantTime = 0, nil
 	st.ObservedGeneration = r.Generation
 	setStateConditions(&st, r.Generation, now, conchv1.StatePending, reason, message)
@@ -118,7 +122,13 @@ func outcomeMessage(r *conchv1.Reservation, res *conchv1.Resource, o queue.Outco
 			return fmt.Sprintf("%s stopped renewing: no heartbeat within %s, so the Reservation for %s ended",
 				r.Spec.Holder, r.Spec.HeartbeatTimeout.Duration, res.Name)
 		}
+		if o.Reason == conchv1.ReasonShortened {
+			return fmt.Sprintf("The hold on %s was shortened to %s, less than it had already lasted, so it ended at %s after %s",
+				res.Name, o.Requested, formatTime(o.EndedAt), o.EndedAt.Sub(o.GrantedAt).Round(time.Millisecond))
+		}
 		return fmt.Sprintf("The hold on %s ended at %s after %s", res.Name, formatTime(o.ExpiresAt), o.Duration)
+	case conchv1.StatePending:
+		return fmt.Sprintf("Waiting to join the queue for %s: it is full (%d waiting)", res.Name, conchv1.MaxQueueEntries)
 	case conchv1.StateRejected:
 		return fmt.Sprintf("%s may not hold %s: the holder matches none of its allowedHolders %v",
 			r.Spec.Holder, res.Name, res.Spec.AllowedHolders)

@@ -2,8 +2,8 @@ package controllers
 
 import (
 	"context"
-	"slices"
-	"sync"
+	"errors"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,8 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -28,160 +26,324 @@ import (
 	"github.com/conch-dev/conch/internal/queue"
 )
 
-// ResourceReconciler makes every grant decision for a Resource: it is the one writer of the Resource's holders and
-// of the state of every Reservation bound to it.
+// ResourceReconciler keeps a Resource's ledger: it is the one writer of the Resource's holders, queue and tickets,
+// and of every change of state of the Reservations it decides about (granted, ended). Positions of waiting
+// Reservations are refreshed by the PositionReconciler, off this path.
 type ResourceReconciler struct {
 	// Client reads Reservations from the manager's cache and writes status.
 	client.Client
-	// APIReader reads the Resource itself from the API server, never from the cache: the holders it records are
-	// the truth every decision starts from, and a stale copy could hide a hold.
+	// APIReader reads from the API server, never from the cache: the Resource (its ledger is the truth every
+	// decision starts from) and any Reservation the engine needs confirmed.
 	APIReader client.Reader
-	// Recorder emits Events on Reservations (Granted, Queued, Released, Expired, Rejected).
+	// Recorder emits Events on Reservations (Granted, Released, Expired, Rejected).
 	Recorder events.EventRecorder
 	// Clock tells the time; tests inject a clock they can step.
 	Clock clock.PassiveClock
-
-	// refreshed remembers, per Resource, when its waiting Reservations were last rewritten (see queueRefresh).
-	// Lost on restart, which only means one refresh at once.
-	refreshed sync.Map
 }
 
 var _ reconcile.Reconciler = (*ResourceReconciler)(nil)
 
 // +kubebuilder:rbac:groups=conch.dev,resources=resources,verbs=get;list;watch
-// +kubebuilder:rbac:groups=conch.dev,resources=resources/status,verbs=get;patch;update
-// +kubebuilder:rbac:groups=conch.dev,resources=reservations,verbs=get;list;watch;patch;update
-// +kubebuilder:rbac:groups=conch.dev,resources=reservations/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=conch.dev,resources=resources/status,verbs=get;patch
+// +kubebuilder:rbac:groups=conch.dev,resources=reservations,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=conch.dev,resources=reservations/status,verbs=get;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile decides who holds a Resource and who waits, in three writes at most: the Resource's status first (with
-// optimistic concurrency, so that a stale decision fails instead of granting twice), then the status of each
-// Reservation whose state changed, then the finalizers of Reservations being deleted. It wakes itself at the next
-// expiry.
-func (r *ResourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	log := ctrl.LoggerFrom(ctx)
+// maxPasses bounds how often one Reconcile decides again after a write lost to a concurrent one (a conflict) or
+// after reading what the engine asked to confirm. Beyond it the request is retried with backoff.
+const maxPasses = 4
 
+// Reconcile decides who holds a Resource and who waits. Every state-changing write carries a resourceVersion
+// precondition, so that a decision taken on a stale view fails instead of granting twice; a conflict re-reads and
+// decides again. It wakes itself at the next timed change.
+func (r *ResourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var p pass
+	for range maxPasses {
+		next, err := r.pass(ctx, req, &p)
+		if err == nil || !errors.Is(err, errDecideAgain) {
+			return next, err
+		}
+	}
+	return ctrl.Result{}, fmt.Errorf("the ledger of %s kept changing under %d decisions; retrying", req.Name, maxPasses)
+}
+
+// errDecideAgain ends a pass whose view turned out to be stale; the next pass starts from what it learned.
+var errDecideAgain = errors.New("decide again")
+
+// pass carries what one Reconcile learned from the API server across its passes.
+type pass struct {
+	// live are Reservations read from the API server, which replace the cache's copies.
+	live map[string]*conchv1.Reservation
+	// gone are Reservations the API server says do not exist, by UID.
+	gone map[types.UID]bool
+}
+
+// learn reads the named Reservations from the API server.
+func (r *ResourceReconciler) learn(ctx context.Context, ns string, names []string, p *pass) error {
+	if p.live == nil {
+		p.live, p.gone = map[string]*conchv1.Reservation{}, map[types.UID]bool{}
+	}
+	for _, name := range names {
+		rsv := &conchv1.Reservation{}
+		switch err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, rsv); {
+		case apierrors.IsNotFound(err):
+			p.live[name] = nil
+		case err != nil:
+			return err
+		default:
+			p.live[name] = rsv
+		}
+	}
+	return nil
+}
+
+// pass is one decision: read, decide, confirm what the engine asks, then write in the order that keeps the
+// promise: ends, the ledger, grants.
+func (r *ResourceReconciler) pass(ctx context.Context, req ctrl.Request, p *pass) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
 	res := &conchv1.Resource{}
 	if err := r.APIReader.Get(ctx, req.NamespacedName, res); err != nil {
 		// A deleted Resource's Reservations are ended or re-bound by the ReservationReconciler, which watches Resources.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	var list conchv1.ReservationList
-	if err := r.List(ctx, &list, client.InNamespace(res.Namespace), client.MatchingFields{index.BoundResourceField: res.Name}); err != nil {
+	// Step 1: decide on what the cache shows, then read from the API server whatever the engine cannot decide on
+	// from a cache, and decide again.
+	v, err := r.view(ctx, res, p)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-
 	now := r.Clock.Now()
-	plan := queue.Decide(res, list.Items, now)
-
-	// Step 1: record the holders. Everything after this only reports what is recorded here.
-	if st := resourceStatus(res, &plan, now); !equality.Semantic.DeepEqual(st, res.Status) {
-		patch := client.MergeFromWithOptions(res.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		res.Status = st
-		if err := r.Status().Patch(ctx, res, patch); err != nil {
+	plan := queue.Decide(v, now)
+	if unread := unlearned(plan.Confirm, p); len(unread) > 0 {
+		if err := r.learn(ctx, res.Namespace, unread, p); err != nil {
 			return ctrl.Result{}, err
 		}
-		log.V(1).Info("Recorded holders", "holders", st.HeldBy, "waiting", st.Waiting)
+		return ctrl.Result{}, errDecideAgain
+	}
+	byUID := make(map[types.UID]*conchv1.Reservation, len(v.Reservations))
+	for i := range v.Reservations {
+		byUID[v.Reservations[i].UID] = &v.Reservations[i]
 	}
 
-	// Step 2: tell each Reservation its state.
-	byName := make(map[string]*conchv1.Reservation, len(list.Items))
-	for i := range list.Items {
-		byName[list.Items[i].Name] = &list.Items[i]
-	}
-	// Ends first, then grants: whoever watches the Reservations never sees more of them Granted than the
-	// Resource has room for, not even between two writes. Then the waiting ones' positions and estimates, which
-	// move for everyone at every handover: while a queue drains fast they are refreshed at most once per
-	// queueRefresh, so a handover costs a few writes rather than one per waiting Reservation.
-	refresh := r.positionsDue(req.NamespacedName, now)
-	deferred := false
-	for _, o := range reportOrder(plan.Outcomes) {
-		rsv := byName[o.Name]
-		if !refresh && o.State == conchv1.StateQueued && rsv.Status.State == conchv1.StateQueued {
-			deferred = true
-			continue
-		}
-		if err := r.report(ctx, res, rsv, o, now); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	if refresh {
-		r.refreshed.Store(req.NamespacedName, now)
-	}
-
-	// Step 3: let go of Reservations being deleted, now that the Resource no longer lists them.
+	// Step 2: bind the pooled Reservations about to be granted here, so that no other member takes them too.
 	for _, o := range plan.Outcomes {
-		if rsv := byName[o.Name]; o.Deleting && controllerutil.ContainsFinalizer(rsv, conchv1.ReservationFinalizer) {
-			if err := removeFinalizer(ctx, r.Client, rsv); err != nil {
+		if o.Bind {
+			if err := r.bind(ctx, res, byUID[o.UID], p); err != nil {
 				return ctrl.Result{}, err
 			}
 		}
 	}
-
-	next := plan.NextChange
-	if deferred {
-		next = earliest(next, now.Add(queueRefresh))
+	// Step 3: the final states of the Reservations that leave the ledger, before the ledger lets them go: a
+	// watcher never sees more Granted than capacity, and a crash in between leaves a known end.
+	for _, o := range plan.Outcomes {
+		if o.State.IsFinal() {
+			if err := r.report(ctx, res, byUID[o.UID], o, now, p); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
 	}
-	if next.IsZero() {
+	// Step 4: the ledger.
+	if st := resourceStatus(res, &plan, now); !equality.Semantic.DeepEqual(st, res.Status) {
+		patch := client.MergeFromWithOptions(res.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		res.Status = st
+		if err := r.Status().Patch(ctx, res, patch); err != nil {
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{}, errDecideAgain
+			}
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+		log.V(1).Info("Recorded the ledger", "holders", st.HeldBy, "waiting", st.Waiting, "nextTicket", st.NextTicket)
+	}
+	// Step 5: tell the holders, and those left Pending, their state.
+	for _, o := range plan.Outcomes {
+		if o.State == conchv1.StateGranted || o.State == conchv1.StatePending {
+			if err := r.report(ctx, res, byUID[o.UID], o, now, p); err != nil && !errors.Is(err, errDecideAgain) {
+				return ctrl.Result{}, err
+			}
+		}
+	}
+	// Step 6: let go of Reservations being deleted that still carry the finalizer of Conch before v0.2.
+	for _, o := range plan.Outcomes {
+		if rsv := byUID[o.UID]; o.Deleting && !o.Gone && rsv != nil {
+			if err := removeLegacyFinalizer(ctx, r.Client, rsv); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+	}
+	if plan.NextChange.IsZero() {
 		return ctrl.Result{}, nil
 	}
 	// Never early: Decide re-checks the time at wake-up, and a wake-up a little late is retried by the next one.
-	return ctrl.Result{RequeueAfter: max(next.Sub(r.Clock.Now()), time.Millisecond)}, nil
+	return ctrl.Result{RequeueAfter: max(plan.NextChange.Sub(r.Clock.Now()), time.Millisecond)}, nil
 }
 
-// queueRefresh is how often, at most, the positions and estimates of a Resource's waiting Reservations are
-// rewritten while its queue moves.
-const queueRefresh = time.Second
-
-// positionsDue reports whether the waiting Reservations of a Resource may be rewritten now.
-func (r *ResourceReconciler) positionsDue(key types.NamespacedName, now time.Time) bool {
-	last, ok := r.refreshed.Load(key)
-	return !ok || now.Sub(last.(time.Time)) >= queueRefresh
-}
-
-func earliest(a, b time.Time) time.Time {
-	if a.IsZero() || b.Before(a) {
-		return b
+// view gathers what the engine decides from: the Reservations bound to res, the unbound pooled ones of its
+// namespace that match it, those its ledger names (from the cache), and whatever this Reconcile read from the API
+// server instead.
+func (r *ResourceReconciler) view(ctx context.Context, res *conchv1.Resource, p *pass) (queue.View, error) {
+	v := queue.View{Resource: res, Fresh: map[types.UID]bool{}, Gone: p.gone}
+	seen := map[string]bool{}
+	add := func(rsv *conchv1.Reservation) {
+		if seen[rsv.Name] {
+			return
+		}
+		seen[rsv.Name] = true
+		if live, ok := p.live[rsv.Name]; ok {
+			if live == nil {
+				return
+			}
+			rsv = live
+			v.Fresh[rsv.UID] = true
+		}
+		v.Reservations = append(v.Reservations, *rsv)
 	}
-	return a
+	var bound, pooled conchv1.ReservationList
+	if err := r.List(ctx, &bound, client.InNamespace(res.Namespace), client.MatchingFields{index.BoundResourceField: res.Name}); err != nil {
+		return v, err
+	}
+	if err := r.List(ctx, &pooled, client.InNamespace(res.Namespace), client.MatchingFields{index.UnboundPoolField: "true"}); err != nil {
+		return v, err
+	}
+	for i := range bound.Items {
+		add(&bound.Items[i])
+	}
+	for i := range pooled.Items {
+		if queue.Matches(&pooled.Items[i], res) {
+			add(&pooled.Items[i])
+		}
+	}
+	named := func(name, uid string) error {
+		if seen[name] {
+			return nil
+		}
+		rsv := &conchv1.Reservation{}
+		err := r.Get(ctx, types.NamespacedName{Namespace: res.Namespace, Name: name}, rsv)
+		switch {
+		case apierrors.IsNotFound(err):
+			if live, ok := p.live[name]; ok && live != nil {
+				add(live)
+			}
+			return nil
+		case err != nil:
+			return err
+		}
+		add(rsv)
+		return nil
+	}
+	for _, h := range res.Status.Holders {
+		if err := named(h.Reservation, h.UID); err != nil {
+			return v, err
+		}
+	}
+	for _, q := range res.Status.Queue {
+		if err := named(q.Reservation, q.UID); err != nil {
+			return v, err
+		}
+	}
+	// Names the API server said are gone, or hold another Reservation now: the ledger's entries under them are gone.
+	for name, live := range p.live {
+		for _, uid := range ledgerUIDs(res, name) {
+			if live == nil || live.UID != uid {
+				v.Gone[uid] = true
+			}
+		}
+	}
+	return v, nil
 }
 
-// report writes the status the outcome o gives rsv, when it differs from what rsv says, and emits an Event and
-// metrics for a change of state. A deleted Reservation is not written: it is about to go.
-func (r *ResourceReconciler) report(ctx context.Context, res *conchv1.Resource, rsv *conchv1.Reservation, o queue.Outcome, now time.Time) error {
-	if o.Deleting {
-		if o.State == conchv1.StateReleased && rsv.Status.State == conchv1.StateGranted {
-			r.Recorder.Eventf(rsv, res, corev1.EventTypeNormal, conchv1.ReasonReleased, "Release",
-				"Deleted while holding %s; released it", res.Name)
-			observeEnd(rsv.Namespace, conchv1.StateReleased, o.GrantedAt, now)
+// ledgerUIDs returns the UIDs the ledger records under a Reservation's name.
+func ledgerUIDs(res *conchv1.Resource, name string) []types.UID {
+	var out []types.UID
+	for _, h := range res.Status.Holders {
+		if h.Reservation == name {
+			out = append(out, types.UID(h.UID))
+		}
+	}
+	for _, q := range res.Status.Queue {
+		if q.Reservation == name && q.UID != "" {
+			out = append(out, types.UID(q.UID))
+		}
+	}
+	return out
+}
+
+// unlearned returns the names in confirm that this Reconcile has not read from the API server yet.
+func unlearned(confirm []string, p *pass) []string {
+	var out []string
+	for _, name := range confirm {
+		if _, ok := p.live[name]; !ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// bind records in a pooled Reservation's status that it is bound to res. The write's precondition is the version
+// the engine decided on: if another member bound it meanwhile, the write fails and the next pass sees where.
+func (r *ResourceReconciler) bind(ctx context.Context, res *conchv1.Resource, rsv *conchv1.Reservation, p *pass) error {
+	patch := client.MergeFromWithOptions(rsv.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	rsv.Status.ResourceName, rsv.Status.ResourceUID = res.Name, string(res.UID)
+	if err := r.Status().Patch(ctx, rsv, patch); err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			if err := r.learn(ctx, rsv.Namespace, []string{rsv.Name}, p); err != nil {
+				return err
+			}
+			return errDecideAgain
+		}
+		return err
+	}
+	ctrl.LoggerFrom(ctx).V(1).Info("Bound to a Resource of the pool", "reservation", klog.KObj(rsv))
+	return nil
+}
+
+// report writes the status the outcome o gives rsv, when it differs from what rsv says, with a precondition on the
+// version the engine decided on, and emits an Event and metrics for a change of state. A write that loses to
+// another reads the Reservation from the API server and ends the pass, so that the engine decides again on it.
+// Nothing is written to a Reservation being deleted or gone.
+func (r *ResourceReconciler) report(ctx context.Context, res *conchv1.Resource, rsv *conchv1.Reservation, o queue.Outcome, now time.Time, p *pass) error {
+	if o.Deleting || rsv == nil {
+		if o.State == conchv1.StateReleased && o.Reason == conchv1.ReasonDeleted && !o.GrantedAt.IsZero() {
+			r.Recorder.Eventf(res, nil, corev1.EventTypeNormal, conchv1.ReasonReleased, "Release",
+				"Reservation %s was deleted while holding %s; released it", o.Name, res.Name)
+			observeEnd(res.Namespace, conchv1.StateReleased, o.GrantedAt, now)
 		}
 		return nil
+	}
+	if rsv.Status.State.IsFinal() {
+		return nil // final is final
 	}
 	st := reservationStatus(rsv, res, o, now)
 	if equality.Semantic.DeepEqual(st, rsv.Status) {
 		return nil
 	}
 	before := rsv.Status.State
-	patch := client.MergeFrom(rsv.DeepCopy())
+	patch := client.MergeFromWithOptions(rsv.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	rsv.Status = st
 	if err := r.Status().Patch(ctx, rsv, patch); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			if err := r.learn(ctx, rsv.Namespace, []string{rsv.Name}, p); err != nil {
+				return err
+			}
+			return errDecideAgain
 		}
 		return err
 	}
-	if before == st.State {
-		return nil
+	if before != st.State {
+		r.recordChange(ctx, res, rsv, o, st, now)
 	}
-	ctrl.LoggerFrom(ctx).V(1).Info("Reservation changed state", "reservation", klog.KObj(rsv), "from", before, "to", st.State)
+	return nil
+}
+
+// recordChange emits the Event and metrics of a Reservation's change of state, where people act on them: grants
+// and ends.
+func (r *ResourceReconciler) recordChange(ctx context.Context, res *conchv1.Resource, rsv *conchv1.Reservation, o queue.Outcome, st conchv1.ReservationStatus, now time.Time) {
+	ctrl.LoggerFrom(ctx).V(1).Info("Reservation changed state", "reservation", klog.KObj(rsv), "to", st.State)
 	msg := condMessage(st)
 	switch st.State {
 	case conchv1.StateGranted:
 		r.Recorder.Eventf(rsv, res, corev1.EventTypeNormal, conchv1.ReasonGranted, "Grant", "%s", msg)
 		metrics.Grants.WithLabelValues(rsv.Namespace).Inc()
 		metrics.WaitSeconds.WithLabelValues(rsv.Namespace).Observe(o.GrantedAt.Sub(rsv.CreationTimestamp.Time).Seconds())
-	case conchv1.StateQueued:
-		r.Recorder.Eventf(rsv, res, corev1.EventTypeNormal, conchv1.ReasonQueued, "Queue", "%s", msg)
 	case conchv1.StateExpired:
 		if o.Reason == conchv1.ReasonHeartbeatMissed {
 			r.Recorder.Eventf(rsv, res, corev1.EventTypeWarning, conchv1.ReasonHeartbeatMissed, "Expire", "%s", msg)
@@ -197,42 +359,16 @@ func (r *ResourceReconciler) report(ctx context.Context, res *conchv1.Resource, 
 		r.Recorder.Eventf(rsv, res, corev1.EventTypeWarning, o.Reason, "Reject", "%s", msg)
 		observeEnd(rsv.Namespace, st.State, o.GrantedAt, now)
 	}
-	return nil
-}
-
-// reportOrder returns the outcomes with final states first, then grants, then the rest, each group in arrival
-// order.
-func reportOrder(outcomes []queue.Outcome) []queue.Outcome {
-	rank := func(o queue.Outcome) int {
-		switch {
-		case o.State.IsFinal():
-			return 0
-		case o.State == conchv1.StateGranted:
-			return 1
-		}
-		return 2
-	}
-	out := slices.Clone(outcomes)
-	slices.SortStableFunc(out, func(a, b queue.Outcome) int { return rank(a) - rank(b) })
-	return out
 }
 
 // SetupWithManager runs the reconciler for every Resource, woken by changes to the Resource's spec and to any
-// Reservation bound to it.
+// Reservation bound to it or, pooled and unbound, matching it. At start, Resources with holds already due come
+// first (see resourceEvents).
 func (r *ResourceReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("resource").
-		For(&conchv1.Resource{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&conchv1.Reservation{}, handler.EnqueueRequestsFromMapFunc(reservationToResource)).
+		Watches(&conchv1.Resource{}, resourceEvents{clock: r.Clock}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&conchv1.Reservation{}, reservationEvents{c: mgr.GetClient()}).
 		WithOptions(opts).
 		Complete(r)
-}
-
-// reservationToResource maps a Reservation to the Resource it is bound to.
-func reservationToResource(_ context.Context, o client.Object) []reconcile.Request {
-	name := index.BoundResource(o.(*conchv1.Reservation))
-	if name == "" {
-		return nil
-	}
-	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
 }

@@ -12,11 +12,12 @@ import (
 	"github.com/conch-dev/conch/internal/queue"
 )
 
-// resourceStatus returns the status of res for the engine's plan, at time now. Pure, so the reconciler writes
-// only when the result differs from what is stored.
-func resourceStatus(res *conchv1.Resource, plan *queue.Plan, now time.Time) conchv1.ResourceStatus {
+// resourceStatus returns the status of res for the engine's plan, at time now: the ledger it decided and what a
+// person reads from it. Pure, so the reconciler writes only when the result differs from what is stored.
+func resourceStatus(res *conchv1.Resource, p *queue.Plan, now time.Time) conchv1.ResourceStatus {
+	plan := p.Ledger
 	st := *res.Status.DeepCopy()
-	st.Holders, st.Queue, st.Waiting = plan.Holders, plan.Queue, plan.Waiting
+	st.Holders, st.Queue, st.Waiting, st.NextTicket = plan.Holders, plan.Queue, plan.Waiting, plan.NextTicket
 	st.ObservedGeneration = res.Generation
 
 	names := make([]string, 0, len(plan.Holders))

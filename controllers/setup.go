@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"time"
 
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
@@ -18,6 +19,9 @@ type Options struct {
 	Clock clock.WithTicker
 	// MaxConcurrentReconciles per controller. One Resource is never reconciled twice at once whatever this is.
 	MaxConcurrentReconciles int
+	// PositionRefresh is the least time between two rewrites of one Resource's waiting Reservations;
+	// DefaultPositionRefresh when zero.
+	PositionRefresh time.Duration
 }
 
 // Setup registers the field indexes and both reconcilers with mgr.
@@ -48,6 +52,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("conch-reservation"),
 		Clock:     opts.Clock,
+	}).SetupWithManager(mgr, copts); err != nil {
+		return err
+	}
+	if err := (&PositionReconciler{
+		Client: mgr.GetClient(),
+		Clock:  opts.Clock,
+		Every:  opts.PositionRefresh,
 	}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
@@ -45,7 +46,8 @@ func (s *StateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- metrics.Re
 // Collect implements prometheus.Collector.
 func (s *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	var list conchv1.ReservationList
-	if err := s.cache.List(context.Background(), &list); err != nil {
+	// Read-only: no copy of the cache per scrape.
+	if err := s.cache.List(context.Background(), &list, client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
 	type key struct{ ns, state string }

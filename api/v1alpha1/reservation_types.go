@@ -46,6 +46,8 @@ const (
 	ReasonGranted            = "Granted"
 	ReasonQueued             = "Queued"
 	ReasonResourceMissing    = "ResourceMissing"
+	ReasonQueueFull          = "QueueFull"
+	ReasonShortened          = "Shortened"
 	ReasonNoMatchingResource = "NoMatchingResource"
 	ReasonReleased           = "Released"
 	ReasonDeleted            = "Deleted"
@@ -70,8 +72,9 @@ const (
 	AnnotationReleasedBy = "conch.dev/released-by"
 )
 
-// ReservationFinalizer is set on every Reservation so that deleting a granted one releases its hold and hands
-// the Resource over at once.
+// ReservationFinalizer was set on every Reservation by Conch before v0.2. Conch no longer sets it: a deleted
+// Reservation is released as soon as the controller confirms with the API server that it is gone, which costs no
+// write. The controller removes it from Reservations being deleted that still carry it.
 const ReservationFinalizer = "conch.dev/release"
 
 // ReservationSpec is one request to hold a Resource.
@@ -150,7 +153,20 @@ type ReservationStatus struct {
 	// +kubebuilder:validation:MaxLength=253
 	ResourceName string `json:"resourceName,omitempty"`
 
-	// position is the place in the queue while Queued, 1 being next.
+	// resourceUID is the UID of the Resource whose ledger admitted this Reservation, so that a Resource deleted
+	// and re-created under the same name is a new queue.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	ResourceUID string `json:"resourceUID,omitempty"`
+
+	// ticket is the arrival ticket the Resource's ledger gave this Reservation; the queue is granted in ticket
+	// order.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Ticket int64 `json:"ticket,omitempty"`
+
+	// position is the place in the queue while Queued, 1 being next. Refreshed within a few seconds of a change,
+	// off the path that grants.
 	// +optional
 	Position int32 `json:"position,omitempty"`
 

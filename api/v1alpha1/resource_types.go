@@ -82,7 +82,8 @@ type ResourceSpec struct {
 	SlackChannel string `json:"slackChannel,omitempty"`
 }
 
-// ResourceHolder is one current hold on a Resource.
+// ResourceHolder is one current hold on a Resource: a line of the Resource's ledger. Its term (since, duration,
+// until) is fixed when it is granted; later edits of the Resource apply to new grants and to extensions only.
 type ResourceHolder struct {
 	// reservation is the name of the holding Reservation, in the Resource's namespace.
 	// +required
@@ -101,38 +102,89 @@ type ResourceHolder struct {
 	// +kubebuilder:validation:MaxLength=256
 	Holder string `json:"holder"`
 
+	// ticket is the Reservation's arrival ticket: its place in the order of arrival at this Resource.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Ticket int64 `json:"ticket,omitempty"`
+
 	// since is when the hold was granted.
 	// +required
 	Since metav1.MicroTime `json:"since"`
 
-	// until is when the hold ends unless extended.
+	// duration is the length of the hold fixed at grant (after defaulting and clamping), or at the last extension.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	Duration *metav1.Duration `json:"duration,omitempty"`
+
+	// requested is the spec.duration the term was computed from; absent when the Reservation named none. A change
+	// of the Reservation's spec.duration is an extension (or a shortening) and computes the term anew.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	Requested *metav1.Duration `json:"requested,omitempty"`
+
+	// until is when the hold ends unless extended: since + duration.
 	// +required
 	Until metav1.MicroTime `json:"until"`
+
+	// heartbeat is the last renewal observed, for a Reservation with a heartbeatTimeout.
+	// +optional
+	Heartbeat *HeartbeatRecord `json:"heartbeat,omitempty"`
 }
 
-// QueueEntry is one Reservation waiting for a Resource.
+// HeartbeatRecord is the last renewal of a Reservation that the controller observed, timed by the controller's
+// own clock (as client-go's leader election times a Lease), so that a client's clock never ends a hold early.
+type HeartbeatRecord struct {
+	// renewTime is the value of the Reservation's spec.renewTime last observed; absent when it had none.
+	// +optional
+	RenewTime *metav1.MicroTime `json:"renewTime,omitempty"`
+
+	// observedAt is when the controller first saw that value (or admitted or granted the Reservation, whichever
+	// is later). The heartbeat is missed at observedAt + heartbeatTimeout.
+	// +required
+	ObservedAt metav1.MicroTime `json:"observedAt"`
+}
+
+// QueueEntry is one Reservation waiting for a Resource: a line of the Resource's ledger.
 type QueueEntry struct {
 	// reservation is the name of the waiting Reservation.
 	// +required
 	// +kubebuilder:validation:MaxLength=253
 	Reservation string `json:"reservation"`
 
+	// uid is the UID of the waiting Reservation.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	UID string `json:"uid,omitempty"`
+
 	// holder is who waits.
 	// +required
 	// +kubebuilder:validation:MaxLength=256
 	Holder string `json:"holder"`
 
+	// ticket is the Reservation's arrival ticket, given the first time the ledger saw it; the queue is granted in
+	// ticket order.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Ticket int64 `json:"ticket,omitempty"`
+
 	// duration is how long they will hold it once granted (after defaulting and clamping).
 	// +required
 	// +kubebuilder:validation:Type=string
 	Duration metav1.Duration `json:"duration"`
+
+	// heartbeat is the last renewal observed, for a Reservation with a heartbeatTimeout.
+	// +optional
+	Heartbeat *HeartbeatRecord `json:"heartbeat,omitempty"`
 }
 
-// MaxQueueEntries bounds status.queue; status.waiting still counts everyone.
-const MaxQueueEntries = 50
+// MaxQueueEntries bounds status.queue, the ledger's waiting Reservations. A Reservation that finds the queue full
+// is not admitted yet: it stays Pending (reason QueueFull) until there is room, in order of creation.
+const MaxQueueEntries = 1000
 
-// ResourceStatus is what the controller observed and decided about a Resource. It is the record of who holds it:
-// the controller writes it before it tells any Reservation that it is granted.
+// ResourceStatus is what the controller observed and decided about a Resource. Its holders, queue and nextTicket
+// are the ledger: the only record of who holds the Resource and in which order the others wait. The controller
+// writes it, with a resourceVersion precondition, before it tells any Reservation that it is granted; everything
+// a Reservation says about its state is a report derived from it.
 type ResourceStatus struct {
 	// holders are the current holds, oldest first.
 	// +optional
@@ -140,11 +192,16 @@ type ResourceStatus struct {
 	// +kubebuilder:validation:MaxItems=100
 	Holders []ResourceHolder `json:"holders,omitempty"`
 
-	// queue is who waits, in the order they will be granted (the first 50).
+	// queue is who waits, in ticket order: the order they will be granted.
 	// +optional
 	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:MaxItems=1000
 	Queue []QueueEntry `json:"queue,omitempty"`
+
+	// nextTicket is the arrival ticket the next Reservation admitted to the queue gets.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	NextTicket int64 `json:"nextTicket,omitempty"`
 
 	// waiting is how many Reservations wait for this Resource.
 	// +optional

@@ -1,11 +1,18 @@
-// Package queue is Conch's queue engine: given a Resource, the Reservations bound to it and the current time, it
-// decides who holds the Resource, who waits in which order, what every Reservation's state is, and when something
-// will next change by itself. It is pure: no client, no clock, no randomness, so that every decision can be
-// table-tested and the controller only has to read, call Plan, and write.
+// Package queue is Conch's queue engine: given a Resource's ledger (its status: who holds it, who waits with which
+// arrival ticket), the Reservations a controller sees and the current time, it decides the next ledger and what
+// every Reservation's state is. It is pure: no client, no clock, no randomness, so that every decision can be
+// table-tested and the controller only has to read, call Decide, and write.
 //
-// The engine keeps two promises:
-//   - never more holders than capacity: a grant only fills a slot that no current or expiring hold occupies;
-//   - never early: a hold ends when now is at or after since+duration, both kept to the microsecond and rounded up.
+// The ledger is the only truth. A Reservation's own status is a report derived from it and may lag, and the
+// controller's view of the Reservations may be stale or incomplete (a cache, or a second manager during a
+// rollout: leader election is not fencing). So the engine keeps three promises whatever the view:
+//   - never more holders than capacity: only the ledger grants, and a recorded hold is never dropped unless its
+//     end is known (its term ran out by the clock, its Reservation's final status is seen, or a read of the API
+//     server confirms it is gone);
+//   - never early: a hold's term is fixed when it is granted; a shortening and a missed heartbeat are acted on only
+//     when the Reservation was just read from the API server;
+//   - first come, first served: each Reservation gets an arrival ticket the first time the ledger sees it, and the
+//     queue is granted in ticket order.
 package queue
 
 import (
@@ -15,6 +22,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
@@ -22,6 +30,20 @@ import (
 
 // DefaultDuration is the length of a hold when neither the Reservation nor the Resource names one.
 const DefaultDuration = time.Hour
+
+// View is what a controller knows when it decides about one Resource.
+type View struct {
+	// Resource is the Resource, with its ledger, as just read from the API server.
+	Resource *conchv1.Resource
+	// Reservations are the Reservations the controller sees (in any order): those bound to the Resource, the
+	// unbound pooled ones whose selector matches it, and those the ledger names. A cache may show old versions or
+	// miss some; the engine never lets that grant twice or end early.
+	Reservations []conchv1.Reservation
+	// Fresh marks Reservations (by UID) that were just read from the API server rather than from a cache.
+	Fresh map[types.UID]bool
+	// Gone marks ledger entries (by UID) that the API server says no longer exist.
+	Gone map[types.UID]bool
+}
 
 // Outcome is the engine's decision about one Reservation.
 type Outcome struct {
@@ -33,6 +55,8 @@ type Outcome struct {
 	State conchv1.ReservationState
 	// Reason is a PascalCase reason for State, one of the conchv1.Reason* constants.
 	Reason string
+	// Ticket is the arrival ticket the ledger gave it; 0 when it was never admitted.
+	Ticket int64
 
 	// Position is the 1-based place in the queue while Queued, else 0.
 	Position int32
@@ -53,27 +77,41 @@ type Outcome struct {
 	// EndedAt is when the Reservation reached its final state; zero unless final.
 	EndedAt time.Time
 
-	// Deleting reports that the Reservation is being deleted and no longer holds the Resource, so its finalizer
-	// can be removed once the Resource's status is written.
+	// Bind says that the Reservation is pooled and not bound yet: the controller binds it to this Resource (a
+	// write with a precondition, so that two members never both take it) before it records the grant.
+	Bind bool
+	// Deleting reports that the Reservation is being deleted (or is gone): nothing is written to it.
 	Deleting bool
+	// Gone reports that the API server confirmed the Reservation no longer exists.
+	Gone bool
 }
 
 // Plan is the engine's decision about one Resource.
 type Plan struct {
-	// Holders are the holds to record in the Resource's status, oldest first.
-	Holders []conchv1.ResourceHolder
-	// Queue is the first conchv1.MaxQueueEntries waiting Reservations in grant order.
-	Queue []conchv1.QueueEntry
-	// Waiting counts every waiting Reservation.
-	Waiting int32
-	// Outcomes has one entry per Reservation given to Decide, in grant order (creation time, then name).
+	// Ledger is the Resource's next ledger: its holders (oldest first), its queue (in ticket order), the next
+	// ticket and the count of waiting Reservations. Write it only after every final state in Outcomes is written.
+	Ledger Ledger
+	// Outcomes has one entry per Reservation whose state the Resource decides: those in the ledger, those it just
+	// admitted, granted or ended, and those it rejects or leaves Pending. Ordered by ticket, then arrival.
 	Outcomes []Outcome
-	// NextChange is the earliest time after now at which the plan changes by itself (a hold ends); zero when nothing
-	// is timed.
+	// Confirm names the Reservations the engine needs read from the API server before it can decide about them:
+	// a ledger entry the view lacks, a shortened term or a missed heartbeat seen in a view that may be stale.
+	// Their entries are kept unchanged in this plan.
+	Confirm []string
+	// NextChange is the earliest time after now at which the plan changes by itself (a hold ends, a heartbeat is
+	// due); zero when nothing is timed.
 	NextChange time.Time
 	// NextSlot is when a Reservation arriving now could expect to be granted: now when a slot is free, the end of the
 	// first hold or queued turn otherwise; zero when granting is paused.
 	NextSlot time.Time
+}
+
+// Ledger is the part of a Resource's status that records who holds it and who waits.
+type Ledger struct {
+	Holders    []conchv1.ResourceHolder
+	Queue      []conchv1.QueueEntry
+	NextTicket int64
+	Waiting    int32
 }
 
 // Outcome returns the outcome for the named Reservation.
@@ -86,196 +124,503 @@ func (p *Plan) Outcome(name string) (Outcome, bool) {
 	return Outcome{}, false
 }
 
-// Decide computes the Plan for res given the Reservations bound to it (in any order) at time now.
-//
-// res.Status.Holders is the record of who holds the Resource; the Reservations' statuses are only consulted for
-// what is final and for holds the Resource's status has lost (a Resource deleted and re-created keeps its holders).
-// A holder whose hold ran out stays in Holders, as Expired, until its Reservation's final status has been observed:
-// only then is its slot given to the next in line. That way a stale view of a Reservation can never make an ended
-// hold look like a new request.
-func Decide(res *conchv1.Resource, reservations []conchv1.Reservation, now time.Time) Plan {
+// Decide computes the Plan for the Resource in v at time now.
+func Decide(v View, now time.Time) Plan {
 	now = CeilMicro(now)
-	rules := rulesOf(res)
-
-	ordered := slices.Clone(reservations)
-	slices.SortFunc(ordered, compareArrival)
-
-	recorded := make(map[types.UID]conchv1.ResourceHolder, len(res.Status.Holders))
-	for _, h := range res.Status.Holders {
-		recorded[types.UID(h.UID)] = h
+	d := decider{
+		res: v.Resource, rules: rulesOf(v.Resource), now: now, fresh: v.Fresh, gone: v.Gone,
+		byUID:  make(map[types.UID]*conchv1.Reservation, len(v.Reservations)),
+		next:   max(v.Resource.Status.NextTicket, 1),
+		inPlan: map[types.UID]bool{},
 	}
-
-	plan := Plan{Outcomes: make([]Outcome, 0, len(ordered))}
-	var held, waiting []int // indexes into plan.Outcomes
-	for i := range ordered {
-		r := &ordered[i]
-		requested := time.Duration(0)
-		if r.Spec.Duration != nil {
-			requested = r.Spec.Duration.Duration
-		}
-		dur, clamped := rules.duration(requested)
-		o := Outcome{Name: r.Name, UID: r.UID, Duration: dur, Requested: requested, Clamped: clamped}
-
-		since, holding := holdStart(r, recorded)
-		switch {
-		case r.Status.State.IsFinal():
-			// Final states never change; keep what the Reservation already says.
-			o.State, o.Reason = r.Status.State, finalReason(r)
-			o.GrantedAt, o.ExpiresAt = microTime(r.Status.GrantedAt), microTime(r.Status.ExpiresAt)
-			if r.Status.EndedAt != nil {
-				o.EndedAt = r.Status.EndedAt.Time
-			}
-			o.Deleting = r.DeletionTimestamp != nil
-		case r.DeletionTimestamp != nil || r.Spec.Released:
-			o.State, o.Reason, o.EndedAt = conchv1.StateReleased, conchv1.ReasonReleased, now
-			if r.DeletionTimestamp != nil {
-				o.Reason, o.Deleting = conchv1.ReasonDeleted, true
-			}
-			if holding {
-				o.GrantedAt, o.ExpiresAt = since, CeilMicro(since.Add(dur))
-			}
-		case holding:
-			o.GrantedAt, o.ExpiresAt = since, CeilMicro(since.Add(dur))
-			o.State, o.Reason = conchv1.StateGranted, conchv1.ReasonGranted
-			if hb := heartbeatDeadline(r, since); !hb.IsZero() && !now.Before(hb) {
-				o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonHeartbeatMissed, now
-			}
-			if !now.Before(o.ExpiresAt) {
-				o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonExpired, now
-			}
-			held = append(held, len(plan.Outcomes))
-		case !rules.allows(r.Spec.Holder):
-			o.State, o.Reason, o.EndedAt = conchv1.StateRejected, conchv1.ReasonHolderNotAllowed, now
-		case heartbeatMissed(r, r.CreationTimestamp.Time, now):
-			// Abandoned while waiting (a crashed pipeline): it leaves the queue rather than being granted.
-			o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonHeartbeatMissed, now
-		default:
-			o.State, o.Reason = conchv1.StateQueued, conchv1.ReasonQueued
-			waiting = append(waiting, len(plan.Outcomes))
-		}
-		plan.Outcomes = append(plan.Outcomes, o)
+	for i := range v.Reservations {
+		r := &v.Reservations[i]
+		d.byUID[r.UID] = r
 	}
-
-	// Grant free slots in arrival order. Expiring holds still occupy their slot (see Decide's doc comment).
-	free := rules.capacity - len(held)
-	granted := 0
-	if !rules.paused {
-		for _, idx := range waiting {
-			if granted >= free {
-				break
-			}
-			o := &plan.Outcomes[idx]
-			o.State, o.Reason = conchv1.StateGranted, conchv1.ReasonGranted
-			o.GrantedAt, o.ExpiresAt = now, CeilMicro(now.Add(o.Duration))
-			held = append(held, idx)
-			granted++
-		}
-	}
-	waiting = waiting[granted:]
-
-	// Holders in the order they were granted; the Resource's record.
-	slices.SortStableFunc(held, func(a, b int) int {
-		return plan.Outcomes[a].GrantedAt.Compare(plan.Outcomes[b].GrantedAt)
-	})
-	byName := make(map[string]*conchv1.Reservation, len(ordered))
-	for i := range ordered {
-		byName[ordered[i].Name] = &ordered[i]
-	}
-	for _, idx := range held {
-		o := plan.Outcomes[idx]
-		plan.Holders = append(plan.Holders, conchv1.ResourceHolder{
-			Reservation: o.Name,
-			UID:         string(o.UID),
-			Holder:      byName[o.Name].Spec.Holder,
-			Since:       metav1.NewMicroTime(o.GrantedAt),
-			Until:       metav1.NewMicroTime(o.ExpiresAt),
-		})
-		if o.State == conchv1.StateGranted {
-			plan.NextChange = earliest(plan.NextChange, o.ExpiresAt)
-			if hb := heartbeatDeadline(byName[o.Name], o.GrantedAt); !hb.IsZero() {
-				plan.NextChange = earliest(plan.NextChange, hb)
-			}
-		}
-	}
-
-	// The queue, with estimated grant times from a simulation of the slots.
-	slots := newSlots(rules.capacity, plan.Outcomes, held, now)
-	plan.Waiting = int32(len(waiting))
-	for pos, idx := range waiting {
-		o := &plan.Outcomes[idx]
-		o.Position, o.Waiting = int32(pos+1), plan.Waiting
-		if !rules.paused {
-			o.EstimatedGrantTime = slots.take(o.Duration)
-		}
-		if pos < conchv1.MaxQueueEntries {
-			plan.Queue = append(plan.Queue, conchv1.QueueEntry{
-				Reservation: o.Name,
-				Holder:      byName[o.Name].Spec.Holder,
-				Duration:    metav1.Duration{Duration: o.Duration},
-			})
-		}
-	}
-	if !rules.paused {
-		plan.NextSlot = slots.next()
-	}
-	for _, idx := range waiting {
-		if hb := heartbeatDeadline(byName[plan.Outcomes[idx].Name], byName[plan.Outcomes[idx].Name].CreationTimestamp.Time); !hb.IsZero() {
-			plan.NextChange = earliest(plan.NextChange, hb)
-		}
-	}
-	return plan
+	d.holders()
+	d.queue()
+	d.admit(v.Reservations)
+	d.grant()
+	return d.finish()
 }
 
-// heartbeatDeadline is when r ends for want of renewal, counting from its last renewal or from start (its
-// creation while it waits, its grant once it holds), whichever is later; zero without a heartbeatTimeout.
-func heartbeatDeadline(r *conchv1.Reservation, start time.Time) time.Time {
+// decider carries one Decide call.
+type decider struct {
+	res   *conchv1.Resource
+	rules rules
+	now   time.Time
+	fresh map[types.UID]bool
+	gone  map[types.UID]bool
+	byUID map[types.UID]*conchv1.Reservation
+
+	holding []conchv1.ResourceHolder
+	waiting []conchv1.QueueEntry
+	next    int64
+	// ended are the outcomes of Reservations that leave the ledger (or never enter it) in a final state.
+	ended   []Outcome
+	pending []Outcome
+	confirm []string
+	inPlan  map[types.UID]bool
+	// unresolved is the ticket of the first queue entry the engine could not decide about; nothing at or behind it
+	// is granted in this plan (first come, first served).
+	unresolved int64
+}
+
+// entryFate is what becomes of a ledger entry.
+type entryFate int
+
+const (
+	keep    entryFate = iota // still in the ledger
+	drop                     // its end is known and already reported (final, gone, bound elsewhere)
+	end                      // it ends now: report the final state, then drop it
+	unknown                  // the engine cannot tell from this view; confirm with the API server
+)
+
+// fate decides what becomes of the ledger entry for uid, held or waiting.
+func (d *decider) fate(name string, uid types.UID) (*conchv1.Reservation, entryFate) {
+	r, ok := d.byUID[uid]
+	switch {
+	case !ok && d.gone[uid]:
+		return nil, drop
+	case !ok:
+		d.confirm = append(d.confirm, name)
+		return nil, unknown
+	case r.Status.State.IsFinal():
+		return r, drop
+	case boundElsewhere(r, d.res.Name):
+		return r, drop
+	case r.DeletionTimestamp != nil || r.Spec.Released:
+		return r, end
+	}
+	return r, keep
+}
+
+// holders walks the ledger's current holds: they end by the clock, by release, by a missed heartbeat, or by an
+// extension that shortens them below the time already held; the others are kept with their fixed terms.
+func (d *decider) holders() {
+	for _, h := range d.res.Status.Holders {
+		uid := types.UID(h.UID)
+		r, f := d.fate(h.Reservation, uid)
+		switch f {
+		case drop:
+			if r == nil {
+				d.ended = append(d.ended, d.goneOutcome(h.Reservation, uid, h.Ticket, h.Since.Time, h.Until.Time))
+			}
+			continue
+		case unknown:
+			d.holding = append(d.holding, h)
+			continue
+		}
+		h = *h.DeepCopy()
+		o := d.outcome(r, h.Ticket)
+		term, requested := holderTerm(h, r)
+		edited := false
+		if requested != term.requested {
+			// An extension or a shortening: the term is computed anew, with today's rules. A shortening seen in a
+			// view that may be stale waits for a read of the API server.
+			dur, clamped := d.rules.duration(requested)
+			until := CeilMicro(h.Since.Add(dur))
+			if until.Before(h.Until.Time) && !d.fresh[uid] {
+				d.confirm = append(d.confirm, r.Name)
+			} else {
+				edited = true
+				term = holdTerm{duration: dur, requested: requested}
+				h.Duration = &metav1.Duration{Duration: dur}
+				h.Requested = optDuration(requested)
+				h.Until = metav1.NewMicroTime(until)
+				o.Clamped = clamped
+			}
+		} else {
+			_, o.Clamped = d.rules.duration(requested)
+		}
+		o.Duration, o.Requested = term.duration, requested
+		o.GrantedAt, o.ExpiresAt = h.Since.Time, h.Until.Time
+		h.Heartbeat = d.observe(r, h.Heartbeat, h.Since.Time)
+		switch hb := d.heartbeat(r, h.Heartbeat); {
+		case f == end:
+			d.release(&o, r)
+		case !d.now.Before(h.Until.Time) && edited:
+			// Shortened below the time already held: it ends now, at the edit, and its record says so.
+			o.Duration, o.ExpiresAt = d.now.Sub(h.Since.Time), d.now
+			o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonShortened, d.now
+		case !d.now.Before(h.Until.Time):
+			o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonExpired, d.now
+		case hb == beatMissed:
+			o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonHeartbeatMissed, d.now
+		default:
+			o.State, o.Reason = conchv1.StateGranted, conchv1.ReasonGranted
+			d.holding = append(d.holding, h)
+			d.pending = append(d.pending, o)
+			continue
+		}
+		d.ended = append(d.ended, o)
+	}
+}
+
+// queue walks the ledger's waiting Reservations: they leave by release, by a missed heartbeat or when the Resource
+// no longer allows their holder; the others keep their tickets.
+func (d *decider) queue() {
+	for _, q := range d.res.Status.Queue {
+		uid := types.UID(q.UID)
+		if uid == "" {
+			continue // an entry from before tickets: its Reservation is admitted anew
+		}
+		r, f := d.fate(q.Reservation, uid)
+		switch f {
+		case drop:
+			if r == nil {
+				d.ended = append(d.ended, d.goneOutcome(q.Reservation, uid, q.Ticket, time.Time{}, time.Time{}))
+			}
+			continue
+		case unknown:
+			d.waiting = append(d.waiting, q)
+			d.unresolve(q.Ticket)
+			continue
+		}
+		q = *q.DeepCopy()
+		o := d.outcome(r, q.Ticket)
+		q.Duration = metav1.Duration{Duration: o.Duration}
+		q.Heartbeat = d.observe(r, q.Heartbeat, time.Time{})
+		switch hb := d.heartbeat(r, q.Heartbeat); {
+		case f == end:
+			d.release(&o, r)
+		case !d.rules.allows(r.Spec.Holder):
+			if r.Spec.Selector != nil {
+				continue // another member of the pool may take it
+			}
+			o.State, o.Reason, o.EndedAt = conchv1.StateRejected, conchv1.ReasonHolderNotAllowed, d.now
+		case hb == beatMissed:
+			o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonHeartbeatMissed, d.now
+		case hb == beatUnsure:
+			d.waiting = append(d.waiting, q) // not granted before the read says whether it still lives
+			d.unresolve(q.Ticket)
+			continue
+		default:
+			d.waiting = append(d.waiting, q)
+			continue
+		}
+		d.ended = append(d.ended, o)
+	}
+	slices.SortStableFunc(d.waiting, func(a, b conchv1.QueueEntry) int { return cmp.Compare(a.Ticket, b.Ticket) })
+}
+
+// admit gives tickets to the Reservations the ledger does not know, in order of creation, and rejects or leaves
+// Pending those it cannot admit.
+func (d *decider) admit(all []conchv1.Reservation) {
+	known := make(map[types.UID]bool, len(d.res.Status.Holders)+len(d.res.Status.Queue))
+	for _, h := range d.res.Status.Holders {
+		known[types.UID(h.UID)] = true
+	}
+	for _, q := range d.res.Status.Queue {
+		if q.UID != "" {
+			known[types.UID(q.UID)] = true
+		}
+	}
+	var fresh []*conchv1.Reservation
+	for i := range all {
+		r := &all[i]
+		switch {
+		case known[r.UID], r.Status.State.IsFinal(), boundElsewhere(r, d.res.Name):
+			continue
+		case r.Status.ResourceUID == string(d.res.UID) && d.res.UID != "" &&
+			(r.Status.State == conchv1.StateQueued || r.Status.State == conchv1.StateGranted):
+			// This ledger admitted it and has since let it go: the view of it is older than its end.
+			continue
+		case r.Spec.Selector != nil && r.Status.ResourceName == "" && !d.rules.allows(r.Spec.Holder):
+			continue // another member of the pool may take it
+		}
+		fresh = append(fresh, r)
+	}
+	slices.SortFunc(fresh, compareArrival)
+	for _, r := range fresh {
+		o := d.outcome(r, 0)
+		switch {
+		case r.DeletionTimestamp != nil || r.Spec.Released:
+			d.release(&o, r)
+			d.ended = append(d.ended, o)
+		case !d.rules.allows(r.Spec.Holder):
+			o.State, o.Reason, o.EndedAt = conchv1.StateRejected, conchv1.ReasonHolderNotAllowed, d.now
+			d.ended = append(d.ended, o)
+		case len(d.waiting) >= conchv1.MaxQueueEntries:
+			if r.Spec.Selector == nil || r.Status.ResourceName != "" {
+				o.State, o.Reason = conchv1.StatePending, conchv1.ReasonQueueFull
+				d.pending = append(d.pending, o)
+			}
+		default:
+			q := conchv1.QueueEntry{
+				Reservation: r.Name, UID: string(r.UID), Holder: r.Spec.Holder, Ticket: d.next,
+				Duration: metav1.Duration{Duration: o.Duration},
+			}
+			q.Heartbeat = d.observe(r, nil, time.Time{})
+			d.next++
+			d.waiting = append(d.waiting, q)
+		}
+	}
+}
+
+// grant fills free slots from the head of the queue, in ticket order, stopping at an entry the engine could not
+// decide about.
+func (d *decider) grant() {
+	if d.rules.paused {
+		return
+	}
+	free := d.rules.capacity - len(d.holding)
+	n := 0
+	for n < len(d.waiting) && n < free {
+		q := d.waiting[n]
+		if d.unresolved != 0 && q.Ticket >= d.unresolved {
+			break
+		}
+		r := d.byUID[types.UID(q.UID)]
+		requested := requestedOf(r)
+		dur, clamped := d.rules.duration(requested)
+		h := conchv1.ResourceHolder{
+			Reservation: q.Reservation, UID: q.UID, Holder: q.Holder, Ticket: q.Ticket,
+			Since: metav1.NewMicroTime(d.now), Duration: &metav1.Duration{Duration: dur},
+			Requested: optDuration(requested), Until: metav1.NewMicroTime(CeilMicro(d.now.Add(dur))),
+		}
+		if q.Heartbeat != nil {
+			// Granting is a sign of life too: the holder gets a whole heartbeatTimeout from now.
+			h.Heartbeat = q.Heartbeat.DeepCopy()
+			h.Heartbeat.ObservedAt = metav1.NewMicroTime(d.now)
+		}
+		o := d.outcome(r, q.Ticket)
+		o.State, o.Reason, o.Clamped = conchv1.StateGranted, conchv1.ReasonGranted, clamped
+		o.GrantedAt, o.ExpiresAt = h.Since.Time, h.Until.Time
+		o.Bind = r.Spec.Selector != nil && r.Status.ResourceName == ""
+		d.holding = append(d.holding, h)
+		d.pending = append(d.pending, o)
+		n++
+	}
+	d.waiting = d.waiting[n:]
+}
+
+// finish computes positions and estimates, the next timed change, and assembles the plan.
+func (d *decider) finish() Plan {
+	slices.SortStableFunc(d.holding, func(a, b conchv1.ResourceHolder) int { return a.Since.Compare(b.Since.Time) })
+	p := Plan{
+		Ledger: Ledger{Holders: d.holding, Queue: d.waiting, NextTicket: d.next, Waiting: int32(len(d.waiting))},
+	}
+	p.Outcomes = append(p.Outcomes, d.ended...)
+	p.Outcomes = append(p.Outcomes, d.pending...)
+	est := Estimate(d.res, p.Ledger, d.now)
+	for i, q := range d.waiting {
+		r := d.byUID[types.UID(q.UID)]
+		if r == nil {
+			continue
+		}
+		o := d.outcome(r, q.Ticket)
+		o.State, o.Reason = conchv1.StateQueued, conchv1.ReasonQueued
+		o.Position, o.Waiting, o.EstimatedGrantTime = int32(i+1), p.Ledger.Waiting, est.Turns[i]
+		p.Outcomes = append(p.Outcomes, o)
+	}
+	p.NextSlot = est.NextSlot
+	for _, h := range d.holding {
+		p.NextChange = earliest(p.NextChange, h.Until.Time)
+		if r := d.byUID[types.UID(h.UID)]; r != nil && h.Heartbeat != nil {
+			p.NextChange = earliest(p.NextChange, d.deadline(r, h.Heartbeat))
+		}
+	}
+	for _, q := range d.waiting {
+		if r := d.byUID[types.UID(q.UID)]; r != nil && q.Heartbeat != nil {
+			p.NextChange = earliest(p.NextChange, d.deadline(r, q.Heartbeat))
+		}
+	}
+	slices.Sort(d.confirm)
+	p.Confirm = slices.Compact(d.confirm)
+	return p
+}
+
+// outcome starts the outcome of r with its duration after today's rules.
+func (d *decider) outcome(r *conchv1.Reservation, ticket int64) Outcome {
+	requested := requestedOf(r)
+	dur, clamped := d.rules.duration(requested)
+	d.inPlan[r.UID] = true
+	return Outcome{
+		Name: r.Name, UID: r.UID, Ticket: ticket, Duration: dur, Requested: requested, Clamped: clamped,
+		Deleting: r.DeletionTimestamp != nil,
+	}
+}
+
+// goneOutcome is the outcome of a ledger entry whose Reservation the API server says is gone: released by
+// deletion. Nothing is written to it; the controller records the end in Events and metrics.
+func (d *decider) goneOutcome(name string, uid types.UID, ticket int64, since, until time.Time) Outcome {
+	return Outcome{
+		Name: name, UID: uid, Ticket: ticket, State: conchv1.StateReleased, Reason: conchv1.ReasonDeleted,
+		GrantedAt: since, ExpiresAt: until, EndedAt: d.now, Deleting: true, Gone: true,
+	}
+}
+
+// release ends o as released by its holder, or as deleted.
+func (d *decider) release(o *Outcome, r *conchv1.Reservation) {
+	o.State, o.Reason, o.EndedAt = conchv1.StateReleased, conchv1.ReasonReleased, d.now
+	if r.DeletionTimestamp != nil {
+		o.Reason = conchv1.ReasonDeleted
+	}
+}
+
+// unresolve notes that the entry with this ticket could not be decided about.
+func (d *decider) unresolve(ticket int64) {
+	if d.unresolved == 0 || ticket < d.unresolved {
+		d.unresolved = ticket
+	}
+}
+
+// observe returns the heartbeat record of r after this look at it: a new renewTime value starts the count again
+// from now, on the controller's clock; start (when not zero) is the latest the count may start from.
+func (d *decider) observe(r *conchv1.Reservation, rec *conchv1.HeartbeatRecord, start time.Time) *conchv1.HeartbeatRecord {
 	if r.Spec.HeartbeatTimeout == nil {
+		return nil
+	}
+	if rec == nil {
+		at := d.now
+		if !start.IsZero() {
+			at = start
+		}
+		return &conchv1.HeartbeatRecord{RenewTime: r.Spec.RenewTime.DeepCopy(), ObservedAt: metav1.NewMicroTime(at)}
+	}
+	if !sameMicro(rec.RenewTime, r.Spec.RenewTime) {
+		return &conchv1.HeartbeatRecord{RenewTime: r.Spec.RenewTime.DeepCopy(), ObservedAt: metav1.NewMicroTime(d.now)}
+	}
+	return rec.DeepCopy()
+}
+
+// deadline is when r's heartbeat is missed: a heartbeatTimeout after the last renewal observed.
+func (d *decider) deadline(r *conchv1.Reservation, rec *conchv1.HeartbeatRecord) time.Time {
+	if r.Spec.HeartbeatTimeout == nil || rec == nil {
 		return time.Time{}
 	}
-	last := start
-	if r.Spec.RenewTime != nil && r.Spec.RenewTime.After(last) {
-		last = r.Spec.RenewTime.Time
-	}
-	return CeilMicro(last.Add(r.Spec.HeartbeatTimeout.Duration))
+	return CeilMicro(rec.ObservedAt.Add(r.Spec.HeartbeatTimeout.Duration))
 }
 
-func heartbeatMissed(r *conchv1.Reservation, start, now time.Time) bool {
-	hb := heartbeatDeadline(r, start)
-	return !hb.IsZero() && !now.Before(hb)
+// beat is what the engine makes of a heartbeat.
+type beat int
+
+const (
+	beatAlive  beat = iota // renewed in time, or no heartbeat asked for
+	beatMissed             // missed, as a read of the API server just confirmed
+	beatUnsure             // missed in a view that may be stale: the engine asks for a read
+)
+
+// heartbeat tells whether r's heartbeat is missed. A missed heartbeat counts only for a Reservation just read from
+// the API server: a cache that has not seen the latest renewal must not end a hold.
+func (d *decider) heartbeat(r *conchv1.Reservation, rec *conchv1.HeartbeatRecord) beat {
+	dl := d.deadline(r, rec)
+	switch {
+	case dl.IsZero() || d.now.Before(dl):
+		return beatAlive
+	case d.fresh[r.UID]:
+		return beatMissed
+	}
+	d.confirm = append(d.confirm, r.Name)
+	return beatUnsure
 }
 
-// holdStart says whether r holds the Resource and since when: by the Resource's record, or, when the record lost it
-// (the Resource was re-created), by the Reservation's own status.
-func holdStart(r *conchv1.Reservation, recorded map[types.UID]conchv1.ResourceHolder) (time.Time, bool) {
-	if h, ok := recorded[r.UID]; ok {
-		return h.Since.Time, true
-	}
-	if r.Status.State == conchv1.StateGranted && r.Status.GrantedAt != nil {
-		return r.Status.GrantedAt.Time, true
-	}
-	return time.Time{}, false
+// holdTerm is how a hold's length was computed.
+type holdTerm struct {
+	duration  time.Duration
+	requested time.Duration
 }
 
-// finalReason keeps the reason a final Reservation already carries in its Ready condition.
-func finalReason(r *conchv1.Reservation) string {
-	for _, c := range r.Status.Conditions {
-		if c.Type == conchv1.ConditionReady && c.Reason != "" {
-			return c.Reason
-		}
+// holderTerm returns the term recorded for h and what r asks for now. A hold recorded before terms were kept
+// (no duration) keeps until − since and is taken to have been computed from r's current request.
+func holderTerm(h conchv1.ResourceHolder, r *conchv1.Reservation) (holdTerm, time.Duration) {
+	requested := requestedOf(r)
+	if h.Duration == nil {
+		return holdTerm{duration: h.Until.Sub(h.Since.Time), requested: requested}, requested
 	}
-	switch r.Status.State {
-	case conchv1.StateExpired:
-		return conchv1.ReasonExpired
-	case conchv1.StateRejected:
-		return conchv1.ReasonHolderNotAllowed
-	default:
-		return conchv1.ReasonReleased
+	t := holdTerm{duration: h.Duration.Duration}
+	if h.Requested != nil {
+		t.requested = h.Requested.Duration
+	}
+	return t, requested
+}
+
+// Turns are the estimates for a ledger's queue.
+type Turns struct {
+	// Turns[i] is when the i-th entry of the queue is expected to be granted; zero when granting is paused.
+	Turns []time.Time
+	// NextSlot is when a Reservation arriving now could expect its turn; zero when granting is paused.
+	NextSlot time.Time
+}
+
+// Estimate simulates the slots of res with ledger l from now: each current hold frees its slot at its until (at
+// now when it is already due), and each waiting Reservation takes the first slot to free for its duration.
+func Estimate(res *conchv1.Resource, l Ledger, now time.Time) Turns {
+	ru := rulesOf(res)
+	t := Turns{Turns: make([]time.Time, len(l.Queue))}
+	if ru.paused {
+		return t
+	}
+	s := &slots{}
+	for _, h := range l.Holders {
+		s.free = append(s.free, later(h.Until.Time, now))
+	}
+	for len(s.free) < ru.capacity {
+		s.free = append(s.free, now)
+	}
+	slices.SortFunc(s.free, time.Time.Compare)
+	// Holders beyond capacity (capacity lowered under them) free no slot for the queue until enough have ended.
+	if extra := len(s.free) - ru.capacity; extra > 0 {
+		s.free = s.free[extra:]
+	}
+	for i, q := range l.Queue {
+		t.Turns[i] = s.take(q.Duration.Duration)
+	}
+	t.NextSlot = s.next()
+	return t
+}
+
+// LedgerOf returns the ledger recorded in res's status.
+func LedgerOf(res *conchv1.Resource) Ledger {
+	return Ledger{
+		Holders: res.Status.Holders, Queue: res.Status.Queue, NextTicket: res.Status.NextTicket,
+		Waiting: int32(len(res.Status.Queue)),
 	}
 }
 
-// compareArrival orders Reservations first come, first served: by creation time, then by name, then by UID, so
-// that two created in the same second (creation timestamps have whole seconds) still have one fixed order.
-func compareArrival(a, b conchv1.Reservation) int {
+// Matches reports whether the pooled Reservation r may be taken by res: its selector matches res's labels in the
+// same namespace. A Reservation by name never matches here.
+func Matches(r *conchv1.Reservation, res *conchv1.Resource) bool {
+	if r.Spec.Selector == nil || r.Namespace != res.Namespace {
+		return false
+	}
+	sel, err := metav1.LabelSelectorAsSelector(r.Spec.Selector)
+	return err == nil && !sel.Empty() && sel.Matches(labels.Set(res.Labels))
+}
+
+// boundElsewhere reports whether r is bound to a Resource other than name.
+func boundElsewhere(r *conchv1.Reservation, name string) bool {
+	if r.Spec.ResourceName != "" {
+		return r.Spec.ResourceName != name
+	}
+	return r.Status.ResourceName != "" && r.Status.ResourceName != name
+}
+
+func requestedOf(r *conchv1.Reservation) time.Duration {
+	if r != nil && r.Spec.Duration != nil {
+		return r.Spec.Duration.Duration
+	}
+	return 0
+}
+
+func optDuration(d time.Duration) *metav1.Duration {
+	if d == 0 {
+		return nil
+	}
+	return &metav1.Duration{Duration: d}
+}
+
+func sameMicro(a, b *metav1.MicroTime) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(b)
+}
+
+// compareArrival orders Reservations that arrive at the ledger together: by creation time, then by name, then by
+// UID. It only breaks ties within one look: the ticket is what orders the queue.
+func compareArrival(a, b *conchv1.Reservation) int {
 	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
 		return c
 	}
@@ -328,6 +673,9 @@ func (r rules) duration(requested time.Duration) (time.Duration, bool) {
 	return requested, false
 }
 
+// Allows reports whether res lets holder hold it (allowedHolders, everyone when empty).
+func Allows(res *conchv1.Resource, holder string) bool { return rulesOf(res).allows(holder) }
+
 // allows reports whether holder matches allowedHolders (everyone, when it is empty).
 func (r rules) allows(holder string) bool {
 	if len(r.allowed) == 0 {
@@ -368,27 +716,6 @@ type slots struct {
 	free []time.Time // the time each slot frees up, sorted
 }
 
-func newSlots(capacity int, outcomes []Outcome, held []int, now time.Time) *slots {
-	s := &slots{}
-	for _, idx := range held {
-		o := outcomes[idx]
-		end := o.ExpiresAt
-		if o.State != conchv1.StateGranted || end.Before(now) {
-			end = now // expiring: frees up as soon as its end is recorded
-		}
-		s.free = append(s.free, end)
-	}
-	for len(s.free) < capacity {
-		s.free = append(s.free, now)
-	}
-	slices.SortFunc(s.free, time.Time.Compare)
-	// Holders beyond capacity (capacity lowered under them) free no slot for the queue until enough have ended.
-	if extra := len(s.free) - capacity; extra > 0 {
-		s.free = s.free[extra:]
-	}
-	return s
-}
-
 // take returns when the next turn starts and books the slot for d.
 func (s *slots) take(d time.Duration) time.Time {
 	start := s.free[0]
@@ -413,16 +740,24 @@ func CeilMicro(t time.Time) time.Time {
 	return c
 }
 
-func microTime(t *metav1.MicroTime) time.Time {
-	if t == nil {
-		return time.Time{}
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
 	}
-	return t.Time
+	return b
 }
 
 func earliest(a, b time.Time) time.Time {
-	if a.IsZero() || b.Before(a) {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
 		return b
 	}
 	return a
+}
+
+// Term returns how long res would hold r if granted now, what r asked for (zero: nothing named), and whether the
+// Resource's maxDuration shortened it.
+func Term(res *conchv1.Resource, r *conchv1.Reservation) (dur, requested time.Duration, clamped bool) {
+	requested = requestedOf(r)
+	dur, clamped = rulesOf(res).duration(requested)
+	return dur, requested, clamped
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
@@ -113,7 +114,8 @@ func TestGrant(t *testing.T) {
 	g.Expect(r.Status.ResourceName).To(Equal("staging"))
 	g.Expect(r.Status.GrantedAt).NotTo(BeNil())
 	g.Expect(r.Status.ExpiresAt.Time).To(Equal(r.Status.GrantedAt.Add(2 * time.Hour)))
-	g.Expect(r.Finalizers).To(ContainElement(conchv1.ReservationFinalizer))
+	g.Expect(r.Finalizers).To(BeEmpty(), "no finalizer: a deleted holder is released once the API server confirms it is gone")
+	g.Expect(r.Status.Ticket).To(Equal(int64(1)), "the first arrival at the ledger")
 	g.Expect(condition(r, conchv1.ConditionGranted).Status).To(Equal(metav1.ConditionTrue))
 	g.Expect(condition(r, conchv1.ConditionReady).Message).To(ContainSubstring("alice holds staging until"))
 	g.Expect(condition(r, conchv1.ConditionReconciling).Status).To(Equal(metav1.ConditionFalse))
@@ -244,15 +246,17 @@ func TestPoolOfThree(t *testing.T) {
 	}
 	g.Expect(bound).To(Equal(map[string]bool{"env-1": true, "env-2": true, "env-3": true}), "each takes a different free Resource of the pool")
 
-	// The fourth waits on the Resource that frees up first: the one a holds for an hour.
+	// The fourth waits on the whole pool, bound to none, expecting the member that frees up first (the one a holds
+	// for an hour).
 	create(t, testutil.Reservation("d").Namespace(ns).Pool(pool).Obj())
 	eventually(t, state(t, ns, "d")).Should(Equal(conchv1.StateQueued))
-	g.Expect(reservation(t, ns, "d").Status.ResourceName).To(Equal(reservation(t, ns, "a").Status.ResourceName))
+	g.Expect(reservation(t, ns, "d").Status.ResourceName).To(BeEmpty(), "a pooled Reservation is bound only when granted")
+	g.Expect(reservation(t, ns, "d").Status.EstimatedGrantTime.Time).To(BeTemporally("~", reservation(t, ns, "a").Status.ExpiresAt.Time, time.Second))
 
-	// It stays bound there, and gets it when a releases.
-	patchSpec(t, reservation(t, ns, "a"), func(s *conchv1.ReservationSpec) { s.Released = true })
+	// The member that frees first takes it: here c's, released before a's hour is up.
+	patchSpec(t, reservation(t, ns, "c"), func(s *conchv1.ReservationSpec) { s.Released = true })
 	eventually(t, state(t, ns, "d")).Should(Equal(conchv1.StateGranted))
-	g.Expect(reservation(t, ns, "d").Status.ResourceName).To(Equal(reservation(t, ns, "a").Status.ResourceName))
+	g.Expect(reservation(t, ns, "d").Status.ResourceName).To(Equal(reservation(t, ns, "c").Status.ResourceName))
 }
 
 func TestPoolWithNoMemberWaitsForOne(t *testing.T) {
@@ -501,6 +505,9 @@ func TestHandoverNeverShowsTwoHolders(t *testing.T) {
 		case ev := <-w.ResultChan():
 			r := ev.Object.(*conchv1.Reservation)
 			latest[r.Name] = r
+			if ev.Type == watch.Deleted {
+				delete(latest, r.Name)
+			}
 			var granted []string
 			for name, x := range latest {
 				if x.Status.State == conchv1.StateGranted && x.DeletionTimestamp == nil {
