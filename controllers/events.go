@@ -72,7 +72,8 @@ func due(res *conchv1.Resource, now time.Time) bool {
 // and unbound, every Resource of its namespace that its selector matches. From the initial list they are deferred
 // by startupDefer, as in resourceEvents.
 type reservationEvents struct {
-	c client.Reader
+	c        client.Reader
+	arrivals *Arrivals
 }
 
 var _ handler.EventHandler = reservationEvents{}
@@ -92,12 +93,17 @@ func (h reservationEvents) Create(ctx context.Context, e event.CreateEvent, q wo
 	after := time.Duration(0)
 	if e.IsInInitialList {
 		after = startupDefer
+	} else if h.arrivals != nil {
+		h.arrivals.Arrived(e.Object.GetUID())
 	}
 	h.enqueue(ctx, e.Object, q, after)
 }
 
 // Update implements handler.EventHandler. A Reservation bound meanwhile also wakes the Resources it was matched to.
 func (h reservationEvents) Update(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if rsv, ok := e.ObjectNew.(*conchv1.Reservation); ok && h.arrivals != nil && (rsv.Status.Ticket != 0 || rsv.Status.State.IsFinal()) {
+		h.arrivals.Forget(rsv.UID)
+	}
 	h.enqueue(ctx, e.ObjectNew, q, 0)
 	if old, ok := e.ObjectOld.(*conchv1.Reservation); ok && index.BoundResource(old) == "" {
 		h.enqueue(ctx, e.ObjectOld, q, 0)
@@ -106,6 +112,9 @@ func (h reservationEvents) Update(ctx context.Context, e event.UpdateEvent, q wo
 
 // Delete implements handler.EventHandler.
 func (h reservationEvents) Delete(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if h.arrivals != nil {
+		h.arrivals.Forget(e.Object.GetUID())
+	}
 	h.enqueue(ctx, e.Object, q, 0)
 }
 

@@ -39,6 +39,8 @@ type ResourceReconciler struct {
 	Recorder events.EventRecorder
 	// Clock tells the time; tests inject a clock they can step.
 	Clock clock.PassiveClock
+	// Arrivals orders Reservations created within one second; SetupWithManager creates it when nil.
+	Arrivals *Arrivals
 }
 
 var _ reconcile.Reconciler = (*ResourceReconciler)(nil)
@@ -154,13 +156,22 @@ func (r *ResourceReconciler) pass(ctx context.Context, req ctrl.Request, p *pass
 		}
 		log.V(1).Info("Recorded the ledger", "holders", st.HeldBy, "waiting", st.Waiting, "nextTicket", st.NextTicket)
 	}
-	// Step 5: tell the holders, and those left Pending, their state.
+	// Step 5: tell the holders, and those left Pending, their state. A report that loses to another write (the
+	// Reservation ended meanwhile) is decided again once the others are told.
+	again := false
 	for _, o := range plan.Outcomes {
 		if o.State == conchv1.StateGranted || o.State == conchv1.StatePending {
-			if err := r.report(ctx, res, byUID[o.UID], o, now, p); err != nil && !errors.Is(err, errDecideAgain) {
+			err := r.report(ctx, res, byUID[o.UID], o, now, p)
+			switch {
+			case errors.Is(err, errDecideAgain):
+				again = true
+			case err != nil:
 				return ctrl.Result{}, err
 			}
 		}
+	}
+	if again {
+		return ctrl.Result{}, errDecideAgain
 	}
 	// Step 6: let go of Reservations being deleted that still carry the finalizer of Conch before v0.2.
 	for _, o := range plan.Outcomes {
@@ -181,7 +192,7 @@ func (r *ResourceReconciler) pass(ctx context.Context, req ctrl.Request, p *pass
 // namespace that match it, those its ledger names (from the cache), and whatever this Reconcile read from the API
 // server instead.
 func (r *ResourceReconciler) view(ctx context.Context, res *conchv1.Resource, p *pass) (queue.View, error) {
-	v := queue.View{Resource: res, Fresh: map[types.UID]bool{}, Gone: p.gone}
+	v := queue.View{Resource: res, Fresh: map[types.UID]bool{}, Gone: p.gone, Arrival: r.Arrivals.Of}
 	seen := map[string]bool{}
 	add := func(rsv *conchv1.Reservation) {
 		if seen[rsv.Name] {
@@ -365,10 +376,13 @@ func (r *ResourceReconciler) recordChange(ctx context.Context, res *conchv1.Reso
 // Reservation bound to it or, pooled and unbound, matching it. At start, Resources with holds already due come
 // first (see resourceEvents).
 func (r *ResourceReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	if r.Arrivals == nil {
+		r.Arrivals = NewArrivals()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("resource").
 		Watches(&conchv1.Resource{}, resourceEvents{clock: r.Clock}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&conchv1.Reservation{}, reservationEvents{c: mgr.GetClient()}).
+		Watches(&conchv1.Reservation{}, reservationEvents{c: mgr.GetClient(), arrivals: r.Arrivals}).
 		WithOptions(opts).
 		Complete(r)
 }

@@ -33,19 +33,25 @@ func BoundResource(r *conchv1.Reservation) string {
 // Setup registers the field indexes the controllers (and the Slack front end) use.
 func Setup(ctx context.Context, mgr manager.Manager) error {
 	idx := mgr.GetFieldIndexer()
-	if err := idx.IndexField(ctx, &conchv1.Reservation{}, BoundResourceField, func(o client.Object) []string {
-		if name := BoundResource(o.(*conchv1.Reservation)); name != "" {
-			return []string{name}
-		}
-		return nil
-	}); err != nil {
+	if err := idx.IndexField(ctx, &conchv1.Reservation{}, BoundResourceField, BoundResourceValues); err != nil {
 		return err
 	}
-	return idx.IndexField(ctx, &conchv1.Reservation{}, UnboundPoolField, func(o client.Object) []string {
-		r := o.(*conchv1.Reservation)
-		if r.Spec.Selector != nil && r.Status.ResourceName == "" && !r.Status.State.IsFinal() {
-			return []string{"true"}
-		}
-		return nil
-	})
+	return idx.IndexField(ctx, &conchv1.Reservation{}, UnboundPoolField, UnboundPoolValues)
+}
+
+// BoundResourceValues is the indexer of BoundResourceField.
+func BoundResourceValues(o client.Object) []string {
+	if name := BoundResource(o.(*conchv1.Reservation)); name != "" {
+		return []string{name}
+	}
+	return nil
+}
+
+// UnboundPoolValues is the indexer of UnboundPoolField.
+func UnboundPoolValues(o client.Object) []string {
+	r := o.(*conchv1.Reservation)
+	if r.Spec.Selector != nil && r.Status.ResourceName == "" && !r.Status.State.IsFinal() {
+		return []string{"true"}
+	}
+	return nil
 }

@@ -43,6 +43,10 @@ type View struct {
 	Fresh map[types.UID]bool
 	// Gone marks ledger entries (by UID) that the API server says no longer exist.
 	Gone map[types.UID]bool
+	// Arrival, when set, returns the order in which the controller's watch delivered the creation of a
+	// Reservation (a sequence number), if it saw it. Creation timestamps have whole seconds, so among the
+	// Reservations a look admits together, those created in the same second are ordered by it; without it, by name.
+	Arrival func(types.UID) (uint64, bool)
 }
 
 // Outcome is the engine's decision about one Reservation.
@@ -129,9 +133,10 @@ func Decide(v View, now time.Time) Plan {
 	now = CeilMicro(now)
 	d := decider{
 		res: v.Resource, rules: rulesOf(v.Resource), now: now, fresh: v.Fresh, gone: v.Gone,
-		byUID:  make(map[types.UID]*conchv1.Reservation, len(v.Reservations)),
-		next:   max(v.Resource.Status.NextTicket, 1),
-		inPlan: map[types.UID]bool{},
+		byUID:   make(map[types.UID]*conchv1.Reservation, len(v.Reservations)),
+		next:    max(v.Resource.Status.NextTicket, 1),
+		inPlan:  map[types.UID]bool{},
+		arrival: v.Arrival,
 	}
 	for i := range v.Reservations {
 		r := &v.Reservations[i]
@@ -152,6 +157,8 @@ type decider struct {
 	fresh map[types.UID]bool
 	gone  map[types.UID]bool
 	byUID map[types.UID]*conchv1.Reservation
+	// arrival is View.Arrival.
+	arrival func(types.UID) (uint64, bool)
 
 	holding []conchv1.ResourceHolder
 	waiting []conchv1.QueueEntry
@@ -218,22 +225,26 @@ func (d *decider) holders() {
 		if requested != term.requested {
 			// An extension or a shortening: the term is computed anew, with today's rules. A shortening seen in a
 			// view that may be stale waits for a read of the API server.
-			dur, clamped := d.rules.duration(requested)
+			dur, _ := d.rules.duration(requested)
 			until := CeilMicro(h.Since.Add(dur))
-			if until.Before(h.Until.Time) && !d.fresh[uid] {
+			switch {
+			case until.Before(h.Until.Time) && requested > term.duration:
+				// Asked for longer, but today's maxDuration allows less than the term already promised: an
+				// extension never shortens a hold, so the term stands.
+				h.Requested = optDuration(requested)
+				term.requested = requested
+			case until.Before(h.Until.Time) && !d.fresh[uid]:
 				d.confirm = append(d.confirm, r.Name)
-			} else {
+			default:
 				edited = true
 				term = holdTerm{duration: dur, requested: requested}
 				h.Duration = &metav1.Duration{Duration: dur}
 				h.Requested = optDuration(requested)
 				h.Until = metav1.NewMicroTime(until)
-				o.Clamped = clamped
 			}
-		} else {
-			_, o.Clamped = d.rules.duration(requested)
 		}
 		o.Duration, o.Requested = term.duration, requested
+		o.Clamped = requested != 0 && requested > term.duration
 		o.GrantedAt, o.ExpiresAt = h.Since.Time, h.Until.Time
 		h.Heartbeat = d.observe(r, h.Heartbeat, h.Since.Time)
 		switch hb := d.heartbeat(r, h.Heartbeat); {
@@ -331,7 +342,7 @@ func (d *decider) admit(all []conchv1.Reservation) {
 		}
 		fresh = append(fresh, r)
 	}
-	slices.SortFunc(fresh, compareArrival)
+	slices.SortFunc(fresh, d.compareArrival)
 	for _, r := range fresh {
 		o := d.outcome(r, 0)
 		switch {
@@ -618,11 +629,25 @@ func sameMicro(a, b *metav1.MicroTime) bool {
 	return a.Equal(b)
 }
 
-// compareArrival orders Reservations that arrive at the ledger together: by creation time, then by name, then by
-// UID. It only breaks ties within one look: the ticket is what orders the queue.
-func compareArrival(a, b *conchv1.Reservation) int {
+// compareArrival orders Reservations that arrive at the ledger together: by creation time (whole seconds), then
+// in the order the watch delivered their creation (a Reservation listed at start, without one, came first), then
+// by name and UID. It only breaks ties within one look: the ticket is what orders the queue.
+func (d *decider) compareArrival(a, b *conchv1.Reservation) int {
 	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
 		return c
+	}
+	if d.arrival != nil {
+		sa, oka := d.arrival(a.UID)
+		sb, okb := d.arrival(b.UID)
+		switch {
+		case oka && okb && sa != sb:
+			return cmp.Compare(sa, sb)
+		case oka != okb:
+			if okb {
+				return -1
+			}
+			return 1
+		}
 	}
 	if c := cmp.Compare(a.Name, b.Name); c != 0 {
 		return c
