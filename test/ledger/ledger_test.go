@@ -306,7 +306,9 @@ func TestDeletedHolderIsReleasedWithoutAFinalizer(t *testing.T) {
 	g.Expect(granted(t, ns)).To(Equal([]string{"b"}))
 }
 
-func name(i int) string { return "r" + string(rune('a'+i/26%26)) + string(rune('a'+i%26)) + string(rune('a'+i/676)) }
+func name(i int) string {
+	return "r" + string(rune('a'+i/26%26)) + string(rune('a'+i%26)) + string(rune('a'+i/676))
+}
 
 func condition(r *conchv1.Reservation, typ string) metav1.Condition {
 	i := slices.IndexFunc(r.Status.Conditions, func(c metav1.Condition) bool { return c.Type == typ })
