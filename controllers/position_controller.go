@@ -68,10 +68,14 @@ func (r *PositionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			if !apierrors.IsNotFound(err) {
 				return ctrl.Result{}, err
 			}
+			retry = true // the cache is behind the ledger, or it is gone: look again
 			continue
 		}
-		if string(rsv.UID) != q.UID || rsv.DeletionTimestamp != nil || rsv.Status.State.IsFinal() ||
-			rsv.Status.State == conchv1.StateGranted {
+		if string(rsv.UID) != q.UID {
+			retry = true
+			continue
+		}
+		if rsv.DeletionTimestamp != nil || rsv.Status.State.IsFinal() || rsv.Status.State == conchv1.StateGranted {
 			continue
 		}
 		o := queuedOutcome(res, rsv, q, int32(i+1), int32(len(res.Status.Queue)), turns.Turns[i])
