@@ -5,9 +5,12 @@ package manager
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -84,9 +87,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 		LeaderElectionReleaseOnCancel: !opts.KeepLeaseOnStop,
 		Controller:                    config.Controller{SkipNameValidation: ptr.To(opts.SeveralPerProcess)},
 	}
-	// The cache holds every Resource and Reservation; their managedFields are a third of each object and nothing
-	// reads them.
-	mopts.Cache.DefaultTransform = cache.TransformStripManagedFields()
+	// The cache holds every Resource and Reservation; their managedFields are a third of each object, and kubectl's
+	// last-applied-configuration annotation repeats the spec: nothing reads them.
+	mopts.Cache.DefaultTransform = stripUnread
 	if len(opts.Namespaces) > 0 {
 		mopts.Cache.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range opts.Namespaces {
@@ -184,3 +187,20 @@ const (
 	DefaultQPS   = 100
 	DefaultBurst = 200
 )
+
+// stripUnread drops from objects entering the cache what the manager never reads.
+func stripUnread(in any) (any, error) {
+	if o, ok := in.(interface {
+		SetManagedFields([]metav1.ManagedFieldsEntry)
+		GetAnnotations() map[string]string
+		SetAnnotations(map[string]string)
+	}); ok {
+		o.SetManagedFields(nil)
+		if a := o.GetAnnotations(); a[corev1.LastAppliedConfigAnnotation] != "" {
+			a = maps.Clone(a)
+			delete(a, corev1.LastAppliedConfigAnnotation)
+			o.SetAnnotations(a)
+		}
+	}
+	return in, nil
+}

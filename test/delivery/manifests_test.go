@@ -303,7 +303,7 @@ func TestHelmChartValues(t *testing.T) {
 				if want := []string{"conch-ns-slack-secret"}; !slices.Equal(roles, want) {
 					t.Errorf("Roles %v, want %v (no leader election Role)", roles, want)
 				}
-				if env := d.Spec.Template.Spec.Containers[0].Env; len(env) != 2 || env[0].ValueFrom.SecretKeyRef.Name != "team-slack" {
+				if env := d.Spec.Template.Spec.Containers[0].Env; len(env) != 3 || env[1].ValueFrom.SecretKeyRef.Name != "team-slack" {
 					t.Errorf("env %+v", env)
 				}
 			},
@@ -321,8 +321,8 @@ func TestHelmChartValues(t *testing.T) {
 		"no Slack": {
 			set: []string{"slack.secretName="},
 			check: func(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) {
-				if env := d.Spec.Template.Spec.Containers[0].Env; len(env) != 0 {
-					t.Errorf("env %+v, want none", env)
+				if env := d.Spec.Template.Spec.Containers[0].Env; len(env) != 1 || env[0].Name != "GOMEMLIMIT" {
+					t.Errorf("env %+v, want GOMEMLIMIT alone", env)
 				}
 				for _, u := range only(objs, "Role") {
 					if strings.Contains(u.GetName(), "slack") {
