@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,14 +32,20 @@ type bench struct {
 	rep  *report
 	// c is the bench's own client, without client-side rate limit, so that the baseline measures the API server.
 	c client.WithWatch
-	// counter counts the requests of the in-process manager.
-	counter *requestCounter
-	mgr     *runningManager
-	runID   string
+	// counter counts the requests of the in-process manager; own counts the bench's own (to tell them apart from
+	// a manager subprocess's in the API server's counts).
+	counter, own *requestCounter
+	mgr          *runningManager
+	runID        string
 
-	// baseline write throughput (16 clients, the three writes of a grant in turn), for the burst ratio; 0 when the
-	// baseline did not run.
-	baselineWritesPerSec float64
+	// floor is what the API server allows a grant, measured by the baseline; nil when it did not run.
+	floor *floor
+	// tmp holds the manager binary and the subprocesses' kubeconfig and logs; removed by cleanup.
+	tmp        string
+	managerBin string
+	kubeconfig string
+	// apiHTTP reads the API server's own /metrics as an administrator.
+	apiHTTP *http.Client
 	// burstNS is the namespace of the largest burst (burstResources Resources, its Reservations); the memory phase
 	// measures a manager holding exactly those.
 	burstNS string
@@ -45,14 +53,23 @@ type bench struct {
 }
 
 func newBench(env *testenv.Environment, o options, sz sizes, rep *report) (*bench, error) {
+	own := newRequestCounter()
 	cfg := rest.CopyConfig(env.Config)
 	cfg.QPS, cfg.Burst = -1, 0 // no client-side limit: the API server is what is measured
+	cfg.Wrap(own.wrap)
 	c, err := client.NewWithWatch(cfg, client.Options{Scheme: manager.Scheme()})
 	if err != nil {
 		return nil, err
 	}
-	return &bench{env: env, opts: o, sz: sz, rep: rep, c: c, counter: newRequestCounter(),
+	return &bench{env: env, opts: o, sz: sz, rep: rep, c: c, counter: newRequestCounter(), own: own,
 		runID: fmt.Sprintf("%04d", time.Now().UnixNano()/1e6%10000)}, nil
+}
+
+// cleanup removes what the subprocess phases left in a temporary directory.
+func (b *bench) cleanup() {
+	if b.tmp != "" {
+		_ = os.RemoveAll(b.tmp)
+	}
 }
 
 // namespace creates a fresh namespace for a phase: envtest never deletes namespaces, and a fresh one means a watch
@@ -163,17 +180,19 @@ type runningManager struct {
 	done   chan error
 }
 
-// startManager starts the real manager in this process, as the integration tests do, with its requests counted.
-// It returns once the manager's caches are in sync.
+// startManager starts the real manager in this process, as the integration tests do, with its requests counted
+// and the client limits cmd/manager ships with (unless -kube-api-qps says otherwise). It returns once the
+// manager's caches are in sync.
 func (b *bench) startManager(ctx context.Context) error {
 	if b.mgr != nil {
 		return errors.New("a manager is already running")
 	}
-	cfg := rest.CopyConfig(b.env.Config) // testenv's QPS 1000, burst 2000
+	cfg := rest.CopyConfig(b.env.Config)
 	cfg.Wrap(b.counter.wrap)
 	mctx, cancel := context.WithCancel(ctx)
 	mgr, err := manager.New(mctx, cfg, manager.Options{
 		MetricsAddr: "0", ProbeAddr: "0", LeaderElection: false,
+		QPS: float32(b.opts.qps), Burst: b.opts.burst,
 		MaxConcurrentReconciles: b.opts.maxConcurrentReconciles,
 		SeveralPerProcess:       true, // the restart phase starts a second manager in this process
 	})

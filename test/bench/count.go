@@ -161,6 +161,19 @@ func (c counts) sub(before counts) counts {
 	return out
 }
 
+// writesOn returns the writes on the given resources (subresources included).
+func (c counts) writesOn(resources map[string]bool) int {
+	n := 0
+	for k, v := range c.ByKind {
+		_, kind, _ := strings.Cut(k, " ")
+		base, _, _ := strings.Cut(kind, "/")
+		if resources[base] {
+			n += v
+		}
+	}
+	return n
+}
+
 // events returns the Events written.
 func (c counts) events() int { return c.ByKind["POST events"] + c.ByKind["PATCH events"] }
 

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/conch-dev/conch/controllers"
 )
 
 // reconcileActivity reads, from controller-runtime's metrics registry in this process, how many reconciles the
@@ -30,8 +32,12 @@ func reconcileActivity() (total, active float64, err error) {
 	return total, active, nil
 }
 
-// waitManagerIdle waits until the in-process manager has run no reconcile for 2 s and none runs, at most max, and
-// returns how long that took.
+// idleQuiet is how long the manager must run no reconcile to count as idle: longer than the longest delay it
+// gives itself while work remains, the PositionReconciler's least time between two refreshes of one queue.
+const idleQuiet = controllers.DefaultPositionRefresh + time.Second
+
+// waitManagerIdle waits until the in-process manager has run no reconcile for idleQuiet and none runs, at most max,
+// and returns how long it took until the quiet began.
 func (b *bench) waitManagerIdle(ctx context.Context, max time.Duration) (time.Duration, error) {
 	start := time.Now()
 	last, quietSince := -1.0, time.Time{}
@@ -45,7 +51,7 @@ func (b *bench) waitManagerIdle(ctx context.Context, max time.Duration) (time.Du
 			quietSince = time.Time{}
 		case quietSince.IsZero():
 			quietSince = time.Now()
-		case time.Since(quietSince) >= 2*time.Second:
+		case time.Since(quietSince) >= idleQuiet:
 			return quietSince.Sub(start), nil
 		}
 		last = total

@@ -1,13 +1,15 @@
-// Command bench measures Conch against the API server's own limits and prints a table of figures and targets
-// (`make bench`). It starts a control plane (envtest: etcd and kube-apiserver) and the real manager in one process,
-// takes a baseline of raw API-server writes before the manager starts, then measures grant latency, bursts,
-// handover, timed release, restart and steady state against the running manager, and finally the memory of the
-// manager run as a subprocess. docs/performance.md explains the method and the figures.
+// Command bench measures Conch against the API server's own limits and prints a table of figures, targets and
+// PASS/MISS (`make bench`). It starts a control plane (envtest: etcd and kube-apiserver), measures the API server's
+// floor for a grant (its write rate and latency for a create and two status patches) before any manager runs, then
+// measures grant latency, handover, timed release, restart, bursts and steady state against the real manager in
+// this process, with the client limits it ships with, and finally the memory of the manager run as a subprocess,
+// and (-scale) how these costs grow with the number of Reservations. docs/performance.md explains the method.
 //
 // Usage:
 //
-//	go run ./test/bench [-quick] [-json results.json] [-cpuprofile-dir dir] [-only phase,phase] [-v]
+//	go run ./test/bench [-quick] [-scale] [-json results.json] [-cpuprofile-dir dir] [-only phase,phase] [-v]
 //	                    [-apiserver-cpuprofile phase] [-max-concurrent-reconciles n] [-manager-env NAME=value,...]
+//	                    [-kube-api-qps q] [-kube-api-burst b]
 //
 // It talks only to 127.0.0.1, and every loop is bounded in count and time.
 package main
@@ -31,27 +33,44 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/conch-dev/conch/internal/manager"
 	"github.com/conch-dev/conch/internal/testenv"
 )
 
-// phases in the order they run. The baseline runs before the manager starts; memory runs after the in-process
-// manager stops.
-var phases = []string{"baseline", "grant", "handover", "timed", "restart", "burst", "memory"}
+// phases in the order they run. The baseline runs before the manager starts; memory and scale run after the
+// in-process manager stops, each with the manager as a subprocess. scale runs only when asked for (-scale or -only
+// scale): it takes about as long as everything else together.
+var phases = []string{"baseline", "grant", "handover", "timed", "restart", "burst", "memory", "scale"}
+
+// needFloor are the phases whose targets are ratios to the baseline's floor: selecting one with -only runs the
+// baseline too.
+var needFloor = map[string]bool{"grant": true, "handover": true, "burst": true, "scale": true}
 
 // options are the command line.
 type options struct {
 	quick      bool
+	scale      bool
 	jsonPath   string
 	profileDir string
 	only       map[string]bool
 	verbose    bool
 	// maxConcurrentReconciles is passed to the manager (0: its default), to try other settings.
 	maxConcurrentReconciles int
-	// managerEnv is added to the environment of the manager subprocess (memory phase), to try GOGC or GOMEMLIMIT.
+	// qps and burst are the manager's client limits: by default those cmd/manager ships with
+	// (manager.DefaultQPS, manager.DefaultBurst), which the chart does not change.
+	qps   float64
+	burst int
+	// managerEnv is added to the environment of the manager subprocesses (memory and scale), to try GOGC or
+	// GOMEMLIMIT.
 	managerEnv []string
 	// apiserverProfile names a phase during whose first apiserverProfileFor kube-apiserver's CPU is profiled.
 	apiserverProfile    string
 	apiserverProfileFor time.Duration
+}
+
+// shipped reports whether the manager runs with the client limits cmd/manager ships with.
+func (o options) shipped() bool {
+	return o.qps == manager.DefaultQPS && o.burst == manager.DefaultBurst
 }
 
 // sizes are the loads of a run; -quick makes them smaller.
@@ -61,19 +80,24 @@ type sizes struct {
 	grantRate                   int           // Reservations per second in the grant-latency phase
 	grantFor                    time.Duration // how long the paced load lasts
 	grantResources              int
-	handoverQueue               int // Reservations queued behind the first holder
-	timedN                      int // holds in the timed-release phase
-	timedResources              int // Resources they are spread over (capacity timedN/timedResources)
+	handoverQueue               int           // Reservations queued behind the first holder
+	handoverMax                 time.Duration // the longest the whole drain may take
+	timedN                      int           // holds in the timed-release phase
+	timedResources              int           // Resources they are spread over (capacity timedN/timedResources)
 	timedFirst                  time.Duration
 	timedSpread                 time.Duration // expiries are spread over this long after timedFirst
 	restartN, restartResources  int
+	restartObjects              int // the cluster holds at least this many Resources and Reservations at the restart
 	bursts                      []int
 	burstResources              int
 	burstMax                    time.Duration // the longest wait for a burst above 1,000
-	handoverMax                 time.Duration // the longest the handovers may take in all
 	memoryMax                   time.Duration // the longest wait for the subprocess to process everything
 	steadyFor                   time.Duration
 	memoryResources, memoryN    int
+	scaleLevels                 []int         // Reservations in the cluster at each step of the scale phase
+	scaleProbe                  int           // grants paced at grantRate at each step
+	scaleEnded                  int           // holds ended while the manager is down at each step's restart
+	scaleMax                    time.Duration // the longest the scale phase may take
 }
 
 // idleMax bounds the wait for the manager to go idle after a burst of n was processed.
@@ -81,7 +105,7 @@ func (s sizes) idleMax(n int) time.Duration {
 	if n <= 1000 {
 		return 30 * time.Second
 	}
-	return time.Minute
+	return 2 * time.Minute
 }
 
 // burstLimit bounds the wait for a burst of n to be processed, so that a slow machine still ends the run in time.
@@ -96,13 +120,14 @@ func fullSizes() sizes {
 	return sizes{
 		baselineOps1: 1000, baselineOps16: 4000, baselineMax: 6 * time.Second,
 		grantRate: 50, grantFor: 20 * time.Second, grantResources: 100,
-		handoverQueue: 200,
-		timedN:        1000, timedResources: 100, timedFirst: 10 * time.Second, timedSpread: 60 * time.Second,
-		restartN: 1000, restartResources: 100,
-		bursts: []int{1000, 10000}, burstResources: 1000, burstMax: 120 * time.Second,
-		handoverMax: 45 * time.Second, memoryMax: 90 * time.Second,
+		handoverQueue: 200, handoverMax: 4 * time.Minute,
+		timedN: 1000, timedResources: 100, timedFirst: 10 * time.Second, timedSpread: 60 * time.Second,
+		restartN: 1000, restartResources: 100, restartObjects: 3000,
+		bursts: []int{1000, 10000}, burstResources: 1000, burstMax: 4 * time.Minute,
+		memoryMax:       3 * time.Minute,
 		steadyFor:       10 * time.Second,
 		memoryResources: 1000, memoryN: 10000,
+		scaleLevels: []int{1000, 10000, 30000}, scaleProbe: 500, scaleEnded: 100, scaleMax: 25 * time.Minute,
 	}
 }
 
@@ -110,30 +135,35 @@ func quickSizes() sizes {
 	return sizes{
 		baselineOps1: 300, baselineOps16: 1500, baselineMax: 3 * time.Second,
 		grantRate: 50, grantFor: 8 * time.Second, grantResources: 100,
-		handoverQueue: 50,
-		timedN:        200, timedResources: 20, timedFirst: 5 * time.Second, timedSpread: 10 * time.Second,
-		restartN: 200, restartResources: 20,
+		handoverQueue: 50, handoverMax: time.Minute,
+		timedN: 200, timedResources: 20, timedFirst: 5 * time.Second, timedSpread: 10 * time.Second,
+		restartN: 200, restartResources: 20, restartObjects: 1000,
 		// No burst of 10,000: the manager's memory is measured on the 1,000 of the burst, without a target.
-		bursts: []int{1000}, burstResources: 1000, burstMax: 60 * time.Second,
-		handoverMax: 20 * time.Second, memoryMax: 60 * time.Second,
+		bursts: []int{1000}, burstResources: 1000, burstMax: time.Minute,
+		memoryMax:       time.Minute,
 		steadyFor:       10 * time.Second,
 		memoryResources: 1000, memoryN: 1000,
+		scaleLevels: []int{1000, 3000}, scaleProbe: 200, scaleEnded: 50, scaleMax: 8 * time.Minute,
 	}
 }
 
 func main() {
 	var o options
 	var only string
-	flag.BoolVar(&o.quick, "quick", false, "Smaller loads and no burst of 10,000: a run of about two minutes instead of about seven.")
+	flag.BoolVar(&o.quick, "quick", false, "Smaller loads and no burst of 10,000: a run of about three minutes instead of about ten.")
+	flag.BoolVar(&o.scale, "scale", false, "Also run the scale phase (1,000, 10,000 and 30,000 Reservations): about ten minutes more.")
 	flag.StringVar(&o.jsonPath, "json", "", "Also write the results as JSON to this file.")
 	flag.StringVar(&o.profileDir, "cpuprofile-dir", "", "Write a CPU profile of each in-process phase (<phase>.cpu.pprof) into this directory.")
-	flag.StringVar(&only, "only", "", "Run only these phases (comma-separated): "+strings.Join(phases, ", ")+".")
+	flag.StringVar(&only, "only", "", "Run only these phases (comma-separated): "+strings.Join(phases, ", ")+
+		". The baseline runs too when a phase compares with its floor ("+strings.Join(slices.Sorted(maps.Keys(needFloor)), ", ")+").")
 	flag.BoolVar(&o.verbose, "v", false, "Show the manager's logs on stderr.")
 	flag.StringVar(&o.apiserverProfile, "apiserver-cpuprofile", "", "Also profile kube-apiserver's CPU during this phase (needs -cpuprofile-dir).")
 	flag.DurationVar(&o.apiserverProfileFor, "apiserver-cpuprofile-for", 20*time.Second, "How long to profile kube-apiserver from the start of the phase.")
 	var managerEnv string
-	flag.StringVar(&managerEnv, "manager-env", "", "Comma-separated NAME=value pairs for the manager subprocess of the memory phase (GOMEMLIMIT=80MiB).")
+	flag.StringVar(&managerEnv, "manager-env", "", "Comma-separated NAME=value pairs for the manager subprocesses of the memory and scale phases (GOMEMLIMIT=80MiB).")
 	flag.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 0, "Reconciles at once per controller in the manager under test (0: the manager's default).")
+	flag.Float64Var(&o.qps, "kube-api-qps", manager.DefaultQPS, "The manager's client limit, requests per second (default: what cmd/manager ships with).")
+	flag.IntVar(&o.burst, "kube-api-burst", manager.DefaultBurst, "The manager's client burst (default: what cmd/manager ships with).")
 	flag.Parse()
 	for kv := range strings.SplitSeq(managerEnv, ",") {
 		if kv = strings.TrimSpace(kv); kv != "" {
@@ -188,9 +218,12 @@ func run(ctx context.Context, o options) int {
 	}
 	defer func() { _ = env.Stop() }()
 	fmt.Printf("Control plane up in %v at %s\n", time.Since(start).Round(time.Millisecond), env.Config.Host)
-	if o.maxConcurrentReconciles > 0 {
-		rep.detail("manager", "--max-concurrent-reconciles=%d", o.maxConcurrentReconciles)
+	limits := "as shipped"
+	if !o.shipped() {
+		limits = "not as shipped"
 	}
+	rep.detail("manager", "--kube-api-qps=%g --kube-api-burst=%d (%s), --max-concurrent-reconciles=%s", o.qps, o.burst, limits,
+		map[bool]string{true: fmt.Sprint(o.maxConcurrentReconciles), false: "default"}[o.maxConcurrentReconciles > 0])
 	if len(o.managerEnv) > 0 {
 		rep.detail("manager subprocess environment", "%s", strings.Join(o.managerEnv, " "))
 	}
@@ -200,6 +233,7 @@ func run(ctx context.Context, o options) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
+	defer b.cleanup()
 	b.runAll(ctx)
 
 	rep.Duration = time.Since(rep.Started).Round(time.Second).String()
@@ -226,7 +260,12 @@ func run(ctx context.Context, o options) int {
 // runAll runs the selected phases in order. A phase that fails adds an ERROR row; the next phases still run when
 // they can.
 func (b *bench) runAll(ctx context.Context) {
-	want := func(p string) bool { return b.opts.only == nil || b.opts.only[p] }
+	want := func(p string) bool {
+		if b.opts.only != nil {
+			return b.opts.only[p]
+		}
+		return p != "scale" || b.opts.scale
+	}
 	step := func(name string, f func(context.Context) error) {
 		if ctx.Err() != nil {
 			return
@@ -248,12 +287,20 @@ func (b *bench) runAll(ctx context.Context) {
 		}
 	}
 
-	if want("baseline") {
+	floor := want("baseline")
+	for p := range needFloor {
+		floor = floor || want(p)
+	}
+	if floor {
 		step("baseline", b.baseline)
 	}
+	inProcess := []struct {
+		name string
+		f    func(context.Context) error
+	}{{"grant", b.grantLatency}, {"handover", b.handover}, {"timed", b.timedRelease}, {"restart", b.restart}, {"burst", b.bursts}}
 	needManager := false
-	for _, p := range phases[1 : len(phases)-1] {
-		needManager = needManager || want(p)
+	for _, p := range inProcess {
+		needManager = needManager || want(p.name)
 	}
 	if needManager {
 		if err := b.startManager(ctx); err != nil {
@@ -261,10 +308,7 @@ func (b *bench) runAll(ctx context.Context) {
 			return
 		}
 		step("warmup", b.warmup)
-		for _, p := range []struct {
-			name string
-			f    func(context.Context) error
-		}{{"grant", b.grantLatency}, {"handover", b.handover}, {"timed", b.timedRelease}, {"restart", b.restart}, {"burst", b.bursts}} {
+		for _, p := range inProcess {
 			if !want(p.name) {
 				continue
 			}
@@ -282,6 +326,9 @@ func (b *bench) runAll(ctx context.Context) {
 	}
 	if want("memory") {
 		step("memory", b.memory)
+	}
+	if want("scale") {
+		step("scale", b.scalePhase)
 	}
 	b.rep.Rows = append(b.rep.Rows, row{Phase: "slack", Metric: "Slack (issue 3)", Value: "measured in test/slack benchmarks",
 		Target: "ack p99 ≤ 100 ms", Result: todo})

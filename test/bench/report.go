@@ -31,6 +31,8 @@ type row struct {
 	// Number is Value as a number, in Unit, for tools.
 	Number float64 `json:"number"`
 	Unit   string  `json:"unit,omitempty"`
+	// Ratio is Number as a ratio to the same run's floor, where the target is one.
+	Ratio float64 `json:"ratio,omitempty"`
 }
 
 // report collects the rows and details of a run.
@@ -97,6 +99,45 @@ func (r *report) latency(phase, metric string, d, limit time.Duration) {
 	r.check(phase, metric, fmtDur(d), ms(d), "ms", "≤ "+fmtDur(limit), d <= limit)
 }
 
+// latencyFactor is how far above the floor's latency a latency target lies.
+const latencyFactor = 1.5
+
+// floorLatency adds a row for a latency checked against latencyFactor × the floor's latency: in ms and as a ratio.
+// Without a floor (the baseline failed) it is a MISS: there is nothing to say it is good.
+func (b *bench) floorLatency(phase, metric string, d time.Duration) {
+	target := fmt.Sprintf("≤ %.1f× floor", latencyFactor)
+	if b.floor == nil || b.floor.latency <= 0 {
+		b.rep.check(phase, metric, fmtDur(d)+" (no floor measured)", ms(d), "ms", target, false)
+		return
+	}
+	ratio := float64(d) / float64(b.floor.latency)
+	limit := time.Duration(latencyFactor * float64(b.floor.latency))
+	b.rep.check(phase, metric, fmt.Sprintf("%s = %.2f× floor", fmtDur(d), ratio), ms(d), "ms",
+		fmt.Sprintf("%s (%s)", target, fmtDur(limit)), d <= limit)
+	b.rep.Rows[len(b.rep.Rows)-1].Ratio = ratio
+}
+
+// floorRate adds a row for a throughput checked against a share of the floor's grants/s.
+func (b *bench) floorRate(phase, metric string, rate, share float64, check bool) {
+	target := fmt.Sprintf("≥ %.0f %% of floor", 100*share)
+	if b.floor == nil || b.floor.grantsPerSec <= 0 {
+		if check {
+			b.rep.check(phase, metric, fmt.Sprintf("%.0f/s (no floor measured)", rate), math.NaN(), "%", target, false)
+		} else {
+			b.rep.info(phase, metric, fmt.Sprintf("%.0f/s (no floor measured)", rate), math.NaN(), "%")
+		}
+		return
+	}
+	ratio := rate / b.floor.grantsPerSec
+	value := fmt.Sprintf("%.0f %% (%.0f/s of %.0f/s)", 100*ratio, rate, b.floor.grantsPerSec)
+	if check {
+		b.rep.check(phase, metric, value, 100*ratio, "%", target, ratio >= share)
+	} else {
+		b.rep.info(phase, metric, value, 100*ratio, "%")
+	}
+	b.rep.Rows[len(b.rep.Rows)-1].Ratio = ratio
+}
+
 // fail adds a row saying a phase could not complete.
 func (r *report) fail(phase string, err error) {
 	r.Rows = append(r.Rows, row{Phase: phase, Metric: "error", Value: err.Error(), Result: failed, Number: math.NaN()})
@@ -115,6 +156,7 @@ func (r *report) print(w io.Writer) {
 	}
 	_ = tw.Flush()
 	met, total := 0, 0
+	var missed []string
 	for _, x := range r.Rows {
 		switch x.Result {
 		case pass:
@@ -122,9 +164,13 @@ func (r *report) print(w io.Writer) {
 			total++
 		case miss, failed:
 			total++
+			missed = append(missed, x.Phase+": "+x.Metric)
 		}
 	}
 	fmt.Fprintf(w, "\n%d of %d targets met.\n", met, total)
+	if len(missed) > 0 {
+		fmt.Fprintf(w, "Missed: %s.\n", strings.Join(missed, "; "))
+	}
 }
 
 // writeJSON writes the report as JSON to path.

@@ -50,3 +50,33 @@ func Summarize(samples []time.Duration) Summary {
 		Mean: sum / time.Duration(len(sorted)),
 	}
 }
+
+// linearMax is the largest exponent still called linear: measurements on a shared machine are noisy.
+const linearMax = 1.2
+
+// growth says how a cost grew from v0 at size n0 to v1 at size n1: the exponent k of cost ∝ size^k, and a word
+// for it (flat, sublinear, linear, worse than linear). A cost that starts at zero and grows is worse than linear
+// (k is +Inf); one that is zero at both sizes is flat. NaN for an unknown cost.
+func growth(n0, n1 int, v0, v1 float64) (float64, string) {
+	switch {
+	case math.IsNaN(v0) || math.IsNaN(v1) || n0 <= 0 || n1 <= n0:
+		return math.NaN(), "unknown"
+	case v0 <= 0 && v1 <= 0:
+		return 0, "flat"
+	case v0 <= 0:
+		return math.Inf(1), "worse than linear"
+	case v1 <= 0:
+		return math.Inf(-1), "flat"
+	}
+	k := math.Log(v1/v0) / math.Log(float64(n1)/float64(n0))
+	switch {
+	case k < 0.2:
+		return k, "flat"
+	case k < 0.8:
+		return k, "sublinear"
+	case k <= linearMax:
+		return k, "linear"
+	default:
+		return k, "worse than linear"
+	}
+}

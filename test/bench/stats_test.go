@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -106,5 +107,31 @@ func TestNearestRank(t *testing.T) {
 				t.Errorf("nearestRank(%d, %v) = %d; want %d", tc.n, tc.p, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestGrowth(t *testing.T) {
+	cases := map[string]struct {
+		n0, n1 int
+		v0, v1 float64
+		word   string
+	}{
+		"the same cost is flat":                      {1000, 10000, 20, 20, "flat"},
+		"ten times for ten times the size is linear": {1000, 10000, 5, 50, "linear"},
+		"three times for three times is linear":      {10000, 30000, 30, 90, "linear"},
+		"square root is sublinear":                   {1000, 10000, 10, 31.6, "sublinear"},
+		"a hundred times for ten is worse":           {1000, 10000, 1, 100, "worse than linear"},
+		"less is flat":                               {1000, 10000, 50, 40, "flat"},
+		"zero to zero is flat":                       {1000, 10000, 0, 0, "flat"},
+		"from zero is worse":                         {1000, 10000, 0, 1, "worse than linear"},
+		"unknown":                                    {1000, 10000, math.NaN(), 1, "unknown"},
+	}
+	for name, c := range cases {
+		if _, word := growth(c.n0, c.n1, c.v0, c.v1); word != c.word {
+			t.Errorf("%s: growth = %q; want %q", name, word, c.word)
+		}
+	}
+	if k, _ := growth(1000, 10000, 5, 50); math.Abs(k-1) > 1e-9 {
+		t.Errorf("exponent of linear growth = %v; want 1", k)
 	}
 }

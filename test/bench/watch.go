@@ -33,6 +33,7 @@ func stateIndex(s conchv1.ReservationState) int {
 // seenRsv is what the watch told about one Reservation.
 type seenRsv struct {
 	first     [6]time.Time // arrival of the first event showing each of trackedStates
+	grantedAt time.Time    // the latest status.grantedAt seen
 	expiresAt time.Time    // the latest status.expiresAt seen
 	state     conchv1.ReservationState
 	// processedAt is the arrival of the first event showing it Granted or Queued: the controller decided.
@@ -139,6 +140,9 @@ func (t *tracker) record(r *conchv1.Reservation, now time.Time) {
 		t.rsv[r.Name] = s
 	}
 	s.state = r.Status.State
+	if r.Status.GrantedAt != nil {
+		s.grantedAt = r.Status.GrantedAt.Time
+	}
 	if r.Status.ExpiresAt != nil {
 		s.expiresAt = r.Status.ExpiresAt.Time
 	}
