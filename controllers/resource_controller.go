@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -53,7 +54,7 @@ var _ reconcile.Reconciler = (*ResourceReconciler)(nil)
 
 // maxPasses bounds how often one Reconcile decides again after a write lost to a concurrent one (a conflict) or
 // after reading what the engine asked to confirm. Beyond it the request is retried with backoff.
-const maxPasses = 4
+const maxPasses = 8
 
 // Reconcile decides who holds a Resource and who waits. Every state-changing write carries a resourceVersion
 // precondition, so that a decision taken on a stale view fails instead of granting twice; a conflict re-reads and
@@ -78,6 +79,15 @@ type pass struct {
 	live map[string]*conchv1.Reservation
 	// gone are Reservations the API server says do not exist, by UID.
 	gone map[types.UID]bool
+}
+
+// wrote remembers rsv as the API server answered a write of it: should this Reconcile decide again, it starts
+// from that rather than from the cache, which has not seen the write yet.
+func (p *pass) wrote(rsv *conchv1.Reservation) {
+	if p.live == nil {
+		p.live, p.gone = map[string]*conchv1.Reservation{}, map[types.UID]bool{}
+	}
+	p.live[rsv.Name] = rsv.DeepCopy()
 }
 
 // learn reads the named Reservations from the API server.
@@ -303,6 +313,7 @@ func (r *ResourceReconciler) bind(ctx context.Context, res *conchv1.Resource, rs
 		}
 		return err
 	}
+	p.wrote(rsv)
 	ctrl.LoggerFrom(ctx).V(1).Info("Bound to a Resource of the pool", "reservation", klog.KObj(rsv))
 	return nil
 }
@@ -339,6 +350,7 @@ func (r *ResourceReconciler) report(ctx context.Context, res *conchv1.Resource, 
 		}
 		return err
 	}
+	p.wrote(rsv)
 	if before != st.State {
 		r.recordChange(ctx, res, rsv, o, st, now)
 	}
@@ -382,7 +394,34 @@ func (r *ResourceReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("resource").
 		Watches(&conchv1.Resource{}, resourceEvents{clock: r.Clock}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&conchv1.Reservation{}, reservationEvents{c: mgr.GetClient(), arrivals: r.Arrivals}).
+		Watches(&conchv1.Reservation{}, reservationEvents{c: mgr.GetClient(), arrivals: r.Arrivals},
+			builder.WithPredicates(decidable{})).
 		WithOptions(opts).
 		Complete(r)
 }
+
+// decidable passes the changes of a Reservation that its Resource decides on: its creation and deletion, a new
+// spec (release, extension, renewal), a binding to a pool member, and an end written by someone else. A report
+// the controller itself wrote (Granted, Queued, a position) wakes nothing: each grant would otherwise cost one more
+// reconcile and one more read of the Resource.
+type decidable struct{ predicate.Funcs }
+
+// Update implements predicate.Predicate.
+func (decidable) Update(e event.UpdateEvent) bool {
+	o, okOld := e.ObjectOld.(*conchv1.Reservation)
+	n, okNew := e.ObjectNew.(*conchv1.Reservation)
+	if !okOld || !okNew {
+		return true
+	}
+	return o.Generation != n.Generation || !o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
+		o.Status.ResourceName != n.Status.ResourceName || o.Status.State.IsFinal() != n.Status.State.IsFinal()
+}
+
+// Create implements predicate.Predicate.
+func (decidable) Create(event.CreateEvent) bool { return true }
+
+// Delete implements predicate.Predicate.
+func (decidable) Delete(event.DeleteEvent) bool { return true }
+
+// Generic implements predicate.Predicate.
+func (decidable) Generic(event.GenericEvent) bool { return true }
