@@ -18,6 +18,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/schedule"
+	"github.com/conch-dev/conch/internal/workqueue"
 )
 
 // StandupMessenger sends a Standup's messages. The Slack front end implements it. Sending is queued (in order,
@@ -255,6 +256,6 @@ func SetupStandups(mgr ctrl.Manager, opts Options, messenger StandupMessenger) e
 		Messenger: messenger,
 	}).SetupWithManager(mgr, controller.Options{
 		MaxConcurrentReconciles: max(opts.MaxConcurrentReconciles, 1),
-		NewQueue:                NewQueue(opts.Clock),
+		NewQueue:                workqueue.New(opts.Clock),
 	})
 }
