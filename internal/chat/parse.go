@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/conch-dev/conch/internal/text"
 )
 
 // Parse reads the text people type after the slash command:
@@ -270,13 +272,9 @@ func quote(s string) string {
 	return fmt.Sprintf("%q", short(s))
 }
 
-// short cuts what someone typed, at a rune boundary, to a length that fits in a message.
+// short cuts what someone typed to a length that fits in a message: 40 characters and an ellipsis.
 func short(s string) string {
-	const maxRunes = 40
-	if runes := []rune(s); len(runes) > maxRunes {
-		return string(runes[:maxRunes]) + "…"
-	}
-	return s
+	return text.Truncate(s, 41, text.Ellipsis)
 }
 
 func errorf(format string, args ...any) *Error {

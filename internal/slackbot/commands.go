@@ -18,6 +18,7 @@ import (
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/chat"
 	"github.com/conch-dev/conch/internal/index"
+	"github.com/conch-dev/conch/internal/text"
 )
 
 // reply is the answer to a command: ephemeral (only the user sees it) unless it concerns everyone in the channel.
@@ -395,7 +396,7 @@ func (b *Bot) list(ctx context.Context, ns string) reply {
 	for i := range all.Items {
 		lines = append(lines, "• "+ResourceLine(&all.Items[i]))
 	}
-	return ephemeral("%s", truncateText(strings.Join(lines, "\n"), 3000))
+	return ephemeral("%s", text.Truncate(strings.Join(lines, "\n"), 3000, text.MoreLines))
 }
 
 // who answers `/dibs who <resource>`.
@@ -411,7 +412,7 @@ func (b *Bot) who(ctx context.Context, ns, name string) reply {
 			queued = append(queued, *r)
 		}
 	}
-	return ephemeral("%s", truncateText(ResourceDetail(res, queued), 3000))
+	return ephemeral("%s", text.Truncate(ResourceDetail(res, queued), 3000, text.MoreLines))
 }
 
 func (b *Bot) isAdmin(user string) bool { return slices.Contains(b.cfg.Admins, user) }
@@ -422,15 +423,4 @@ func reservationName(resource, key string) string {
 		resource = strings.TrimRight(resource[:40], "-.")
 	}
 	return resource + "-" + key[:10]
-}
-
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && (s[cut]&0xC0) == 0x80 {
-		cut--
-	}
-	return s[:cut] + "\n…"
 }

@@ -17,6 +17,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/text"
 )
 
 // Standups returns the Bot as the StandupReconciler's messenger: prompts, reminders and summaries go through the
@@ -161,7 +162,7 @@ func (b *Bot) saveAnswers(ctx context.Context, cb slack.InteractionCallback) str
 	var answers []string
 	for i := range conchv1.MaxStandupQuestions {
 		v := cb.View.State.Values[fmt.Sprintf("q%d", i)][standupAnswerAction].Value
-		answers = append(answers, truncateRunes(strings.TrimSpace(v), conchv1.MaxStandupAnswerLength))
+		answers = append(answers, text.Truncate(strings.TrimSpace(v), conchv1.MaxStandupAnswerLength, text.Ellipsis))
 	}
 	reader := b.reader
 	if reader == nil {

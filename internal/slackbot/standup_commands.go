@@ -20,6 +20,7 @@ import (
 	"github.com/conch-dev/conch/controllers"
 	"github.com/conch-dev/conch/internal/chat"
 	"github.com/conch-dev/conch/internal/schedule"
+	"github.com/conch-dev/conch/internal/text"
 )
 
 // The stand-up commands are a subcommand of the slash command, `/dibs standup …`, rather than a slash command of
@@ -175,7 +176,7 @@ func (b *Bot) listStandups(ctx context.Context, ns string) reply {
 	for i := range list.Items {
 		lines = append(lines, "• "+standupLine(&list.Items[i]))
 	}
-	return ephemeral("%s", truncateText(strings.Join(lines, "\n"), 3000))
+	return ephemeral("%s", text.Truncate(strings.Join(lines, "\n"), 3000, text.MoreLines))
 }
 
 // standupLine summarises a Standup for `/dibs standup`.

@@ -13,6 +13,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/text"
 )
 
 func TestParseStandupCommand(t *testing.T) {
@@ -177,7 +178,7 @@ func TestStandupMessages(t *testing.T) {
 	if got := channelLink(st.Spec.Channel); got != "#team-standup" {
 		t.Errorf("channel name: %s", got)
 	}
-	if got := truncateRunes("Stand-up: a-very-long-standup-name", 24); utf8.RuneCountInString(got) != 24 || !strings.HasSuffix(got, "…") {
+	if got := text.Truncate("Stand-up: a-very-long-standup-name", 24, text.Ellipsis); utf8.RuneCountInString(got) != 24 || !strings.HasSuffix(got, "…") {
 		t.Errorf("title %q", got)
 	}
 }
