@@ -154,7 +154,7 @@ func (r *StandupReconciler) finishRun(ctx context.Context, p *standupPass) error
 // collecting answers; either way the value is recorded as handled.
 func (r *StandupReconciler) requestedRun(ctx context.Context, p *standupPass) error {
 	value := p.Annotations[conchv1.AnnotationRunRequested]
-	key := RunRequestKey(value)
+	key := conchv1.RunRequestKey(value)
 	if value == "" || key == p.Status.LastRunRequest {
 		return nil
 	}

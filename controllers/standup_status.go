@@ -1,8 +1,6 @@
 package controllers
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"slices"
 	"strings"
 	"time"
@@ -16,10 +14,6 @@ import (
 
 // This file holds pure functions that compute a Standup's runs and what its summary says; the reconciler only
 // writes and sends what they return.
-
-// StandupHolderPrefix marks a Reservation holder that is a Slack user ("slack:U0123ABC"), as the Slack front end
-// writes it (slackbot.SlackHolderPrefix, which a test keeps equal).
-const StandupHolderPrefix = "slack:"
 
 // Holding is a Reservation a stand-up summary mentions: a hold, or a place in a queue.
 type Holding struct {
@@ -63,7 +57,7 @@ func standupEnvironments(rsvs []conchv1.Reservation, users []string, now time.Ti
 			h.Until = r.Status.ExpiresAt.Time
 			h.EndsToday = h.Until.Before(dayEnd)
 		}
-		if u, ok := strings.CutPrefix(r.Spec.Holder, StandupHolderPrefix); ok && slices.Contains(users, u) {
+		if u, ok := strings.CutPrefix(r.Spec.Holder, conchv1.SlackHolderPrefix); ok && slices.Contains(users, u) {
 			envs.ByUser[u] = append(envs.ByUser[u], h)
 		}
 		if h.EndsToday {
@@ -100,7 +94,7 @@ func newRun(st *conchv1.Standup, scheduled, now time.Time, trigger conchv1.RunTr
 		out = out[:conchv1.MaxStandupParticipants]
 	}
 	run := &conchv1.StandupRun{
-		ID:            StandupRunID(scheduled, trigger),
+		ID:            conchv1.StandupRunID(scheduled, trigger),
 		Trigger:       trigger,
 		ScheduledTime: metav1.NewTime(scheduled),
 		StartTime:     metav1.NewTime(now),
@@ -119,25 +113,6 @@ func newRun(st *conchv1.Standup, scheduled, now time.Time, trigger conchv1.RunTr
 		run.Participants = append(run.Participants, conchv1.StandupParticipant{User: u, Prompted: true})
 	}
 	return run, dropped
-}
-
-// StandupRunID names a run in buttons and modals: its scheduled time in UTC, with an "m" for a manual run.
-func StandupRunID(scheduled time.Time, trigger conchv1.RunTrigger) string {
-	id := scheduled.UTC().Format("20060102T150405Z")
-	if trigger == conchv1.TriggerManual {
-		id += "m"
-	}
-	return id
-}
-
-// RunRequestKey is what status.lastRunRequest records for a run-requested-at value: the value, or a hash of a
-// long one.
-func RunRequestKey(value string) string {
-	if len(value) <= 64 {
-		return value
-	}
-	sum := sha256.Sum256([]byte(value))
-	return "sha256:" + hex.EncodeToString(sum[:])[:32]
 }
 
 // historyRecord summarises a run that ended.

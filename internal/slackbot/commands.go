@@ -164,7 +164,7 @@ func (b *Bot) take(ctx context.Context, cmd slack.SlashCommand, who person, res 
 		},
 		Spec: conchv1.ReservationSpec{
 			ResourceName: res.Name,
-			Holder:       SlackHolderPrefix + cmd.UserID,
+			Holder:       conchv1.SlackHolderPrefix + cmd.UserID,
 			Reason:       c.Reason,
 		},
 	}

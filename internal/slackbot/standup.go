@@ -126,7 +126,7 @@ func (b *Bot) answerableRun(ctx context.Context, ref, user string) (*conchv1.Sta
 // closedRun says that a run no longer takes answers, and what became of it.
 func closedRun(st *conchv1.Standup, runID string) string {
 	for _, h := range st.Status.History {
-		if h.Outcome == conchv1.OutcomeCancelled && controllers.StandupRunID(h.ScheduledTime.Time, h.Trigger) == runID {
+		if h.Outcome == conchv1.OutcomeCancelled && conchv1.StandupRunID(h.ScheduledTime.Time, h.Trigger) == runID {
 			return fmt.Sprintf("That *%s* stand-up was cancelled.", st.Name)
 		}
 	}

@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/controllers"
 	"github.com/conch-dev/conch/internal/chat"
 	"github.com/conch-dev/conch/internal/schedule"
 	"github.com/conch-dev/conch/internal/text"
@@ -461,7 +460,7 @@ func (b *Bot) runCommand(ctx context.Context, cmd slack.SlashCommand, st *conchv
 		if err := b.client.Get(ctx, client.ObjectKeyFromObject(st), s); err != nil {
 			return false, nil
 		}
-		if s.Status.LastRunRequest != controllers.RunRequestKey(key) {
+		if s.Status.LastRunRequest != conchv1.RunRequestKey(key) {
 			return false, nil
 		}
 		got = s

@@ -70,12 +70,6 @@ func TestStandupText(t *testing.T) {
 	}
 }
 
-func TestHolderPrefixesAgree(t *testing.T) {
-	if controllers.StandupHolderPrefix != SlackHolderPrefix {
-		t.Fatalf("controllers.StandupHolderPrefix %q != SlackHolderPrefix %q", controllers.StandupHolderPrefix, SlackHolderPrefix)
-	}
-}
-
 // testStandup returns a Standup and a run of people, of whom every other one (all, with every) answered.
 func testStandup(people int, answer string, every ...bool) (*conchv1.Standup, *conchv1.StandupRun) {
 	st := &conchv1.Standup{
