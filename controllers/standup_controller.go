@@ -18,29 +18,9 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/schedule"
+	"github.com/conch-dev/conch/internal/standup"
 	"github.com/conch-dev/conch/internal/workqueue"
 )
-
-// StandupMessenger sends a Standup's messages. The Slack front end implements it. Sending is queued (in order,
-// with retries on rate limits), so the send methods return at once; the reconciler records each message in
-// status before it calls them, so that none is sent twice.
-type StandupMessenger interface {
-	// UserGroupMembers returns the Slack user IDs in a user group. An error wrapping ErrUserGroupUnavailable means
-	// the group cannot be read at all (it does not exist, a scope is missing): the run goes ahead without it.
-	// Other errors are retried.
-	UserGroupMembers(ctx context.Context, group string) ([]string, error)
-	// Prompt asks user the run's questions: a DM with a button that opens them.
-	Prompt(st *conchv1.Standup, run *conchv1.StandupRun, user string)
-	// Remind reminds user, who has not answered, that the run closes soon.
-	Remind(st *conchv1.Standup, run *conchv1.StandupRun, user string)
-	// Summary posts the answers of a finished run in the Standup's channel, with what each person holds.
-	Summary(st *conchv1.Standup, run *conchv1.StandupRun, envs StandupEnvironments)
-	// Cancelled says in the Standup's channel that a run was cancelled (its date was skipped while it ran).
-	Cancelled(st *conchv1.Standup, run *conchv1.StandupRun)
-}
-
-// ErrUserGroupUnavailable marks a user group that cannot be read.
-var ErrUserGroupUnavailable = errors.New("user group unavailable")
 
 // StandupReconciler runs stand-ups: it starts runs on schedule (or on request), records the prompts, reminders
 // and summary in status before sending them, and closes runs at their deadline. It owns status.currentRun's
@@ -53,7 +33,7 @@ type StandupReconciler struct {
 	// Clock tells the time; tests inject a clock they can step.
 	Clock clock.PassiveClock
 	// Messenger sends to Slack; nil when Slack is off, and then no run starts (Ready is False, SlackDisabled).
-	Messenger StandupMessenger
+	Messenger standup.Messenger
 }
 
 var _ reconcile.Reconciler = (*StandupReconciler)(nil)
@@ -136,15 +116,15 @@ func (r *StandupReconciler) finishRun(ctx context.Context, p *standupPass) error
 		if err := r.List(ctx, &rsvs, client.InNamespace(p.Namespace)); err != nil {
 			return err
 		}
-		envs := standupEnvironments(rsvs.Items, runPeople(run), p.now, p.location())
+		envs := standup.EnvironmentsOf(rsvs.Items, runPeople(run), p.now, p.location())
 		p.endRun(conchv1.OutcomeCompleted, conchv1.StandupReasonCompleted)
-		p.send(func(m StandupMessenger) { m.Summary(p.Standup, run, envs) })
+		p.send(func(m standup.Messenger) { m.Summary(p.Standup, run, envs) })
 		answered, asked := answeredCount(run), len(run.Participants)
 		p.event("Normal", "SummaryPosted", "Summarise", "Posted the summary of the run of %s in %s: %d of %d answered",
 			formatTime(run.ScheduledTime.Time), p.Spec.Channel, answered, asked)
 	case run.Trigger == conchv1.TriggerSchedule && slices.Contains(p.Spec.SkipDates, string(schedule.DateOf(run.ScheduledTime.Time, p.location()))):
 		p.endRun(conchv1.OutcomeCancelled, conchv1.StandupReasonCancelled)
-		p.send(func(m StandupMessenger) { m.Cancelled(p.Standup, run) })
+		p.send(func(m standup.Messenger) { m.Cancelled(p.Standup, run) })
 		p.event("Normal", "RunCancelled", "Cancel", "Cancelled the run of %s: its date is in skipDates", formatTime(run.ScheduledTime.Time))
 	}
 	return nil
@@ -205,7 +185,7 @@ func (r *StandupReconciler) startRun(ctx context.Context, p *standupPass, schedu
 	if g := p.Spec.UserGroup; g != "" {
 		members, err := r.Messenger.UserGroupMembers(ctx, g)
 		switch {
-		case errors.Is(err, ErrUserGroupUnavailable):
+		case errors.Is(err, standup.ErrUserGroupUnavailable):
 			p.event("Warning", "UserGroupUnavailable", "Start", "Cannot read user group %s (%v); asking the participants listed only", g, err)
 		case err != nil:
 			return fmt.Errorf("reading user group %s: %w", g, err)
@@ -226,7 +206,7 @@ func (r *StandupReconciler) startRun(ctx context.Context, p *standupPass, schedu
 		p.setRunSkipped(false, conchv1.ReasonRan, fmt.Sprintf("The run of %s started", p.localTime(scheduled)))
 	}
 	for _, u := range run.Participants {
-		p.send(func(m StandupMessenger) { m.Prompt(p.Standup, run, u.User) })
+		p.send(func(m standup.Messenger) { m.Prompt(p.Standup, run, u.User) })
 	}
 	p.event("Normal", "RunStarted", "Start", "Started the %s run of %s: asked %d, %d away, answers until %s",
 		trigger, formatTime(scheduled), len(run.Participants), len(run.Away), formatTime(run.Deadline.Time))
@@ -245,7 +225,7 @@ func (r *StandupReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.O
 
 // SetupStandups registers the StandupReconciler with mgr; messenger is the Slack front end, or nil when Slack is
 // off.
-func SetupStandups(mgr ctrl.Manager, opts Options, messenger StandupMessenger) error {
+func SetupStandups(mgr ctrl.Manager, opts Options, messenger standup.Messenger) error {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}

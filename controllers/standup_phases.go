@@ -12,6 +12,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/schedule"
+	"github.com/conch-dev/conch/internal/standup"
 )
 
 // standupPass is one reconcile of a Standup: the copy whose status is being computed, and the messages and
@@ -23,13 +24,13 @@ type standupPass struct {
 	sched   *schedule.Schedule
 	specErr error
 
-	sends  []func(StandupMessenger)
+	sends  []func(standup.Messenger)
 	events []standupEvent
 }
 
 type standupEvent struct{ typ, reason, action, note string }
 
-func (p *standupPass) send(f func(StandupMessenger)) { p.sends = append(p.sends, f) }
+func (p *standupPass) send(f func(standup.Messenger)) { p.sends = append(p.sends, f) }
 
 func (p *standupPass) event(typ, reason, action, format string, args ...any) {
 	p.events = append(p.events, standupEvent{typ, reason, action, fmt.Sprintf(format, args...)})
@@ -40,7 +41,7 @@ func (p *standupPass) location() *time.Location {
 	if p.sched != nil {
 		return p.sched.Location()
 	}
-	return standupLocation(p.Standup)
+	return standup.Location(p.Standup)
 }
 
 func (p *standupPass) collectFor() time.Duration { return standupCollectFor(p.Standup) }
@@ -75,7 +76,7 @@ func (p *standupPass) remind() {
 	}
 	snapshot := run.DeepCopy()
 	for _, u := range users {
-		p.send(func(m StandupMessenger) { m.Remind(p.Standup, snapshot, u) })
+		p.send(func(m standup.Messenger) { m.Remind(p.Standup, snapshot, u) })
 	}
 	p.event("Normal", "Reminded", "Remind", "Reminded %d of %d people who had not answered", len(users), len(run.Participants))
 }

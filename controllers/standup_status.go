@@ -2,85 +2,23 @@ package controllers
 
 import (
 	"slices"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/internal/index"
 	"github.com/conch-dev/conch/internal/schedule"
+	"github.com/conch-dev/conch/internal/standup"
 )
 
 // This file holds pure functions that compute a Standup's runs and what its summary says; the reconciler only
 // writes and sends what they return.
 
-// Holding is a Reservation a stand-up summary mentions: a hold, or a place in a queue.
-type Holding struct {
-	// Resource is the Resource held or waited for.
-	Resource string
-	// Holder is the Reservation's holder.
-	Holder string
-	// State is Granted, Queued or Pending.
-	State conchv1.ReservationState
-	// Until is when a hold ends unless extended (Granted only).
-	Until time.Time
-	// Position is the place in the queue, 1 being next (Queued only).
-	Position int32
-	// EndsToday is true for a hold that ends before midnight in the Standup's time zone.
-	EndsToday bool
-}
-
-// StandupEnvironments is what the summary says about environments: who holds or waits for what, and what ends
-// today.
-type StandupEnvironments struct {
-	// ByUser lists the holds and places in queues of each person of the run (asked or away), by Slack user ID,
-	// Resources in name order.
-	ByUser map[string][]Holding
-	// EndingToday lists every hold in the namespace, whoever holds it, that ends today, soonest first.
-	EndingToday []Holding
-}
-
-// standupEnvironments reads the summary's environments from the namespace's Reservations at time now; "today"
-// is now's date in loc.
-func standupEnvironments(rsvs []conchv1.Reservation, users []string, now time.Time, loc *time.Location) StandupEnvironments {
-	_, dayEnd := schedule.Day(now, loc)
-	envs := StandupEnvironments{ByUser: map[string][]Holding{}}
-	for i := range rsvs {
-		r := &rsvs[i]
-		name := index.BoundResource(r)
-		if name == "" || r.Status.State == "" || r.Status.State.IsFinal() || r.Spec.Released || r.DeletionTimestamp != nil {
-			continue
-		}
-		h := Holding{Resource: name, Holder: r.Spec.Holder, State: r.Status.State, Position: r.Status.Position}
-		if r.Status.State == conchv1.StateGranted && r.Status.ExpiresAt != nil {
-			h.Until = r.Status.ExpiresAt.Time
-			h.EndsToday = h.Until.Before(dayEnd)
-		}
-		if u, ok := strings.CutPrefix(r.Spec.Holder, conchv1.SlackHolderPrefix); ok && slices.Contains(users, u) {
-			envs.ByUser[u] = append(envs.ByUser[u], h)
-		}
-		if h.EndsToday {
-			envs.EndingToday = append(envs.EndingToday, h)
-		}
-	}
-	for _, hs := range envs.ByUser {
-		slices.SortFunc(hs, func(a, b Holding) int { return strings.Compare(a.Resource, b.Resource) })
-	}
-	slices.SortFunc(envs.EndingToday, func(a, b Holding) int {
-		if c := a.Until.Compare(b.Until); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Resource, b.Resource)
-	})
-	return envs
-}
-
 // newRun builds the run of st due at scheduled, started at now, asking people (without duplicates, at most
 // MaxStandupParticipants; dropped counts those left out) except those away on the run's date. Each person asked
 // is recorded as prompted: the prompts are sent once this is written.
 func newRun(st *conchv1.Standup, scheduled, now time.Time, trigger conchv1.RunTrigger, people []string) (*conchv1.StandupRun, int) {
-	loc := standupLocation(st)
+	loc := standup.Location(st)
 	away := schedule.Away{}
 	for _, a := range st.Spec.Away {
 		away[a.User] = schedule.Date(a.Until)
@@ -150,18 +88,6 @@ func runPeople(run *conchv1.StandupRun) []string {
 		out = append(out, p.User)
 	}
 	return append(out, run.Away...)
-}
-
-// standupLocation returns the Standup's time zone, UTC when it does not load (Ready says so).
-func standupLocation(st *conchv1.Standup) *time.Location {
-	if st.Spec.TimeZone == "" {
-		return time.UTC
-	}
-	loc, err := time.LoadLocation(st.Spec.TimeZone)
-	if err != nil || st.Spec.TimeZone == "Local" {
-		return time.UTC
-	}
-	return loc
 }
 
 // standupCollectFor returns spec.collectFor, 1h when unset.

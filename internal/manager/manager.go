@@ -24,6 +24,7 @@ import (
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/controllers"
 	"github.com/conch-dev/conch/internal/slackbot"
+	"github.com/conch-dev/conch/internal/standup"
 )
 
 // Options are the manager's settings; cmd/manager fills them from flags.
@@ -111,7 +112,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 		return nil, err
 	}
 	// Stand-ups happen in Slack; without it their controller only says so (Ready=False, SlackDisabled).
-	var standups controllers.StandupMessenger
+	var standups standup.Messenger
 	if bot != nil {
 		standups = bot.Standups()
 	}

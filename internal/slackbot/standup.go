@@ -16,17 +16,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/standup"
 	"github.com/conch-dev/conch/internal/text"
 )
 
 // Standups returns the Bot as the StandupReconciler's messenger: prompts, reminders and summaries go through the
 // Bot's outbox, in order and with retries on rate limits.
-func (b *Bot) Standups() controllers.StandupMessenger { return standupMessenger{b} }
+func (b *Bot) Standups() standup.Messenger { return standupMessenger{b} }
 
 type standupMessenger struct{ b *Bot }
 
-var _ controllers.StandupMessenger = standupMessenger{}
+var _ standup.Messenger = standupMessenger{}
 
 // UserGroupMembers calls usergroups.users.list. Slack's refusals (no_such_subteam, missing_scope) are for good;
 // other failures (the network, a rate limit) are worth retrying.
@@ -34,7 +34,7 @@ func (m standupMessenger) UserGroupMembers(ctx context.Context, group string) ([
 	users, err := m.b.API().GetUserGroupMembersContext(ctx, group)
 	var refused slack.SlackErrorResponse
 	if errors.As(err, &refused) {
-		return nil, fmt.Errorf("%w: Slack says %s", controllers.ErrUserGroupUnavailable, refused.Err)
+		return nil, fmt.Errorf("%w: Slack says %s", standup.ErrUserGroupUnavailable, refused.Err)
 	}
 	return users, err
 }
@@ -47,7 +47,7 @@ func (m standupMessenger) Remind(st *conchv1.Standup, run *conchv1.StandupRun, u
 	m.b.out.enqueue(outMsg{user: user, msg: StandupReminderDM(st, run)})
 }
 
-func (m standupMessenger) Summary(st *conchv1.Standup, run *conchv1.StandupRun, envs controllers.StandupEnvironments) {
+func (m standupMessenger) Summary(st *conchv1.Standup, run *conchv1.StandupRun, envs standup.Environments) {
 	for _, msg := range StandupSummary(st, run, envs) {
 		m.b.out.enqueue(outMsg{channel: st.Spec.Channel, msg: msg})
 	}

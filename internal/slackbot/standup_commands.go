@@ -19,6 +19,7 @@ import (
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/chat"
 	"github.com/conch-dev/conch/internal/schedule"
+	"github.com/conch-dev/conch/internal/standup"
 	"github.com/conch-dev/conch/internal/text"
 )
 
@@ -284,13 +285,6 @@ func resolveDate(date string, now time.Time, loc *time.Location) schedule.Date {
 	return schedule.Date(date)
 }
 
-func standupLoc(st *conchv1.Standup) *time.Location {
-	if loc, err := time.LoadLocation(st.Spec.TimeZone); err == nil && st.Spec.TimeZone != "" && st.Spec.TimeZone != "Local" {
-		return loc
-	}
-	return time.UTC
-}
-
 // longDate writes a date as people read it: "Thursday 24 December".
 func longDate(d schedule.Date) string {
 	t, err := time.Parse(schedule.DateLayout, string(d))
@@ -330,7 +324,7 @@ func (r refusal) Error() string { return r.msg }
 
 // skipCommand adds a date to spec.skipDates (skip) or removes it (unskip), dropping dates already past.
 func (b *Bot) skipCommand(ctx context.Context, st *conchv1.Standup, c standupCmd) reply {
-	loc := standupLoc(st)
+	loc := standup.Location(st)
 	today := schedule.DateOf(b.clock.Now(), loc)
 	day := resolveDate(c.Date, b.clock.Now(), loc)
 	if day < today {
@@ -401,7 +395,7 @@ func (b *Bot) awayCommand(ctx context.Context, cmd slack.SlashCommand, ns string
 	var names []string
 	var until schedule.Date
 	for _, st := range targets {
-		loc := standupLoc(st)
+		loc := standup.Location(st)
 		today := schedule.DateOf(b.clock.Now(), loc)
 		until = resolveDate(c.Date, b.clock.Now(), loc)
 		if c.Verb == standupAway && until < today {

@@ -9,7 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/standup"
 	"github.com/conch-dev/conch/internal/text"
 )
 
@@ -57,7 +57,7 @@ func channelLink(channel string) string {
 
 // runDay is the run's date in the Standup's time zone: "Monday 23 November".
 func runDay(st *conchv1.Standup, run *conchv1.StandupRun) string {
-	return run.ScheduledTime.In(standupLoc(st)).Format("Monday 2 January")
+	return run.ScheduledTime.In(standup.Location(st)).Format("Monday 2 January")
 }
 
 func answerButton(st *conchv1.Standup, run *conchv1.StandupRun, text string) *slack.ActionBlock {
@@ -126,7 +126,7 @@ func StandupAnswerModal(st *conchv1.Standup, run *conchv1.StandupRun, answers []
 // StandupSummary is the summary of a finished run, as one message or, for a large team, several (Slack allows
 // 50 blocks a message): a header; one block per person who answered, with their answers and their environments;
 // who did not answer and who was away, with theirs; and every hold in the namespace that ends today.
-func StandupSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs controllers.StandupEnvironments) []Message {
+func StandupSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs standup.Environments) []Message {
 	answered := 0
 	for _, p := range run.Participants {
 		if p.AnsweredAt != nil {
@@ -216,7 +216,7 @@ func StandupSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs controlle
 
 // holdingsLine says what a person holds and waits for: "holds *staging* until … (ends today) · waits for *qa*
 // (number 2)".
-func holdingsLine(hs []controllers.Holding) string {
+func holdingsLine(hs []standup.Holding) string {
 	if len(hs) == 0 {
 		return ""
 	}

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/standup"
 	"github.com/conch-dev/conch/internal/text"
 )
 
@@ -110,7 +110,7 @@ func TestStandupSummaryFitsSlack(t *testing.T) {
 				every = []bool{true}
 			}
 			st, run := testStandup(tc.people, tc.answer, every...)
-			msgs := StandupSummary(st, run, controllers.StandupEnvironments{})
+			msgs := StandupSummary(st, run, standup.Environments{})
 			if len(msgs) != tc.messages {
 				t.Errorf("%d messages, want %d", len(msgs), tc.messages)
 			}
