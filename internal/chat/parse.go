@@ -17,6 +17,7 @@ import (
 //	list                                             every resource ("ls" and "q" too)
 //	who <resource>                                   one resource's holder and queue
 //	help                                             the grammar; so is empty text
+//	standup [<verb>] [<standup>] [<date>]            the stand-up commands (see parseStandup and StandupHelp)
 //
 // A duration is anything ParseDuration reads, and may also follow the resource without "for" ("staging 2h",
 // "staging until 17:00", "staging all day"). The reason is everything after the first "because", kept verbatim,
@@ -56,6 +57,8 @@ func parse(text string, now time.Time, loc *time.Location) (Command, *Error) {
 	case "help", "?":
 		// Whoever asks for help gets it, whatever follows.
 		return Command{Verb: VerbHelp}, nil
+	case "standup":
+		return parseStandup(args)
 	case "list", "ls", "q":
 		switch {
 		case len(args) == 1 && isDNSSubdomain(args[0].lower):

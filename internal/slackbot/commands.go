@@ -46,44 +46,63 @@ func (b *Bot) handleCommand(ctx context.Context, cmd slack.SlashCommand) {
 	}
 }
 
-// command decides the reply to a slash command, doing what it asks on the way.
+// command decides the reply to a slash command, doing what it asks on the way: the text is parsed once, by the
+// chat grammar, and the command it makes is carried out here.
 func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) reply {
-	if rest, ok := standupText(cmd.Text); ok {
-		return b.standupCommand(ctx, cmd, rest)
-	}
 	now := b.clock.Now()
 	who := b.people.byUserID(ctx, cmd.UserID, cmd.UserName)
 	parsed, err := chat.Parse(cmd.Text, now, who.TZ)
 	if err != nil {
+		var e *chat.Error
+		if errors.As(err, &e) && e.Standup {
+			return ephemeral("%s.\nTry `%s standup help`.", strings.TrimSuffix(escape(e.Message), "."), b.cfg.Command)
+		}
 		return ephemeral("%s\nTry `%s help`.", escape(err.Error()), b.cfg.Command)
 	}
 	ns := b.namespaceFor(cmd.ChannelID)
 	if len(b.cfg.Namespaces) > 0 && !slices.Contains(b.cfg.Namespaces, ns) {
+		if parsed.Verb.IsStandup() {
+			return ephemeral("Commands in this channel act on namespace %s, which this Conch does not manage (it manages %s).",
+				ns, strings.Join(b.cfg.Namespaces, ", "))
+		}
 		return ephemeral("Commands in this channel act on namespace %s, which this Conch does not manage (it manages %s). Ask your platform team to map the channel to one of those.",
 			ns, strings.Join(b.cfg.Namespaces, ", "))
 	}
 	switch parsed.Verb {
 	case chat.VerbHelp:
-		return ephemeral("%s\n%s", chat.Help(b.cfg.Command), "*Stand-ups:* `"+b.cfg.Command+" standup help`.")
+		return ephemeral("%s", chat.Help(b.cfg.Command))
 	case chat.VerbList:
 		return b.list(ctx, ns)
 	case chat.VerbWho:
 		return b.who(ctx, ns, parsed.Resource)
+	case chat.VerbTake, chat.VerbRelease, chat.VerbExtend:
+		return b.resourceCommand(ctx, cmd, who, ns, parsed)
+	case chat.VerbStandupHelp:
+		return ephemeral("%s", chat.StandupHelp(b.cfg.Command))
+	case chat.VerbStandupList:
+		return b.listStandups(ctx, ns)
+	case chat.VerbStandupAway, chat.VerbStandupBack:
+		return b.awayCommand(ctx, cmd, ns, parsed)
+	case chat.VerbStandupSkip, chat.VerbStandupUnskip, chat.VerbStandupRun:
+		return b.standupCommand(ctx, cmd, ns, parsed)
 	}
+	return ephemeral("I do not know that command. Try `%s help`.", b.cfg.Command)
+}
 
-	res, miss := b.resource(ctx, ns, parsed.Resource)
+// resourceCommand carries out take, release and extend on the Resource the command names.
+func (b *Bot) resourceCommand(ctx context.Context, cmd slack.SlashCommand, who person, ns string, c chat.Command) reply {
+	res, miss := b.resource(ctx, ns, c.Resource)
 	if res == nil {
 		return miss
 	}
-	switch parsed.Verb {
+	switch c.Verb {
 	case chat.VerbTake:
-		return b.take(ctx, cmd, who, res, parsed)
+		return b.take(ctx, cmd, who, res, c)
 	case chat.VerbRelease:
 		return b.release(ctx, cmd, who, res)
-	case chat.VerbExtend:
-		return b.extend(ctx, cmd, res, parsed)
+	default:
+		return b.extend(ctx, cmd, res, c)
 	}
-	return ephemeral("I do not know that command. Try `%s help`.", b.cfg.Command)
 }
 
 // namespaceFor returns the namespace commands from a channel act on.
