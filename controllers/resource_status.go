@@ -10,6 +10,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/queue"
+	"github.com/conch-dev/conch/internal/text"
 )
 
 // resourceStatus returns the status of res for the engine's plan, at time now: the ledger it decided and what a
@@ -30,7 +31,7 @@ func resourceStatus(res *conchv1.Resource, p *queue.Plan, now time.Time) conchv1
 			st.NextRelease = &metav1.Time{Time: until}
 		}
 	}
-	st.HeldBy = truncate(strings.Join(names, ", "), 1024)
+	st.HeldBy = text.Truncate(strings.Join(names, ", "), 1024, text.Ellipsis)
 
 	capacity := max(res.Spec.Capacity, 1)
 	ready := metav1.Condition{
@@ -60,15 +61,4 @@ func resourceStatus(res *conchv1.Resource, p *queue.Plan, now time.Time) conchv1
 	meta.SetStatusCondition(&st.Conditions, ready)
 	meta.SetStatusCondition(&st.Conditions, available)
 	return st
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && (s[cut]&0xC0) == 0x80 { // do not split a UTF-8 sequence
-		cut--
-	}
-	return s[:cut] + "…"
 }

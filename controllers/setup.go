@@ -4,13 +4,12 @@ import (
 	"context"
 	"time"
 
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/conch-dev/conch/internal/index"
+	"github.com/conch-dev/conch/internal/workqueue"
 )
 
 // Options configure the controllers.
@@ -37,7 +36,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	copts := controller.Options{
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
-		NewQueue:                NewQueue(opts.Clock),
+		NewQueue:                workqueue.New(opts.Clock),
 	}
 	if err := (&ResourceReconciler{
 		Client:    mgr.GetClient(),
@@ -63,15 +62,4 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	return mgr.Add(NewStateCollector(mgr.GetCache()))
-}
-
-// NewQueue builds the classic rate-limited work queue on clk. controller-runtime's default priority queue keeps
-// the real clock, so RequeueAfter would not follow an injected clock; timed release depends on it doing so.
-func NewQueue(clk clock.WithTicker) func(string, workqueue.TypedRateLimiter[reconcile.Request]) workqueue.TypedRateLimitingInterface[reconcile.Request] {
-	return func(name string, rl workqueue.TypedRateLimiter[reconcile.Request]) workqueue.TypedRateLimitingInterface[reconcile.Request] {
-		return workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[reconcile.Request]{
-			Name:  name,
-			Clock: clk,
-		})
-	}
 }

@@ -2,10 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"slices"
-	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,28 +14,9 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/schedule"
+	"github.com/conch-dev/conch/internal/standup"
+	"github.com/conch-dev/conch/internal/workqueue"
 )
-
-// StandupMessenger sends a Standup's messages. The Slack front end implements it. Sending is queued (in order,
-// with retries on rate limits), so the send methods return at once; the reconciler records each message in
-// status before it calls them, so that none is sent twice.
-type StandupMessenger interface {
-	// UserGroupMembers returns the Slack user IDs in a user group. An error wrapping ErrUserGroupUnavailable means
-	// the group cannot be read at all (it does not exist, a scope is missing): the run goes ahead without it.
-	// Other errors are retried.
-	UserGroupMembers(ctx context.Context, group string) ([]string, error)
-	// Prompt asks user the run's questions: a DM with a button that opens them.
-	Prompt(st *conchv1.Standup, run *conchv1.StandupRun, user string)
-	// Remind reminds user, who has not answered, that the run closes soon.
-	Remind(st *conchv1.Standup, run *conchv1.StandupRun, user string)
-	// Summary posts the answers of a finished run in the Standup's channel, with what each person holds.
-	Summary(st *conchv1.Standup, run *conchv1.StandupRun, envs StandupEnvironments)
-	// Cancelled says in the Standup's channel that a run was cancelled (its date was skipped while it ran).
-	Cancelled(st *conchv1.Standup, run *conchv1.StandupRun)
-}
-
-// ErrUserGroupUnavailable marks a user group that cannot be read.
-var ErrUserGroupUnavailable = errors.New("user group unavailable")
 
 // StandupReconciler runs stand-ups: it starts runs on schedule (or on request), records the prompts, reminders
 // and summary in status before sending them, and closes runs at their deadline. It owns status.currentRun's
@@ -52,7 +29,7 @@ type StandupReconciler struct {
 	// Clock tells the time; tests inject a clock they can step.
 	Clock clock.PassiveClock
 	// Messenger sends to Slack; nil when Slack is off, and then no run starts (Ready is False, SlackDisabled).
-	Messenger StandupMessenger
+	Messenger standup.Messenger
 }
 
 var _ reconcile.Reconciler = (*StandupReconciler)(nil)
@@ -122,116 +99,6 @@ func (r *StandupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	return p.requeue(), nil
 }
 
-// finishRun ends the current run when its deadline has come (Completed, with a summary) or when its date has
-// become a skip date while it ran (Cancelled). The summary lists the Reservations of the people asked, read now.
-func (r *StandupReconciler) finishRun(ctx context.Context, p *standupPass) error {
-	run := p.Status.CurrentRun
-	if run == nil {
-		return nil
-	}
-	switch {
-	case !p.now.Before(run.Deadline.Time):
-		var rsvs conchv1.ReservationList
-		if err := r.List(ctx, &rsvs, client.InNamespace(p.Namespace)); err != nil {
-			return err
-		}
-		envs := standupEnvironments(rsvs.Items, runPeople(run), p.now, p.location())
-		p.endRun(conchv1.OutcomeCompleted, conchv1.StandupReasonCompleted)
-		p.send(func(m StandupMessenger) { m.Summary(p.Standup, run, envs) })
-		answered, asked := answeredCount(run), len(run.Participants)
-		p.event("Normal", "SummaryPosted", "Summarise", "Posted the summary of the run of %s in %s: %d of %d answered",
-			formatTime(run.ScheduledTime.Time), p.Spec.Channel, answered, asked)
-	case run.Trigger == conchv1.TriggerSchedule && slices.Contains(p.Spec.SkipDates, string(schedule.DateOf(run.ScheduledTime.Time, p.location()))):
-		p.endRun(conchv1.OutcomeCancelled, conchv1.StandupReasonCancelled)
-		p.send(func(m StandupMessenger) { m.Cancelled(p.Standup, run) })
-		p.event("Normal", "RunCancelled", "Cancel", "Cancelled the run of %s: its date is in skipDates", formatTime(run.ScheduledTime.Time))
-	}
-	return nil
-}
-
-// requestedRun starts a run when the run-requested-at annotation has a value not acted on yet, unless a run is
-// collecting answers; either way the value is recorded as handled.
-func (r *StandupReconciler) requestedRun(ctx context.Context, p *standupPass) error {
-	value := p.Annotations[conchv1.AnnotationRunRequested]
-	key := RunRequestKey(value)
-	if value == "" || key == p.Status.LastRunRequest {
-		return nil
-	}
-	if run := p.Status.CurrentRun; run != nil {
-		p.Status.LastRunRequest = key
-		p.event("Normal", "RunAlreadyCollecting", "Start", "A run was requested, but the run of %s collects answers until %s",
-			formatTime(run.ScheduledTime.Time), formatTime(run.Deadline.Time))
-		return nil
-	}
-	if err := r.startRun(ctx, p, p.now.Truncate(time.Second), conchv1.TriggerManual); err != nil {
-		return err
-	}
-	p.Status.LastRunRequest = key
-	return nil
-}
-
-// scheduledRuns decides, with internal/schedule, what to do about the scheduled runs due since status.nextRunTime:
-// start the latest (if its window is open and nothing prevents it), record the others as skipped or missed.
-func (r *StandupReconciler) scheduledRuns(ctx context.Context, p *standupPass) error {
-	var cursor time.Time
-	if p.Status.NextRunTime != nil {
-		cursor = p.Status.NextRunTime.Time
-	}
-	skip := make([]schedule.Date, 0, len(p.Spec.SkipDates))
-	for _, d := range p.Spec.SkipDates {
-		skip = append(skip, schedule.Date(d))
-	}
-	plan := schedule.Decide(schedule.Input{
-		Schedule: p.sched, Cursor: cursor, Now: p.now, CollectFor: p.collectFor(),
-		SkipDates: skip, Suspend: p.Spec.Suspend, Busy: p.Status.CurrentRun != nil,
-	})
-	for _, s := range plan.Skipped {
-		p.skipped(s, conchv1.TriggerSchedule)
-	}
-	if !plan.Start.IsZero() {
-		if err := r.startRun(ctx, p, plan.Start, conchv1.TriggerSchedule); err != nil {
-			return err
-		}
-	}
-	p.Status.NextRunTime = optTime(plan.Next)
-	return nil
-}
-
-// startRun starts a run due at scheduled: it resolves the participants (the user group is read now), leaves out
-// those away, and records a prompt for each person asked. With nobody to ask, the run is skipped instead.
-func (r *StandupReconciler) startRun(ctx context.Context, p *standupPass, scheduled time.Time, trigger conchv1.RunTrigger) error {
-	people := p.Spec.Participants
-	if g := p.Spec.UserGroup; g != "" {
-		members, err := r.Messenger.UserGroupMembers(ctx, g)
-		switch {
-		case errors.Is(err, ErrUserGroupUnavailable):
-			p.event("Warning", "UserGroupUnavailable", "Start", "Cannot read user group %s (%v); asking the participants listed only", g, err)
-		case err != nil:
-			return fmt.Errorf("reading user group %s: %w", g, err)
-		}
-		people = append(append([]string(nil), people...), members...)
-	}
-	run, dropped := newRun(p.Standup, scheduled, p.now, trigger, people)
-	if dropped > 0 {
-		p.event("Warning", "TooManyParticipants", "Start", "%d people are not asked: a run asks at most %d", dropped, conchv1.MaxStandupParticipants)
-	}
-	if len(run.Participants) == 0 {
-		p.skipped(schedule.Skip{Time: scheduled, Reason: conchv1.StandupReasonNobodyToAsk, Count: 1}, trigger)
-		return nil
-	}
-	p.Status.CurrentRun = run
-	p.Status.LastRunTime = optTime(scheduled)
-	if trigger == conchv1.TriggerSchedule {
-		p.setRunSkipped(false, conchv1.ReasonRan, fmt.Sprintf("The run of %s started", p.localTime(scheduled)))
-	}
-	for _, u := range run.Participants {
-		p.send(func(m StandupMessenger) { m.Prompt(p.Standup, run, u.User) })
-	}
-	p.event("Normal", "RunStarted", "Start", "Started the %s run of %s: asked %d, %d away, answers until %s",
-		trigger, formatTime(scheduled), len(run.Participants), len(run.Away), formatTime(run.Deadline.Time))
-	return nil
-}
-
 // SetupWithManager runs the reconciler for every Standup. It needs no other watch: the Slack front end's writes
 // to a Standup wake it, and Reservations are read only when a summary is written.
 func (r *StandupReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
@@ -244,7 +111,7 @@ func (r *StandupReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.O
 
 // SetupStandups registers the StandupReconciler with mgr; messenger is the Slack front end, or nil when Slack is
 // off.
-func SetupStandups(mgr ctrl.Manager, opts Options, messenger StandupMessenger) error {
+func SetupStandups(mgr ctrl.Manager, opts Options, messenger standup.Messenger) error {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
@@ -255,6 +122,6 @@ func SetupStandups(mgr ctrl.Manager, opts Options, messenger StandupMessenger) e
 		Messenger: messenger,
 	}).SetupWithManager(mgr, controller.Options{
 		MaxConcurrentReconciles: max(opts.MaxConcurrentReconciles, 1),
-		NewQueue:                NewQueue(opts.Clock),
+		NewQueue:                workqueue.New(opts.Clock),
 	})
 }

@@ -1,18 +1,22 @@
 package controllers
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/schedule"
+	"github.com/conch-dev/conch/internal/standup"
 )
+
+// This file holds the steps of a Standup's reconcile, in the order Reconcile takes them. Each works on a
+// standupPass: it changes the copy's status and records the messages and Events to send once that status is
+// written; only the reconciler's reads (Reservations, the user group) reach outside it.
 
 // standupPass is one reconcile of a Standup: the copy whose status is being computed, and the messages and
 // Events that the new status records, to send once it is written.
@@ -23,37 +27,43 @@ type standupPass struct {
 	sched   *schedule.Schedule
 	specErr error
 
-	sends  []func(StandupMessenger)
+	sends  []func(standup.Messenger)
 	events []standupEvent
 }
 
 type standupEvent struct{ typ, reason, action, note string }
 
-func (p *standupPass) send(f func(StandupMessenger)) { p.sends = append(p.sends, f) }
+func (p *standupPass) send(f func(standup.Messenger)) { p.sends = append(p.sends, f) }
 
 func (p *standupPass) event(typ, reason, action, format string, args ...any) {
 	p.events = append(p.events, standupEvent{typ, reason, action, fmt.Sprintf(format, args...)})
 }
 
-// location is the Standup's time zone (UTC while it is invalid).
-func (p *standupPass) location() *time.Location {
-	if p.sched != nil {
-		return p.sched.Location()
+// finishRun ends the current run when its deadline has come (Completed, with a summary) or when its date has
+// become a skip date while it ran (Cancelled). The summary lists the Reservations of the people asked, read now.
+func (r *StandupReconciler) finishRun(ctx context.Context, p *standupPass) error {
+	run := p.Status.CurrentRun
+	if run == nil {
+		return nil
 	}
-	return standupLocation(p.Standup)
-}
-
-func (p *standupPass) collectFor() time.Duration { return standupCollectFor(p.Standup) }
-
-// localTime writes t for people reading a condition: "Mon 23 Nov 2026 09:00 EST", in the Standup's zone.
-func (p *standupPass) localTime(t time.Time) string {
-	return t.In(p.location()).Format("Mon 2 Jan 2006 15:04 MST")
-}
-
-// endRun moves the current run to the history.
-func (p *standupPass) endRun(outcome conchv1.RunOutcome, reason string) {
-	p.Status.History = prependHistory(p.Status.History, historyRecord(p.Status.CurrentRun, outcome, reason))
-	p.Status.CurrentRun = nil
+	switch {
+	case !p.now.Before(run.Deadline.Time):
+		var rsvs conchv1.ReservationList
+		if err := r.List(ctx, &rsvs, client.InNamespace(p.Namespace)); err != nil {
+			return err
+		}
+		envs := standup.EnvironmentsOf(rsvs.Items, runPeople(run), p.now, p.location())
+		p.endRun(conchv1.OutcomeCompleted, conchv1.StandupReasonCompleted)
+		p.send(func(m standup.Messenger) { m.Summary(p.Standup, run, envs) })
+		answered, asked := answeredCount(run), len(run.Participants)
+		p.event("Normal", "SummaryPosted", "Summarise", "Posted the summary of the run of %s in %s: %d of %d answered",
+			formatTime(run.ScheduledTime.Time), p.Spec.Channel, answered, asked)
+	case run.Trigger == conchv1.TriggerSchedule && slices.Contains(p.Spec.SkipDates, string(schedule.DateOf(run.ScheduledTime.Time, p.location()))):
+		p.endRun(conchv1.OutcomeCancelled, conchv1.StandupReasonCancelled)
+		p.send(func(m standup.Messenger) { m.Cancelled(p.Standup, run) })
+		p.event("Normal", "RunCancelled", "Cancel", "Cancelled the run of %s: its date is in skipDates", formatTime(run.ScheduledTime.Time))
+	}
+	return nil
 }
 
 // remind records a reminder for each person who has not answered, once the run's reminder time has come.
@@ -75,129 +85,90 @@ func (p *standupPass) remind() {
 	}
 	snapshot := run.DeepCopy()
 	for _, u := range users {
-		p.send(func(m StandupMessenger) { m.Remind(p.Standup, snapshot, u) })
+		p.send(func(m standup.Messenger) { m.Remind(p.Standup, snapshot, u) })
 	}
 	p.event("Normal", "Reminded", "Remind", "Reminded %d of %d people who had not answered", len(users), len(run.Participants))
 }
 
-// skipped records a run (or several in a row) that did not start: in the history and an Event, and, for
-// scheduled runs, in the RunSkipped condition.
-func (p *standupPass) skipped(s schedule.Skip, trigger conchv1.RunTrigger) {
-	outcome := conchv1.OutcomeSkipped
-	if s.Reason == schedule.ReasonMissed {
-		outcome = conchv1.OutcomeMissed
+// requestedRun starts a run when the run-requested-at annotation has a value not acted on yet, unless a run is
+// collecting answers; either way the value is recorded as handled.
+func (r *StandupReconciler) requestedRun(ctx context.Context, p *standupPass) error {
+	value := p.Annotations[conchv1.AnnotationRunRequested]
+	key := conchv1.RunRequestKey(value)
+	if value == "" || key == p.Status.LastRunRequest {
+		return nil
 	}
-	p.Status.History = prependHistory(p.Status.History, conchv1.StandupRunRecord{
-		ScheduledTime: metav1.NewTime(s.Time), Trigger: trigger, Outcome: outcome,
-		Reason: s.Reason, Count: int32(s.Count),
+	if run := p.Status.CurrentRun; run != nil {
+		p.Status.LastRunRequest = key
+		p.event("Normal", "RunAlreadyCollecting", "Start", "A run was requested, but the run of %s collects answers until %s",
+			formatTime(run.ScheduledTime.Time), formatTime(run.Deadline.Time))
+		return nil
+	}
+	if err := r.startRun(ctx, p, p.now.Truncate(time.Second), conchv1.TriggerManual); err != nil {
+		return err
+	}
+	p.Status.LastRunRequest = key
+	return nil
+}
+
+// scheduledRuns decides, with internal/schedule, what to do about the scheduled runs due since status.nextRunTime:
+// start the latest (if its window is open and nothing prevents it), record the others as skipped or missed.
+func (r *StandupReconciler) scheduledRuns(ctx context.Context, p *standupPass) error {
+	var cursor time.Time
+	if p.Status.NextRunTime != nil {
+		cursor = p.Status.NextRunTime.Time
+	}
+	skip := make([]schedule.Date, 0, len(p.Spec.SkipDates))
+	for _, d := range p.Spec.SkipDates {
+		skip = append(skip, schedule.Date(d))
+	}
+	plan := schedule.Decide(schedule.Input{
+		Schedule: p.sched, Cursor: cursor, Now: p.now, CollectFor: p.collectFor(),
+		SkipDates: skip, Suspend: p.Spec.Suspend, Busy: p.Status.CurrentRun != nil,
 	})
-	when := "The run of " + p.localTime(s.Time)
-	if s.Count > 1 {
-		when = fmt.Sprintf("%d runs from %s on", s.Count, p.localTime(s.Time))
+	for _, s := range plan.Skipped {
+		p.skipped(s, conchv1.TriggerSchedule)
 	}
-	var msg string
-	switch s.Reason {
-	case schedule.ReasonHoliday:
-		msg = fmt.Sprintf("%s was skipped: %s is in skipDates", when, schedule.DateOf(s.Time, p.location()))
-	case schedule.ReasonSuspended:
-		msg = when + " did not start: the Standup is suspended"
-	case schedule.ReasonMissed:
-		msg = fmt.Sprintf("%s missed: the manager was not running while answers could be collected (collectFor %s)", when, p.collectFor())
-		if s.Count == 1 {
-			msg = strings.Replace(msg, " missed:", " was missed:", 1)
+	if !plan.Start.IsZero() {
+		if err := r.startRun(ctx, p, plan.Start, conchv1.TriggerSchedule); err != nil {
+			return err
 		}
-	case schedule.ReasonOverlap:
-		msg = when + " did not start: the previous run was still collecting answers"
-	case conchv1.StandupReasonNobodyToAsk:
-		msg = when + " did not start: nobody to ask (everyone is away, or participants and the user group are empty)"
 	}
+	p.Status.NextRunTime = optTime(plan.Next)
+	return nil
+}
+
+// startRun starts a run due at scheduled: it resolves the participants (the user group is read now), leaves out
+// those away, and records a prompt for each person asked. With nobody to ask, the run is skipped instead.
+func (r *StandupReconciler) startRun(ctx context.Context, p *standupPass, scheduled time.Time, trigger conchv1.RunTrigger) error {
+	people := p.Spec.Participants
+	if g := p.Spec.UserGroup; g != "" {
+		members, err := r.Messenger.UserGroupMembers(ctx, g)
+		switch {
+		case errors.Is(err, standup.ErrUserGroupUnavailable):
+			p.event("Warning", "UserGroupUnavailable", "Start", "Cannot read user group %s (%v); asking the participants listed only", g, err)
+		case err != nil:
+			return fmt.Errorf("reading user group %s: %w", g, err)
+		}
+		people = append(append([]string(nil), people...), members...)
+	}
+	run, dropped := newRun(p.Standup, scheduled, p.now, trigger, people)
+	if dropped > 0 {
+		p.event("Warning", "TooManyParticipants", "Start", "%d people are not asked: a run asks at most %d", dropped, conchv1.MaxStandupParticipants)
+	}
+	if len(run.Participants) == 0 {
+		p.skipped(schedule.Skip{Time: scheduled, Reason: conchv1.StandupReasonNobodyToAsk, Count: 1}, trigger)
+		return nil
+	}
+	p.Status.CurrentRun = run
+	p.Status.LastRunTime = optTime(scheduled)
 	if trigger == conchv1.TriggerSchedule {
-		p.setRunSkipped(true, s.Reason, msg)
+		p.setRunSkipped(false, conchv1.ReasonRan, fmt.Sprintf("The run of %s started", p.localTime(scheduled)))
 	}
-	typ := "Normal"
-	if s.Reason == schedule.ReasonMissed {
-		typ = "Warning"
+	for _, u := range run.Participants {
+		p.send(func(m standup.Messenger) { m.Prompt(p.Standup, run, u.User) })
 	}
-	p.event(typ, "RunSkipped", "Skip", "%s", msg)
-}
-
-// setRunSkipped sets the RunSkipped condition.
-func (p *standupPass) setRunSkipped(skipped bool, reason, message string) {
-	status := metav1.ConditionFalse
-	if skipped {
-		status = metav1.ConditionTrue
-	}
-	p.setCondition(conchv1.StandupConditionRunSkipped, status, reason, message)
-}
-
-func (p *standupPass) setCondition(typ string, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: message,
-		ObservedGeneration: p.Generation, LastTransitionTime: metav1.NewTime(p.now),
-	})
-}
-
-// setConditions sets Ready, Stalled and Running, and observedGeneration; an invalid spec clears nextRunTime.
-func (p *standupPass) setConditions(slackOn bool) {
-	p.Status.ObservedGeneration = p.Generation
-	ready, stalled := metav1.ConditionTrue, metav1.ConditionFalse
-	var reason, msg string
-	switch {
-	case errors.Is(p.specErr, schedule.ErrTimeZone):
-		ready, stalled, reason = metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidTimeZone
-		msg = fmt.Sprintf("spec.timeZone: %s; no run starts until it is fixed", strings.TrimPrefix(p.specErr.Error(), schedule.ErrTimeZone.Error()+": "))
-	case p.specErr != nil:
-		ready, stalled, reason = metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidSchedule
-		msg = fmt.Sprintf("spec.schedule %s; no run starts until it is fixed", strings.TrimPrefix(p.specErr.Error(), schedule.ErrSchedule.Error()+": "))
-	case !slackOn:
-		ready, reason = metav1.ConditionFalse, conchv1.ReasonSlackDisabled
-		msg = "Slack is off in this manager (no tokens), so no run starts; stand-ups happen in Slack"
-	case p.Spec.Suspend:
-		reason, msg = conchv1.ReasonSuspended, "Suspended: no run starts until spec.suspend is false"
-	default:
-		reason, msg = conchv1.ReasonScheduled, "Scheduled"
-		if p.Status.NextRunTime != nil {
-			msg = fmt.Sprintf("Next run %s", p.localTime(p.Status.NextRunTime.Time))
-		}
-	}
-	if p.specErr != nil {
-		p.Status.NextRunTime = nil
-	}
-	if !slackOn && p.sched != nil {
-		// Kept current for people reading `kubectl get`, although nothing will run.
-		p.Status.NextRunTime = optTime(p.sched.Next(p.now))
-	}
-	p.setCondition(conchv1.ConditionReady, ready, reason, msg)
-	p.setCondition(conchv1.ConditionStalled, stalled, reason, msg)
-
-	if run := p.Status.CurrentRun; run != nil {
-		p.setCondition(conchv1.StandupConditionRunning, metav1.ConditionTrue, conchv1.ReasonCollecting,
-			fmt.Sprintf("Collecting answers until %s: %d of %d answered", p.localTime(run.Deadline.Time), answeredCount(run), len(run.Participants)))
-	} else {
-		p.setCondition(conchv1.StandupConditionRunning, metav1.ConditionFalse, conchv1.ReasonIdle, "No run is collecting answers")
-	}
-}
-
-// requeue wakes the reconciler at the earliest of the next run, the reminder and the deadline; never early, since
-// the work queue never fires early and every step re-checks the time.
-func (p *standupPass) requeue() ctrl.Result {
-	var next time.Time
-	consider := func(t *metav1.Time) {
-		if t != nil && (next.IsZero() || t.Before(&metav1.Time{Time: next})) {
-			next = t.Time
-		}
-	}
-	if p.specErr == nil {
-		consider(p.Status.NextRunTime)
-	}
-	if run := p.Status.CurrentRun; run != nil {
-		if !run.Reminded {
-			consider(run.RemindAt)
-		}
-		consider(&run.Deadline)
-	}
-	if next.IsZero() {
-		return ctrl.Result{}
-	}
-	return ctrl.Result{RequeueAfter: max(next.Sub(p.now), time.Millisecond)}
+	p.event("Normal", "RunStarted", "Start", "Started the %s run of %s: asked %d, %d away, answers until %s",
+		trigger, formatTime(scheduled), len(run.Participants), len(run.Away), formatTime(run.Deadline.Time))
+	return nil
 }

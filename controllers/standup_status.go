@@ -1,92 +1,172 @@
 package controllers
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/internal/index"
 	"github.com/conch-dev/conch/internal/schedule"
+	"github.com/conch-dev/conch/internal/standup"
 )
 
-// This file holds pure functions that compute a Standup's runs and what its summary says; the reconciler only
-// writes and sends what they return.
+// This file holds pure functions that compute a Standup's status: its conditions, its runs and their history,
+// and when to wake next. They read no client and send nothing; the steps in standup_phases.go call them.
 
-// StandupHolderPrefix marks a Reservation holder that is a Slack user ("slack:U0123ABC"), as the Slack front end
-// writes it (slackbot.SlackHolderPrefix, which a test keeps equal).
-const StandupHolderPrefix = "slack:"
-
-// Holding is a Reservation a stand-up summary mentions: a hold, or a place in a queue.
-type Holding struct {
-	// Resource is the Resource held or waited for.
-	Resource string
-	// Holder is the Reservation's holder.
-	Holder string
-	// State is Granted, Queued or Pending.
-	State conchv1.ReservationState
-	// Until is when a hold ends unless extended (Granted only).
-	Until time.Time
-	// Position is the place in the queue, 1 being next (Queued only).
-	Position int32
-	// EndsToday is true for a hold that ends before midnight in the Standup's time zone.
-	EndsToday bool
+// location is the Standup's time zone (UTC while it is invalid).
+func (p *standupPass) location() *time.Location {
+	if p.sched != nil {
+		return p.sched.Location()
+	}
+	return standup.Location(p.Standup)
 }
 
-// StandupEnvironments is what the summary says about environments: who holds or waits for what, and what ends
-// today.
-type StandupEnvironments struct {
-	// ByUser lists the holds and places in queues of each person of the run (asked or away), by Slack user ID,
-	// Resources in name order.
-	ByUser map[string][]Holding
-	// EndingToday lists every hold in the namespace, whoever holds it, that ends today, soonest first.
-	EndingToday []Holding
+func (p *standupPass) collectFor() time.Duration { return standupCollectFor(p.Standup) }
+
+// localTime writes t for people reading a condition: "Mon 23 Nov 2026 09:00 EST", in the Standup's zone.
+func (p *standupPass) localTime(t time.Time) string {
+	return t.In(p.location()).Format("Mon 2 Jan 2006 15:04 MST")
 }
 
-// standupEnvironments reads the summary's environments from the namespace's Reservations at time now; "today"
-// is now's date in loc.
-func standupEnvironments(rsvs []conchv1.Reservation, users []string, now time.Time, loc *time.Location) StandupEnvironments {
-	_, dayEnd := schedule.Day(now, loc)
-	envs := StandupEnvironments{ByUser: map[string][]Holding{}}
-	for i := range rsvs {
-		r := &rsvs[i]
-		name := index.BoundResource(r)
-		if name == "" || r.Status.State == "" || r.Status.State.IsFinal() || r.Spec.Released || r.DeletionTimestamp != nil {
-			continue
-		}
-		h := Holding{Resource: name, Holder: r.Spec.Holder, State: r.Status.State, Position: r.Status.Position}
-		if r.Status.State == conchv1.StateGranted && r.Status.ExpiresAt != nil {
-			h.Until = r.Status.ExpiresAt.Time
-			h.EndsToday = h.Until.Before(dayEnd)
-		}
-		if u, ok := strings.CutPrefix(r.Spec.Holder, StandupHolderPrefix); ok && slices.Contains(users, u) {
-			envs.ByUser[u] = append(envs.ByUser[u], h)
-		}
-		if h.EndsToday {
-			envs.EndingToday = append(envs.EndingToday, h)
-		}
+// endRun moves the current run to the history.
+func (p *standupPass) endRun(outcome conchv1.RunOutcome, reason string) {
+	p.Status.History = prependHistory(p.Status.History, historyRecord(p.Status.CurrentRun, outcome, reason))
+	p.Status.CurrentRun = nil
+}
+
+// skipped records a run (or several in a row) that did not start: in the history and an Event, and, for
+// scheduled runs, in the RunSkipped condition.
+func (p *standupPass) skipped(s schedule.Skip, trigger conchv1.RunTrigger) {
+	outcome := conchv1.OutcomeSkipped
+	if s.Reason == schedule.ReasonMissed {
+		outcome = conchv1.OutcomeMissed
 	}
-	for _, hs := range envs.ByUser {
-		slices.SortFunc(hs, func(a, b Holding) int { return strings.Compare(a.Resource, b.Resource) })
-	}
-	slices.SortFunc(envs.EndingToday, func(a, b Holding) int {
-		if c := a.Until.Compare(b.Until); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Resource, b.Resource)
+	p.Status.History = prependHistory(p.Status.History, conchv1.StandupRunRecord{
+		ScheduledTime: metav1.NewTime(s.Time), Trigger: trigger, Outcome: outcome,
+		Reason: s.Reason, Count: int32(s.Count),
 	})
-	return envs
+	when := "The run of " + p.localTime(s.Time)
+	if s.Count > 1 {
+		when = fmt.Sprintf("%d runs from %s on", s.Count, p.localTime(s.Time))
+	}
+	var msg string
+	switch s.Reason {
+	case schedule.ReasonHoliday:
+		msg = fmt.Sprintf("%s was skipped: %s is in skipDates", when, schedule.DateOf(s.Time, p.location()))
+	case schedule.ReasonSuspended:
+		msg = when + " did not start: the Standup is suspended"
+	case schedule.ReasonMissed:
+		msg = fmt.Sprintf("%s missed: the manager was not running while answers could be collected (collectFor %s)", when, p.collectFor())
+		if s.Count == 1 {
+			msg = strings.Replace(msg, " missed:", " was missed:", 1)
+		}
+	case schedule.ReasonOverlap:
+		msg = when + " did not start: the previous run was still collecting answers"
+	case conchv1.StandupReasonNobodyToAsk:
+		msg = when + " did not start: nobody to ask (everyone is away, or participants and the user group are empty)"
+	}
+	if trigger == conchv1.TriggerSchedule {
+		p.setRunSkipped(true, s.Reason, msg)
+	}
+	typ := "Normal"
+	if s.Reason == schedule.ReasonMissed {
+		typ = "Warning"
+	}
+	p.event(typ, "RunSkipped", "Skip", "%s", msg)
+}
+
+// setRunSkipped sets the RunSkipped condition.
+func (p *standupPass) setRunSkipped(skipped bool, reason, message string) {
+	status := metav1.ConditionFalse
+	if skipped {
+		status = metav1.ConditionTrue
+	}
+	p.setCondition(conchv1.StandupConditionRunSkipped, status, reason, message)
+}
+
+func (p *standupPass) setCondition(typ string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: message,
+		ObservedGeneration: p.Generation, LastTransitionTime: metav1.NewTime(p.now),
+	})
+}
+
+// setConditions sets Ready, Stalled and Running, and observedGeneration; an invalid spec clears nextRunTime.
+func (p *standupPass) setConditions(slackOn bool) {
+	p.Status.ObservedGeneration = p.Generation
+	ready, stalled := metav1.ConditionTrue, metav1.ConditionFalse
+	var reason, msg string
+	switch {
+	case errors.Is(p.specErr, schedule.ErrTimeZone):
+		ready, stalled, reason = metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidTimeZone
+		msg = fmt.Sprintf("spec.timeZone: %s; no run starts until it is fixed", strings.TrimPrefix(p.specErr.Error(), schedule.ErrTimeZone.Error()+": "))
+	case p.specErr != nil:
+		ready, stalled, reason = metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidSchedule
+		msg = fmt.Sprintf("spec.schedule %s; no run starts until it is fixed", strings.TrimPrefix(p.specErr.Error(), schedule.ErrSchedule.Error()+": "))
+	case !slackOn:
+		ready, reason = metav1.ConditionFalse, conchv1.ReasonSlackDisabled
+		msg = "Slack is off in this manager (no tokens), so no run starts; stand-ups happen in Slack"
+	case p.Spec.Suspend:
+		reason, msg = conchv1.ReasonSuspended, "Suspended: no run starts until spec.suspend is false"
+	default:
+		reason, msg = conchv1.ReasonScheduled, "Scheduled"
+		if p.Status.NextRunTime != nil {
+			msg = fmt.Sprintf("Next run %s", p.localTime(p.Status.NextRunTime.Time))
+		}
+	}
+	if p.specErr != nil {
+		p.Status.NextRunTime = nil
+	}
+	if !slackOn && p.sched != nil {
+		// Kept current for people reading `kubectl get`, although nothing will run.
+		p.Status.NextRunTime = optTime(p.sched.Next(p.now))
+	}
+	p.setCondition(conchv1.ConditionReady, ready, reason, msg)
+	p.setCondition(conchv1.ConditionStalled, stalled, reason, msg)
+
+	if run := p.Status.CurrentRun; run != nil {
+		p.setCondition(conchv1.StandupConditionRunning, metav1.ConditionTrue, conchv1.ReasonCollecting,
+			fmt.Sprintf("Collecting answers until %s: %d of %d answered", p.localTime(run.Deadline.Time), answeredCount(run), len(run.Participants)))
+	} else {
+		p.setCondition(conchv1.StandupConditionRunning, metav1.ConditionFalse, conchv1.ReasonIdle, "No run is collecting answers")
+	}
+}
+
+// requeue wakes the reconciler at the earliest of the next run, the reminder and the deadline; never early, since
+// the work queue never fires early and every step re-checks the time.
+func (p *standupPass) requeue() ctrl.Result {
+	var next time.Time
+	consider := func(t *metav1.Time) {
+		if t != nil && (next.IsZero() || t.Before(&metav1.Time{Time: next})) {
+			next = t.Time
+		}
+	}
+	if p.specErr == nil {
+		consider(p.Status.NextRunTime)
+	}
+	if run := p.Status.CurrentRun; run != nil {
+		if !run.Reminded {
+			consider(run.RemindAt)
+		}
+		consider(&run.Deadline)
+	}
+	if next.IsZero() {
+		return ctrl.Result{}
+	}
+	return ctrl.Result{RequeueAfter: max(next.Sub(p.now), time.Millisecond)}
 }
 
 // newRun builds the run of st due at scheduled, started at now, asking people (without duplicates, at most
 // MaxStandupParticipants; dropped counts those left out) except those away on the run's date. Each person asked
 // is recorded as prompted: the prompts are sent once this is written.
 func newRun(st *conchv1.Standup, scheduled, now time.Time, trigger conchv1.RunTrigger, people []string) (*conchv1.StandupRun, int) {
-	loc := standupLocation(st)
+	loc := standup.Location(st)
 	away := schedule.Away{}
 	for _, a := range st.Spec.Away {
 		away[a.User] = schedule.Date(a.Until)
@@ -100,7 +180,7 @@ func newRun(st *conchv1.Standup, scheduled, now time.Time, trigger conchv1.RunTr
 		out = out[:conchv1.MaxStandupParticipants]
 	}
 	run := &conchv1.StandupRun{
-		ID:            StandupRunID(scheduled, trigger),
+		ID:            conchv1.StandupRunID(scheduled, trigger),
 		Trigger:       trigger,
 		ScheduledTime: metav1.NewTime(scheduled),
 		StartTime:     metav1.NewTime(now),
@@ -119,25 +199,6 @@ func newRun(st *conchv1.Standup, scheduled, now time.Time, trigger conchv1.RunTr
 		run.Participants = append(run.Participants, conchv1.StandupParticipant{User: u, Prompted: true})
 	}
 	return run, dropped
-}
-
-// StandupRunID names a run in buttons and modals: its scheduled time in UTC, with an "m" for a manual run.
-func StandupRunID(scheduled time.Time, trigger conchv1.RunTrigger) string {
-	id := scheduled.UTC().Format("20060102T150405Z")
-	if trigger == conchv1.TriggerManual {
-		id += "m"
-	}
-	return id
-}
-
-// RunRequestKey is what status.lastRunRequest records for a run-requested-at value: the value, or a hash of a
-// long one.
-func RunRequestKey(value string) string {
-	if len(value) <= 64 {
-		return value
-	}
-	sum := sha256.Sum256([]byte(value))
-	return "sha256:" + hex.EncodeToString(sum[:])[:32]
 }
 
 // historyRecord summarises a run that ended.
@@ -175,18 +236,6 @@ func runPeople(run *conchv1.StandupRun) []string {
 		out = append(out, p.User)
 	}
 	return append(out, run.Away...)
-}
-
-// standupLocation returns the Standup's time zone, UTC when it does not load (Ready says so).
-func standupLocation(st *conchv1.Standup) *time.Location {
-	if st.Spec.TimeZone == "" {
-		return time.UTC
-	}
-	loc, err := time.LoadLocation(st.Spec.TimeZone)
-	if err != nil || st.Spec.TimeZone == "Local" {
-		return time.UTC
-	}
-	return loc
 }
 
 // standupCollectFor returns spec.collectFor, 1h when unset.

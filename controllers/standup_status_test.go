@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -10,56 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/internal/testutil"
 )
-
-func TestStandupEnvironments(t *testing.T) {
-	ny, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 16:00 in New York, 21:00 UTC: "today" ends at 05:00 UTC tomorrow.
-	now := time.Date(2026, 11, 23, 21, 0, 0, 0, time.UTC)
-	granted := func(name, resource, holder string, until time.Time) conchv1.Reservation {
-		r := testutil.Reservation(name).On(resource).Holder(holder).State(conchv1.StateGranted).Obj()
-		e := metav1.NewMicroTime(until)
-		r.Status.ExpiresAt = &e
-		return *r
-	}
-	queued := func(name, resource, holder string, pos int32) conchv1.Reservation {
-		r := testutil.Reservation(name).On(resource).Holder(holder).State(conchv1.StateQueued).Obj()
-		r.Status.Position = pos
-		return *r
-	}
-	released := testutil.Reservation("old").On("qa").Holder("slack:UALICE").State(conchv1.StateReleased).Obj()
-	pooled := testutil.Reservation("pool").Pool(map[string]string{"pool": "web"}).Holder("slack:UALICE").State(conchv1.StatePending).Obj()
-	rsvs := []conchv1.Reservation{
-		granted("a1", "staging", "slack:UALICE", now.Add(7*time.Hour)), // 04:00 UTC tomorrow, 23:00 in New York: today
-		granted("a2", "perf", "slack:UALICE", now.Add(9*time.Hour)),    // 01:00 tomorrow in New York
-		queued("b1", "staging", "slack:UBOB", 1),                       //
-		granted("ci", "qa", "ci:e2e", now.Add(time.Hour)),              // not a participant, ends today
-		granted("d1", "demo", "slack:UDAVE", now.Add(2*time.Hour)),     // not a participant, ends today
-		*released, *pooled,
-	}
-	got := standupEnvironments(rsvs, []string{"UALICE", "UBOB", "UCAROL"}, now, ny)
-	want := StandupEnvironments{
-		ByUser: map[string][]Holding{
-			"UALICE": {
-				{Resource: "perf", Holder: "slack:UALICE", State: conchv1.StateGranted, Until: now.Add(9 * time.Hour)},
-				{Resource: "staging", Holder: "slack:UALICE", State: conchv1.StateGranted, Until: now.Add(7 * time.Hour), EndsToday: true},
-			},
-			"UBOB": {{Resource: "staging", Holder: "slack:UBOB", State: conchv1.StateQueued, Position: 1}},
-		},
-		EndingToday: []Holding{
-			{Resource: "qa", Holder: "ci:e2e", State: conchv1.StateGranted, Until: now.Add(time.Hour), EndsToday: true},
-			{Resource: "demo", Holder: "slack:UDAVE", State: conchv1.StateGranted, Until: now.Add(2 * time.Hour), EndsToday: true},
-			{Resource: "staging", Holder: "slack:UALICE", State: conchv1.StateGranted, Until: now.Add(7 * time.Hour), EndsToday: true},
-		},
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("environments (-want +got):\n%s", diff)
-	}
-}
 
 func TestNewRun(t *testing.T) {
 	scheduled := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC) // 09:00 in New York
@@ -142,20 +92,13 @@ func TestNewRun(t *testing.T) {
 	}
 }
 
-func TestHistoryAndRequestKeys(t *testing.T) {
+func TestHistory(t *testing.T) {
 	var h []conchv1.StandupRunRecord
 	for i := range conchv1.MaxStandupHistory + 5 {
 		h = prependHistory(h, conchv1.StandupRunRecord{Count: int32(i)})
 	}
 	if len(h) != conchv1.MaxStandupHistory || h[0].Count != conchv1.MaxStandupHistory+4 {
 		t.Errorf("history has %d entries, newest %d", len(h), h[0].Count)
-	}
-	if got := RunRequestKey("2026-11-23T09:00:00Z"); got != "2026-11-23T09:00:00Z" {
-		t.Errorf("short key %q", got)
-	}
-	long := strings.Repeat("x", 300)
-	if got := RunRequestKey(long); !strings.HasPrefix(got, "sha256:") || len(got) > 64 || got == RunRequestKey(long+"y") {
-		t.Errorf("long key %q", got)
 	}
 }
 

@@ -1,6 +1,10 @@
 package v1alpha1
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -52,6 +56,20 @@ const (
 // `kubectl annotate standup team conch.dev/run-requested-at="$(date -Is)" --overwrite`.
 const AnnotationRunRequested = "conch.dev/run-requested-at"
 
+// RunRequestKey is what status.lastRunRequest records for a value of AnnotationRunRequested: the value, or a hash
+// of a long one. Whoever sets the annotation compares the two to see that the controller acted on it.
+func RunRequestKey(value string) string {
+	if len(value) <= 64 {
+		return value
+	}
+	sum := sha256.Sum256([]byte(value))
+	return "sha256:" + hex.EncodeToString(sum[:])[:32]
+}
+
+// SlackHolderPrefix starts the holder of a Reservation made for a Slack user ("slack:U0123ABC"): the Slack front
+// end writes it, and a stand-up's summary reads it to list what each person holds.
+const SlackHolderPrefix = "slack:"
+
 // RunTrigger says what started a run.
 // +kubebuilder:validation:Enum=Schedule;Manual
 type RunTrigger string
@@ -62,6 +80,16 @@ const (
 	// TriggerManual: a request (the run-requested-at annotation, `/dibs standup run`).
 	TriggerManual RunTrigger = "Manual"
 )
+
+// StandupRunID is status.currentRun.id of the run scheduled at scheduled: that time in UTC, with an "m" for a
+// manual run. Slack buttons and modals name a run by it, so a history entry can be matched to the run it was.
+func StandupRunID(scheduled time.Time, trigger RunTrigger) string {
+	id := scheduled.UTC().Format("20060102T150405Z")
+	if trigger == TriggerManual {
+		id += "m"
+	}
+	return id
+}
 
 // RunOutcome is how a run ended, or why it never started.
 // +kubebuilder:validation:Enum=Completed;Cancelled;Skipped;Missed

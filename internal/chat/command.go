@@ -45,7 +45,34 @@ const (
 	VerbWho Verb = "who"
 	// VerbHelp shows the grammar (see Help).
 	VerbHelp Verb = "help"
+
+	// The stand-up verbs follow "standup" (see parseStandup). They name a Standup in Command.Standup and a day in
+	// Command.Date.
+
+	// VerbStandupList shows the stand-ups of the namespace, when they run and what they are doing.
+	VerbStandupList Verb = "standup list"
+	// VerbStandupHelp shows the stand-up commands (see StandupHelp).
+	VerbStandupHelp Verb = "standup help"
+	// VerbStandupSkip adds a day to a Standup's skip dates, cancelling its run of that day if one is collecting.
+	VerbStandupSkip Verb = "standup skip"
+	// VerbStandupUnskip takes a skipped day back.
+	VerbStandupUnskip Verb = "standup unskip"
+	// VerbStandupAway marks the person away through Date, from the Standup named or from every one they are in.
+	VerbStandupAway Verb = "standup away"
+	// VerbStandupBack ends the person's time away.
+	VerbStandupBack Verb = "standup back"
+	// VerbStandupRun starts a run of a Standup now.
+	VerbStandupRun Verb = "standup run"
 )
+
+// IsStandup reports whether v is one of the stand-up verbs.
+func (v Verb) IsStandup() bool {
+	switch v {
+	case VerbStandupList, VerbStandupHelp, VerbStandupSkip, VerbStandupUnskip, VerbStandupAway, VerbStandupBack, VerbStandupRun:
+		return true
+	}
+	return false
+}
 
 // Command is one parsed chat command. Fields a verb does not use are zero.
 type Command struct {
@@ -63,6 +90,13 @@ type Command struct {
 	Until time.Time
 	// Reason is the text after "because", verbatim but trimmed; empty when none was given.
 	Reason string
+	// Standup is the name of the Standup a stand-up command names, lower-cased; empty when it names none, and the
+	// caller picks one (the channel's, or the only one). Whether it exists is for the caller to find out.
+	Standup string
+	// Date is the day a stand-up command is about: "today", "tomorrow" or a YYYY-MM-DD date that exists; empty
+	// when none was given (skip and unskip mean "today" then). The caller reads relative dates in each Standup's
+	// time zone.
+	Date string
 }
 
 // Error is a malformed command or duration. Message is written for the person who typed it, ready to be shown
@@ -71,6 +105,8 @@ type Command struct {
 type Error struct {
 	// Message says what is wrong and how to write it instead.
 	Message string
+	// Standup is true for an error in a stand-up command ("standup ..."), whose help is StandupHelp, not Help.
+	Standup bool
 
 	// unrecognised marks a duration error where the text did not look like a duration at all, so that Parse can
 	// explain it in terms of the words around it ("for" needs a duration ...) instead.

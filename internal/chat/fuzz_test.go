@@ -15,6 +15,7 @@ var fuzzSeeds = []string{
 	"staging until 17:00", "staging all day", "staging for 90 minutes", "staging 1.5h", "staging for 1 hour and 30 minutes",
 	"staging for -5m", "staging for 0", "staging for 99999999999999999999d", "staging for .5s", "until 12am", "for 2h",
 	"staging\u00a0because\u00a0é", "staging because \xff", "an hour", "1h30", "1w 2d", "till noon", "5:30 PM",
+	"standup", "standup skip team 2026-12-4", "standup away until tomorrow", "standup run team today", "STANDUP Back",
 }
 
 // fuzzNow turns a fuzzed number into a moment between 1970 and 2200, far enough from time's limits that the
@@ -66,7 +67,14 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 			t.Fatalf("Parse(%q) %s has resource %q", text, cmd.Verb, cmd.Resource)
 		}
 	default:
-		t.Fatalf("Parse(%q) verb %q is unknown", text, cmd.Verb)
+		if !cmd.Verb.IsStandup() {
+			t.Fatalf("Parse(%q) verb %q is unknown", text, cmd.Verb)
+		}
+		checkStandupCommand(t, text, cmd)
+		return
+	}
+	if cmd.Standup != "" || cmd.Date != "" {
+		t.Fatalf("Parse(%q) %s names a stand-up %q or a date %q", text, cmd.Verb, cmd.Standup, cmd.Date)
 	}
 
 	wantDuration := cmd.Verb == VerbExtend
@@ -90,6 +98,29 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 			strings.TrimSpace(cmd.Reason) != cmd.Reason || !strings.Contains(text, cmd.Reason) {
 			t.Fatalf("Parse(%q) reason %q is not trimmed, bounded text from the input", text, cmd.Reason)
 		}
+	}
+}
+
+// checkStandupCommand checks a stand-up command: a name that may name a Standup, a date the caller can read, and
+// nothing of the Resource grammar.
+func checkStandupCommand(t *testing.T, text string, cmd Command) {
+	t.Helper()
+	if cmd.Resource != "" || cmd.Duration != 0 || !cmd.Until.IsZero() || cmd.Reason != "" {
+		t.Fatalf("Parse(%q) %s has Resource fields: %+v", text, cmd.Verb, cmd)
+	}
+	if cmd.Standup != "" && !standupName.MatchString(cmd.Standup) {
+		t.Fatalf("Parse(%q) stand-up %q is not a name", text, cmd.Standup)
+	}
+	switch cmd.Date {
+	case "", "today", "tomorrow":
+	default:
+		if _, err := time.Parse(time.DateOnly, cmd.Date); err != nil {
+			t.Fatalf("Parse(%q) date %q is not YYYY-MM-DD", text, cmd.Date)
+		}
+	}
+	needsDate := cmd.Verb == VerbStandupAway || cmd.Verb == VerbStandupSkip || cmd.Verb == VerbStandupUnskip
+	if needsDate != (cmd.Date != "") {
+		t.Fatalf("Parse(%q) %s has date %q", text, cmd.Verb, cmd.Date)
 	}
 }
 

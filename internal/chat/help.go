@@ -8,13 +8,7 @@ import (
 // slash command as configured; empty means DefaultCommand, and a missing "/" is added so that every example can
 // be copied as is.
 func Help(command string) string {
-	c := strings.TrimSpace(command)
-	if c == "" {
-		c = DefaultCommand
-	}
-	if !strings.HasPrefix(c, "/") {
-		c = "/" + c
-	}
+	c := slashCommand(command)
 	var b strings.Builder
 	line := func(example, meaning string) {
 		b.WriteString("• `" + c + example + "`  " + meaning + "\n")
@@ -31,6 +25,36 @@ func Help(command string) string {
 	b.WriteString("*Durations:* `30m`, `2h`, `1h30m`, `1.5h`, `90 minutes`, `1d`, `until 17:00`, `until 5:30pm`, " +
 		"`all day` (until midnight, your time). At most 30 days; without one, the resource's default applies.\n")
 	b.WriteString("*Names:* lower-case letters, digits, `-` and `.`. To take a resource named like a command word, " +
-		"put `on` first: `" + c + " on list`.")
+		"put `on` first: `" + c + " on list`.\n")
+	b.WriteString("*Stand-ups:* `" + c + " standup help`.")
 	return b.String()
+}
+
+// StandupHelp is the help of the stand-up commands, in Slack mrkdwn, for "/dibs standup help" and to follow an
+// Error in a stand-up command. command is the slash command, as for Help.
+func StandupHelp(command string) string {
+	c := slashCommand(command) + " standup"
+	var b strings.Builder
+	line := func(example, meaning string) { b.WriteString("• `" + c + example + "`  " + meaning + "\n") }
+	b.WriteString("*Stand-ups*\n")
+	line("", "the stand-ups here: when, who is collecting")
+	line(" skip team", "no *team* stand-up today (cancels today's if it is collecting); also `skip team 2026-12-24`")
+	line(" unskip team 2026-12-24", "take a skipped day back")
+	line(" away 2026-12-01", "do not ask me through 1 December (every stand-up I am in, or name one)")
+	line(" back", "ask me again from now on")
+	line(" run team", "start a *team* stand-up now")
+	b.WriteString("Without a name, the stand-up of this channel is meant, or the only one. Dates are YYYY-MM-DD, `today` or `tomorrow`, in the stand-up's time zone.")
+	return b.String()
+}
+
+// slashCommand is the slash command as configured, DefaultCommand when empty, with the "/" people type.
+func slashCommand(command string) string {
+	c := strings.TrimSpace(command)
+	if c == "" {
+		c = DefaultCommand
+	}
+	if !strings.HasPrefix(c, "/") {
+		c = "/" + c
+	}
+	return c
 }

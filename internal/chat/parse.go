@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/conch-dev/conch/internal/text"
 )
 
 // Parse reads the text people type after the slash command:
@@ -15,6 +17,7 @@ import (
 //	list                                             every resource ("ls" and "q" too)
 //	who <resource>                                   one resource's holder and queue
 //	help                                             the grammar; so is empty text
+//	standup [<verb>] [<standup>] [<date>]            the stand-up commands (see parseStandup and StandupHelp)
 //
 // A duration is anything ParseDuration reads, and may also follow the resource without "for" ("staging 2h",
 // "staging until 17:00", "staging all day"). The reason is everything after the first "because", kept verbatim,
@@ -54,6 +57,8 @@ func parse(text string, now time.Time, loc *time.Location) (Command, *Error) {
 	case "help", "?":
 		// Whoever asks for help gets it, whatever follows.
 		return Command{Verb: VerbHelp}, nil
+	case "standup":
+		return parseStandup(args)
 	case "list", "ls", "q":
 		switch {
 		case len(args) == 1 && isDNSSubdomain(args[0].lower):
@@ -270,13 +275,9 @@ func quote(s string) string {
 	return fmt.Sprintf("%q", short(s))
 }
 
-// short cuts what someone typed, at a rune boundary, to a length that fits in a message.
+// short cuts what someone typed to a length that fits in a message: 40 characters and an ellipsis.
 func short(s string) string {
-	const maxRunes = 40
-	if runes := []rune(s); len(runes) > maxRunes {
-		return string(runes[:maxRunes]) + "…"
-	}
-	return s
+	return text.Truncate(s, 41, text.Ellipsis)
 }
 
 func errorf(format string, args ...any) *Error {

@@ -208,20 +208,26 @@ func TestHelp(t *testing.T) {
 				t.Errorf("help mentions %q:\n%s", tc.wantAbsence, help)
 			}
 			// Every example in the help must parse, or the help teaches something that fails.
-			examples := 0
-			for _, part := range strings.Split(help, "`")[1:] {
-				text, ok := strings.CutPrefix("`"+part, tc.wantPrefix)
-				if !ok {
-					continue
-				}
-				examples++
+			examples := helpExamples(help, tc.wantPrefix)
+			for _, text := range examples {
 				if _, err := Parse(text, tuesday, time.UTC); err != nil {
 					t.Errorf("example %q does not parse: %v", text, err)
 				}
 			}
-			if examples < 8 {
-				t.Errorf("help has %d examples starting with %q, want every verb shown:\n%s", examples, tc.wantPrefix, help)
+			if len(examples) < 8 {
+				t.Errorf("help has %d examples starting with %q, want every verb shown:\n%s", len(examples), tc.wantPrefix, help)
 			}
 		})
 	}
+}
+
+// helpExamples returns the examples of a help text: what follows prefix in each code span that starts with it.
+func helpExamples(help, prefix string) []string {
+	var out []string
+	for _, part := range strings.Split(help, "`")[1:] {
+		if text, ok := strings.CutPrefix("`"+part, prefix); ok {
+			out = append(out, text)
+		}
+	}
+	return out
 }

@@ -27,6 +27,7 @@ import (
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/controllers"
 	"github.com/conch-dev/conch/internal/slackbot"
+	"github.com/conch-dev/conch/internal/standup"
 )
 
 // Options are the manager's settings; cmd/manager fills them from flags.
@@ -37,7 +38,8 @@ type Options struct {
 	ProbeAddr string
 	// LeaderElection makes replicas elect one leader that runs the controllers.
 	LeaderElection bool
-	// LeaderElectionNamespace holds the Lease; empty means the namespace the manager runs in.
+	// LeaderElectionNamespace holds the Lease; empty means the namespace the manager runs in, which only a manager
+	// in a cluster has (Flags.Options picks one out of cluster).
 	LeaderElectionNamespace string
 	// Namespaces limits the manager to these namespaces; empty watches all.
 	Namespaces []string
@@ -48,8 +50,8 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// Clock defaults to the real clock.
 	Clock clock.WithTicker
-	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election; zero keeps controller-runtime's
-	// defaults (15 s, 10 s, 2 s).
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election; each left zero keeps controller-runtime's
+	// default (15 s, 10 s, 2 s).
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// KeepLeaseOnStop keeps the leader Lease when the manager stops, as a crash would; tests use it to measure
 	// failover. By default a stopping leader releases the Lease so that another replica takes over at once.
@@ -71,12 +73,8 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
-// New builds a manager with the controllers registered, ready to Start.
-func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, error) {
-	cfg = rest.CopyConfig(cfg)
-	if opts.QPS != 0 {
-		cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
-	}
+// managerOptions are controller-runtime's options for a manager with opts.
+func managerOptions(opts Options) ctrl.Options {
 	mopts := ctrl.Options{
 		Scheme:                        Scheme(),
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
@@ -97,9 +95,24 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 		}
 	}
 	if opts.LeaseDuration > 0 {
-		mopts.LeaseDuration, mopts.RenewDeadline, mopts.RetryPeriod = &opts.LeaseDuration, &opts.RenewDeadline, &opts.RetryPeriod
+		mopts.LeaseDuration = ptr.To(opts.LeaseDuration)
 	}
-	mgr, err := ctrl.NewManager(cfg, mopts)
+	if opts.RenewDeadline > 0 {
+		mopts.RenewDeadline = ptr.To(opts.RenewDeadline)
+	}
+	if opts.RetryPeriod > 0 {
+		mopts.RetryPeriod = ptr.To(opts.RetryPeriod)
+	}
+	return mopts
+}
+
+// New builds a manager with the controllers registered, ready to Start.
+func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, error) {
+	cfg = rest.CopyConfig(cfg)
+	if opts.QPS != 0 {
+		cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
+	}
+	mgr, err := ctrl.NewManager(cfg, managerOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
 	}
@@ -114,7 +127,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 		return nil, err
 	}
 	// Stand-ups happen in Slack; without it their controller only says so (Ready=False, SlackDisabled).
-	var standups controllers.StandupMessenger
+	var standups standup.Messenger
 	if bot != nil {
 		standups = bot.Standups()
 	}
@@ -177,7 +190,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	ctrl.LoggerFrom(ctx).Info("Starting the manager", "leaderElection", opts.LeaderElection, "namespaces", opts.Namespaces)
+	ctrl.LoggerFrom(ctx).Info("Starting the manager", "leaderElection", opts.LeaderElection,
+		"leaderElectionNamespace", opts.LeaderElectionNamespace, "namespaces", opts.Namespaces)
 	return mgr.Start(ctx)
 }
 

@@ -41,16 +41,9 @@ type Schedule struct {
 // Parse reads a five-field cron expression ("0 9 * * 1-5") and an IANA time zone name ("Europe/Paris"; empty
 // means UTC). Its errors wrap ErrSchedule or ErrTimeZone and say what is wrong in words.
 func Parse(expr, timeZone string) (*Schedule, error) {
-	if timeZone == "" {
-		timeZone = "UTC"
-	}
-	// time.LoadLocation accepts "Local", the manager's own zone; a Standup must not depend on where it runs.
-	if timeZone == "Local" {
-		return nil, fmt.Errorf("%w: %q is the manager's local zone; name an IANA zone such as Europe/Paris", ErrTimeZone, timeZone)
-	}
-	loc, err := time.LoadLocation(timeZone)
+	loc, err := LoadLocation(timeZone)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q is not an IANA time zone name (such as Europe/Paris or America/New_York)", ErrTimeZone, timeZone)
+		return nil, err
 	}
 	fields := strings.Fields(expr)
 	if len(fields) > 0 && (strings.HasPrefix(fields[0], "TZ=") || strings.HasPrefix(fields[0], "CRON_TZ=")) {
@@ -69,6 +62,23 @@ func Parse(expr, timeZone string) (*Schedule, error) {
 		return nil, fmt.Errorf("%w: %q matches no date (such as 30 February), so it would never run", ErrSchedule, expr)
 	}
 	return s, nil
+}
+
+// LoadLocation loads an IANA time zone name ("Europe/Paris"; empty means UTC). It refuses "Local", the manager's
+// own zone, which time.LoadLocation accepts: a Standup must not depend on where the manager runs. Its errors wrap
+// ErrTimeZone and say what is wrong in words.
+func LoadLocation(timeZone string) (*time.Location, error) {
+	if timeZone == "" {
+		return time.UTC, nil
+	}
+	if timeZone == "Local" {
+		return nil, fmt.Errorf("%w: %q is the manager's local zone; name an IANA zone such as Europe/Paris", ErrTimeZone, timeZone)
+	}
+	loc, err := time.LoadLocation(timeZone)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q is not an IANA time zone name (such as Europe/Paris or America/New_York)", ErrTimeZone, timeZone)
+	}
+	return loc, nil
 }
 
 // String returns the expression as given.

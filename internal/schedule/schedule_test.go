@@ -246,3 +246,30 @@ func TestAway(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadLocation(t *testing.T) {
+	cases := map[string]struct {
+		zone    string
+		want    string
+		wantErr string
+	}{
+		"empty is UTC":           {zone: "", want: "UTC"},
+		"an IANA zone":           {zone: "Europe/Paris", want: "Europe/Paris"},
+		"unknown zone":           {zone: "Mars/Olympus_Mons", wantErr: `"Mars/Olympus_Mons" is not an IANA time zone name`},
+		"the manager's own zone": {zone: "Local", wantErr: "the manager's local zone"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			loc, err := schedule.LoadLocation(tc.zone)
+			if tc.wantErr != "" {
+				if !errors.Is(err, schedule.ErrTimeZone) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want ErrTimeZone saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || loc.String() != tc.want {
+				t.Fatalf("LoadLocation(%q) = %v, %v; want %s", tc.zone, loc, err, tc.want)
+			}
+		})
+	}
+}

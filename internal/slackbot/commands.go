@@ -18,6 +18,7 @@ import (
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/chat"
 	"github.com/conch-dev/conch/internal/index"
+	"github.com/conch-dev/conch/internal/text"
 )
 
 // reply is the answer to a command: ephemeral (only the user sees it) unless it concerns everyone in the channel.
@@ -45,44 +46,63 @@ func (b *Bot) handleCommand(ctx context.Context, cmd slack.SlashCommand) {
 	}
 }
 
-// command decides the reply to a slash command, doing what it asks on the way.
+// command decides the reply to a slash command, doing what it asks on the way: the text is parsed once, by the
+// chat grammar, and the command it makes is carried out here.
 func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) reply {
-	if rest, ok := standupText(cmd.Text); ok {
-		return b.standupCommand(ctx, cmd, rest)
-	}
 	now := b.clock.Now()
 	who := b.people.byUserID(ctx, cmd.UserID, cmd.UserName)
 	parsed, err := chat.Parse(cmd.Text, now, who.TZ)
 	if err != nil {
+		var e *chat.Error
+		if errors.As(err, &e) && e.Standup {
+			return ephemeral("%s.\nTry `%s standup help`.", strings.TrimSuffix(escape(e.Message), "."), b.cfg.Command)
+		}
 		return ephemeral("%s\nTry `%s help`.", escape(err.Error()), b.cfg.Command)
 	}
 	ns := b.namespaceFor(cmd.ChannelID)
 	if len(b.cfg.Namespaces) > 0 && !slices.Contains(b.cfg.Namespaces, ns) {
+		if parsed.Verb.IsStandup() {
+			return ephemeral("Commands in this channel act on namespace %s, which this Conch does not manage (it manages %s).",
+				ns, strings.Join(b.cfg.Namespaces, ", "))
+		}
 		return ephemeral("Commands in this channel act on namespace %s, which this Conch does not manage (it manages %s). Ask your platform team to map the channel to one of those.",
 			ns, strings.Join(b.cfg.Namespaces, ", "))
 	}
 	switch parsed.Verb {
 	case chat.VerbHelp:
-		return ephemeral("%s\n%s", chat.Help(b.cfg.Command), "*Stand-ups:* `"+b.cfg.Command+" standup help`.")
+		return ephemeral("%s", chat.Help(b.cfg.Command))
 	case chat.VerbList:
 		return b.list(ctx, ns)
 	case chat.VerbWho:
 		return b.who(ctx, ns, parsed.Resource)
+	case chat.VerbTake, chat.VerbRelease, chat.VerbExtend:
+		return b.resourceCommand(ctx, cmd, who, ns, parsed)
+	case chat.VerbStandupHelp:
+		return ephemeral("%s", chat.StandupHelp(b.cfg.Command))
+	case chat.VerbStandupList:
+		return b.listStandups(ctx, ns)
+	case chat.VerbStandupAway, chat.VerbStandupBack:
+		return b.awayCommand(ctx, cmd, ns, parsed)
+	case chat.VerbStandupSkip, chat.VerbStandupUnskip, chat.VerbStandupRun:
+		return b.standupCommand(ctx, cmd, ns, parsed)
 	}
+	return ephemeral("I do not know that command. Try `%s help`.", b.cfg.Command)
+}
 
-	res, miss := b.resource(ctx, ns, parsed.Resource)
+// resourceCommand carries out take, release and extend on the Resource the command names.
+func (b *Bot) resourceCommand(ctx context.Context, cmd slack.SlashCommand, who person, ns string, c chat.Command) reply {
+	res, miss := b.resource(ctx, ns, c.Resource)
 	if res == nil {
 		return miss
 	}
-	switch parsed.Verb {
+	switch c.Verb {
 	case chat.VerbTake:
-		return b.take(ctx, cmd, who, res, parsed)
+		return b.take(ctx, cmd, who, res, c)
 	case chat.VerbRelease:
 		return b.release(ctx, cmd, who, res)
-	case chat.VerbExtend:
-		return b.extend(ctx, cmd, res, parsed)
+	default:
+		return b.extend(ctx, cmd, res, c)
 	}
-	return ephemeral("I do not know that command. Try `%s help`.", b.cfg.Command)
 }
 
 // namespaceFor returns the namespace commands from a channel act on.
@@ -163,7 +183,7 @@ func (b *Bot) take(ctx context.Context, cmd slack.SlashCommand, who person, res 
 		},
 		Spec: conchv1.ReservationSpec{
 			ResourceName: res.Name,
-			Holder:       SlackHolderPrefix + cmd.UserID,
+			Holder:       conchv1.SlackHolderPrefix + cmd.UserID,
 			Reason:       c.Reason,
 		},
 	}
@@ -395,7 +415,7 @@ func (b *Bot) list(ctx context.Context, ns string) reply {
 	for i := range all.Items {
 		lines = append(lines, "• "+ResourceLine(&all.Items[i]))
 	}
-	return ephemeral("%s", truncateText(strings.Join(lines, "\n"), 3000))
+	return ephemeral("%s", text.Truncate(strings.Join(lines, "\n"), 3000, text.MoreLines))
 }
 
 // who answers `/dibs who <resource>`.
@@ -411,7 +431,7 @@ func (b *Bot) who(ctx context.Context, ns, name string) reply {
 			queued = append(queued, *r)
 		}
 	}
-	return ephemeral("%s", truncateText(ResourceDetail(res, queued), 3000))
+	return ephemeral("%s", text.Truncate(ResourceDetail(res, queued), 3000, text.MoreLines))
 }
 
 func (b *Bot) isAdmin(user string) bool { return slices.Contains(b.cfg.Admins, user) }
@@ -422,15 +442,4 @@ func reservationName(resource, key string) string {
 		resource = strings.TrimRight(resource[:40], "-.")
 	}
 	return resource + "-" + key[:10]
-}
-
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && (s[cut]&0xC0) == 0x80 {
-		cut--
-	}
-	return s[:cut] + "\n…"
 }

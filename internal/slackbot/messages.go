@@ -19,12 +19,9 @@ const (
 	ActionExtend  = "conch_extend"
 )
 
-// SlackHolderPrefix marks a holder that is a Slack user: "slack:U0123ABC".
-const SlackHolderPrefix = "slack:"
-
 // SlackUserOf returns the Slack user ID of a holder "slack:<id>", or "".
 func SlackUserOf(holder string) string {
-	if id, ok := strings.CutPrefix(holder, SlackHolderPrefix); ok {
+	if id, ok := strings.CutPrefix(holder, conchv1.SlackHolderPrefix); ok {
 		return id
 	}
 	return ""

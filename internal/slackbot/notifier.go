@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/workqueue"
 )
 
 // Notifier tells people in Slack about their Reservations: a DM with buttons when their turn comes, a warning
@@ -138,6 +138,6 @@ func (b *Bot) SetupWithManager(mgr ctrl.Manager, clk clock.WithTicker) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("slack-notifier").
 		For(&conchv1.Reservation{}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 2, NewQueue: controllers.NewQueue(clk)}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 2, NewQueue: workqueue.New(clk)}).
 		Complete(&Notifier{client: mgr.GetClient(), bot: b, clock: clk})
 }

@@ -16,16 +16,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/standup"
+	"github.com/conch-dev/conch/internal/text"
 )
 
 // Standups returns the Bot as the StandupReconciler's messenger: prompts, reminders and summaries go through the
 // Bot's outbox, in order and with retries on rate limits.
-func (b *Bot) Standups() controllers.StandupMessenger { return standupMessenger{b} }
+func (b *Bot) Standups() standup.Messenger { return standupMessenger{b} }
 
 type standupMessenger struct{ b *Bot }
 
-var _ controllers.StandupMessenger = standupMessenger{}
+var _ standup.Messenger = standupMessenger{}
 
 // UserGroupMembers calls usergroups.users.list. Slack's refusals (no_such_subteam, missing_scope) are for good;
 // other failures (the network, a rate limit) are worth retrying.
@@ -33,7 +34,7 @@ func (m standupMessenger) UserGroupMembers(ctx context.Context, group string) ([
 	users, err := m.b.API().GetUserGroupMembersContext(ctx, group)
 	var refused slack.SlackErrorResponse
 	if errors.As(err, &refused) {
-		return nil, fmt.Errorf("%w: Slack says %s", controllers.ErrUserGroupUnavailable, refused.Err)
+		return nil, fmt.Errorf("%w: Slack says %s", standup.ErrUserGroupUnavailable, refused.Err)
 	}
 	return users, err
 }
@@ -46,7 +47,7 @@ func (m standupMessenger) Remind(st *conchv1.Standup, run *conchv1.StandupRun, u
 	m.b.out.enqueue(outMsg{user: user, msg: StandupReminderDM(st, run)})
 }
 
-func (m standupMessenger) Summary(st *conchv1.Standup, run *conchv1.StandupRun, envs controllers.StandupEnvironments) {
+func (m standupMessenger) Summary(st *conchv1.Standup, run *conchv1.StandupRun, envs standup.Environments) {
 	for _, msg := range StandupSummary(st, run, envs) {
 		m.b.out.enqueue(outMsg{channel: st.Spec.Channel, msg: msg})
 	}
@@ -125,7 +126,7 @@ func (b *Bot) answerableRun(ctx context.Context, ref, user string) (*conchv1.Sta
 // closedRun says that a run no longer takes answers, and what became of it.
 func closedRun(st *conchv1.Standup, runID string) string {
 	for _, h := range st.Status.History {
-		if h.Outcome == conchv1.OutcomeCancelled && controllers.StandupRunID(h.ScheduledTime.Time, h.Trigger) == runID {
+		if h.Outcome == conchv1.OutcomeCancelled && conchv1.StandupRunID(h.ScheduledTime.Time, h.Trigger) == runID {
 			return fmt.Sprintf("That *%s* stand-up was cancelled.", st.Name)
 		}
 	}
@@ -161,7 +162,7 @@ func (b *Bot) saveAnswers(ctx context.Context, cb slack.InteractionCallback) str
 	var answers []string
 	for i := range conchv1.MaxStandupQuestions {
 		v := cb.View.State.Values[fmt.Sprintf("q%d", i)][standupAnswerAction].Value
-		answers = append(answers, truncateRunes(strings.TrimSpace(v), conchv1.MaxStandupAnswerLength))
+		answers = append(answers, text.Truncate(strings.TrimSpace(v), conchv1.MaxStandupAnswerLength, text.Ellipsis))
 	}
 	reader := b.reader
 	if reader == nil {

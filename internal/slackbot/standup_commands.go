@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -17,148 +16,26 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/controllers"
 	"github.com/conch-dev/conch/internal/chat"
 	"github.com/conch-dev/conch/internal/schedule"
+	"github.com/conch-dev/conch/internal/standup"
+	"github.com/conch-dev/conch/internal/text"
 )
 
-// The stand-up commands are a subcommand of the slash command, `/dibs standup …`, rather than a slash command of
-// their own: one command to install and remember, and the chat grammar (internal/chat) stays about Resources.
-// "standup" is therefore a command word: a Resource named standup is taken with `/dibs on standup`.
-
-// standupWord starts the stand-up commands.
-const standupWord = "standup"
-
-// standupVerb is what a stand-up command asks for.
-type standupVerb string
-
-const (
-	standupList   standupVerb = "list"
-	standupHelp   standupVerb = "help"
-	standupSkip   standupVerb = "skip"
-	standupUnskip standupVerb = "unskip"
-	standupAway   standupVerb = "away"
-	standupBack   standupVerb = "back"
-	standupRun    standupVerb = "run"
-)
-
-// standupCmd is a parsed stand-up command.
-type standupCmd struct {
-	Verb standupVerb
-	// Name is the Standup named, "" when none was.
-	Name string
-	// Date is "today", "tomorrow", a YYYY-MM-DD date, or "" when none was given; relative dates are read in
-	// each Standup's time zone.
-	Date string
-}
-
-var (
-	verbs = map[string]standupVerb{
-		"": standupList, "list": standupList, "ls": standupList, "status": standupList,
-		"help": standupHelp, "skip": standupSkip, "unskip": standupUnskip, "away": standupAway, "back": standupBack,
-		"run": standupRun, "start": standupRun, "now": standupRun,
-	}
-	datePattern = regexp.MustCompile(`^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$`)
-	namePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
-)
-
-// standupText returns what follows "standup" when text is a stand-up command.
-func standupText(text string) (string, bool) {
-	fields := strings.Fields(text)
-	if len(fields) == 0 || !strings.EqualFold(fields[0], standupWord) {
-		return "", false
-	}
-	return strings.Join(fields[1:], " "), true
-}
-
-// parseStandupCommand reads what follows "standup": a verb, then in any order a Standup's name and a date, with
-// "until", "on" and "for" allowed as filler ("away until 2026-12-01").
-func parseStandupCommand(text string) (standupCmd, error) {
-	words := strings.Fields(strings.ToLower(text))
-	verb := ""
-	if len(words) > 0 {
-		verb, words = words[0], words[1:]
-	}
-	c := standupCmd{Verb: verbs[verb]}
-	if c.Verb == "" {
-		return c, fmt.Errorf("I do not know `standup %s`. I know `skip`, `unskip`, `away`, `back`, `run` and `list`", verb)
-	}
-	for _, w := range words {
-		switch {
-		case w == "until" || w == "on" || w == "for":
-		case w == "today" || w == "tomorrow":
-			c.Date = w
-		case datePattern.MatchString(w):
-			d, err := time.Parse("2006-1-2", w)
-			if err != nil {
-				return c, fmt.Errorf("%q is not a date I know; write YYYY-MM-DD, such as 2026-12-24", w)
-			}
-			c.Date = d.Format(schedule.DateLayout)
-		case namePattern.MatchString(w) && c.Name == "":
-			c.Name = w
-		default:
-			return c, fmt.Errorf("I did not understand %q: name one stand-up, and a date as YYYY-MM-DD, `today` or `tomorrow`", w)
-		}
-	}
-	switch {
-	case c.Verb == standupAway && c.Date == "":
-		return c, errors.New("Away until when? Give the last day you are away: `standup away 2026-12-01`")
-	case (c.Verb == standupSkip || c.Verb == standupUnskip) && c.Date == "":
-		c.Date = "today"
-	case (c.Verb == standupRun || c.Verb == standupBack || c.Verb == standupList || c.Verb == standupHelp) && c.Date != "":
-		return c, fmt.Errorf("`standup %s` takes no date; to skip a day, use `standup skip %s`", c.Verb, c.Date)
-	}
-	return c, nil
-}
-
-// standupHelpText is the help of the stand-up commands.
-func standupHelpText(command string) string {
-	c := command + " standup"
-	var b strings.Builder
-	line := func(example, meaning string) { b.WriteString("• `" + c + example + "`  " + meaning + "\n") }
-	b.WriteString("*Stand-ups*\n")
-	line("", "the stand-ups here: when, who is collecting")
-	line(" skip team", "no *team* stand-up today (cancels today's if it is collecting); also `skip team 2026-12-24`")
-	line(" unskip team 2026-12-24", "take a skipped day back")
-	line(" away 2026-12-01", "do not ask me through 1 December (every stand-up I am in, or name one)")
-	line(" back", "ask me again from now on")
-	line(" run team", "start a *team* stand-up now")
-	b.WriteString("Without a name, the stand-up of this channel is meant, or the only one. Dates are YYYY-MM-DD, `today` or `tomorrow`, in the stand-up's time zone.")
-	return b.String()
-}
-
-// standupCommand carries out `/dibs standup …`.
-func (b *Bot) standupCommand(ctx context.Context, cmd slack.SlashCommand, text string) reply {
-	c, err := parseStandupCommand(text)
-	if err != nil {
-		return ephemeral("%s.\nTry `%s standup help`.", strings.TrimSuffix(escape(err.Error()), "."), b.cfg.Command)
-	}
-	ns := b.namespaceFor(cmd.ChannelID)
-	if len(b.cfg.Namespaces) > 0 && !slices.Contains(b.cfg.Namespaces, ns) {
-		return ephemeral("Commands in this channel act on namespace %s, which this Conch does not manage (it manages %s).",
-			ns, strings.Join(b.cfg.Namespaces, ", "))
-	}
-	switch c.Verb {
-	case standupHelp:
-		return ephemeral("%s", standupHelpText(b.cfg.Command))
-	case standupList:
-		return b.listStandups(ctx, ns)
-	case standupAway, standupBack:
-		return b.awayCommand(ctx, cmd, ns, c)
-	}
-	st, miss := b.pickStandup(ctx, ns, cmd.ChannelID, c.Name)
+// standupCommand carries out `/dibs standup skip|unskip|run`, which change one Standup: the one named, else the
+// channel's, else the only one; its people and admins may.
+func (b *Bot) standupCommand(ctx context.Context, cmd slack.SlashCommand, ns string, c chat.Command) reply {
+	st, miss := b.pickStandup(ctx, ns, cmd.ChannelID, c.Standup)
 	if st == nil {
 		return miss
 	}
 	if !b.mayManage(ctx, st, cmd.UserID) {
 		return ephemeral("Only the people of the *%s* stand-up (and admins) may change it.", st.Name)
 	}
-	switch c.Verb {
-	case standupSkip, standupUnskip:
-		return b.skipCommand(ctx, st, c)
-	default:
+	if c.Verb == chat.VerbStandupRun {
 		return b.runCommand(ctx, cmd, st)
 	}
+	return b.skipCommand(ctx, st, c)
 }
 
 // listStandups answers `/dibs standup`: each Standup of the namespace, when it runs and what it is doing.
@@ -175,7 +52,7 @@ func (b *Bot) listStandups(ctx context.Context, ns string) reply {
 	for i := range list.Items {
 		lines = append(lines, "• "+standupLine(&list.Items[i]))
 	}
-	return ephemeral("%s", truncateText(strings.Join(lines, "\n"), 3000))
+	return ephemeral("%s", text.Truncate(strings.Join(lines, "\n"), 3000, text.MoreLines))
 }
 
 // standupLine summarises a Standup for `/dibs standup`.
@@ -284,13 +161,6 @@ func resolveDate(date string, now time.Time, loc *time.Location) schedule.Date {
 	return schedule.Date(date)
 }
 
-func standupLoc(st *conchv1.Standup) *time.Location {
-	if loc, err := time.LoadLocation(st.Spec.TimeZone); err == nil && st.Spec.TimeZone != "" && st.Spec.TimeZone != "Local" {
-		return loc
-	}
-	return time.UTC
-}
-
 // longDate writes a date as people read it: "Thursday 24 December".
 func longDate(d schedule.Date) string {
 	t, err := time.Parse(schedule.DateLayout, string(d))
@@ -329,8 +199,8 @@ type refusal struct{ msg string }
 func (r refusal) Error() string { return r.msg }
 
 // skipCommand adds a date to spec.skipDates (skip) or removes it (unskip), dropping dates already past.
-func (b *Bot) skipCommand(ctx context.Context, st *conchv1.Standup, c standupCmd) reply {
-	loc := standupLoc(st)
+func (b *Bot) skipCommand(ctx context.Context, st *conchv1.Standup, c chat.Command) reply {
+	loc := standup.Location(st)
 	today := schedule.DateOf(b.clock.Now(), loc)
 	day := resolveDate(c.Date, b.clock.Now(), loc)
 	if day < today {
@@ -340,11 +210,11 @@ func (b *Bot) skipCommand(ctx context.Context, st *conchv1.Standup, c standupCmd
 		dates := slices.DeleteFunc(slices.Clone(s.Spec.SkipDates), func(d string) bool { return d < string(today) })
 		has := slices.Contains(dates, string(day))
 		switch {
-		case c.Verb == standupSkip && has:
+		case c.Verb == chat.VerbStandupSkip && has:
 			return refusal{fmt.Sprintf("*%s* already skips %s.", s.Name, longDate(day))}
-		case c.Verb == standupSkip && len(dates) >= 64:
+		case c.Verb == chat.VerbStandupSkip && len(dates) >= 64:
 			return refusal{fmt.Sprintf("*%s* already skips 64 days, the most it can; remove some with `kubectl edit standup %s`.", s.Name, s.Name)}
-		case c.Verb == standupSkip:
+		case c.Verb == chat.VerbStandupSkip:
 			dates = append(dates, string(day))
 			slices.Sort(dates)
 		case !has:
@@ -361,7 +231,7 @@ func (b *Bot) skipCommand(ctx context.Context, st *conchv1.Standup, c standupCmd
 		return ephemeral("%s", r.msg)
 	case err != nil:
 		return ephemeral("I could not change the *%s* stand-up: %v", st.Name, err)
-	case c.Verb == standupUnskip:
+	case c.Verb == chat.VerbStandupUnskip:
 		return reply{text: fmt.Sprintf("The *%s* stand-up takes place on %s after all.", st.Name, longDate(day)), inChannel: true}
 	}
 	text := fmt.Sprintf("No *%s* stand-up on %s.", st.Name, longDate(day))
@@ -373,10 +243,10 @@ func (b *Bot) skipCommand(ctx context.Context, st *conchv1.Standup, c standupCmd
 
 // awayCommand sets (away) or clears (back) the user's away entry in the Standup named, or in every Standup of
 // the namespace they are in.
-func (b *Bot) awayCommand(ctx context.Context, cmd slack.SlashCommand, ns string, c standupCmd) reply {
+func (b *Bot) awayCommand(ctx context.Context, cmd slack.SlashCommand, ns string, c chat.Command) reply {
 	var targets []*conchv1.Standup
-	if c.Name != "" {
-		st, miss := b.pickStandup(ctx, ns, cmd.ChannelID, c.Name)
+	if c.Standup != "" {
+		st, miss := b.pickStandup(ctx, ns, cmd.ChannelID, c.Standup)
 		if st == nil {
 			return miss
 		}
@@ -401,17 +271,17 @@ func (b *Bot) awayCommand(ctx context.Context, cmd slack.SlashCommand, ns string
 	var names []string
 	var until schedule.Date
 	for _, st := range targets {
-		loc := standupLoc(st)
+		loc := standup.Location(st)
 		today := schedule.DateOf(b.clock.Now(), loc)
 		until = resolveDate(c.Date, b.clock.Now(), loc)
-		if c.Verb == standupAway && until < today {
+		if c.Verb == chat.VerbStandupAway && until < today {
 			return ephemeral("%s is past; give the last day you will be away.", longDate(until))
 		}
 		err := b.editSpec(ctx, st, func(s *conchv1.Standup) error {
 			away := slices.DeleteFunc(slices.Clone(s.Spec.Away), func(a conchv1.StandupAway) bool {
 				return a.User == cmd.UserID || a.Until < string(today)
 			})
-			if c.Verb == standupAway {
+			if c.Verb == chat.VerbStandupAway {
 				if len(away) >= conchv1.MaxStandupParticipants {
 					return refusal{fmt.Sprintf("*%s* already lists %d people away, the most it can.", s.Name, len(away))}
 				}
@@ -430,7 +300,7 @@ func (b *Bot) awayCommand(ctx context.Context, cmd slack.SlashCommand, ns string
 		names = append(names, st.Name)
 	}
 	list := "*" + strings.Join(names, "*, *") + "*"
-	if c.Verb == standupBack {
+	if c.Verb == chat.VerbStandupBack {
 		return ephemeral("Welcome back: %s will ask you again.", list)
 	}
 	next, _ := time.Parse(schedule.DateLayout, string(until))
@@ -460,7 +330,7 @@ func (b *Bot) runCommand(ctx context.Context, cmd slack.SlashCommand, st *conchv
 		if err := b.client.Get(ctx, client.ObjectKeyFromObject(st), s); err != nil {
 			return false, nil
 		}
-		if s.Status.LastRunRequest != controllers.RunRequestKey(key) {
+		if s.Status.LastRunRequest != conchv1.RunRequestKey(key) {
 			return false, nil
 		}
 		got = s

@@ -9,7 +9,8 @@ import (
 	"github.com/slack-go/slack"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/standup"
+	"github.com/conch-dev/conch/internal/text"
 )
 
 // This file holds pure functions that turn Standups into what people read in Slack: the prompt and reminder
@@ -56,7 +57,7 @@ func channelLink(channel string) string {
 
 // runDay is the run's date in the Standup's time zone: "Monday 23 November".
 func runDay(st *conchv1.Standup, run *conchv1.StandupRun) string {
-	return run.ScheduledTime.In(standupLoc(st)).Format("Monday 2 January")
+	return run.ScheduledTime.In(standup.Location(st)).Format("Monday 2 January")
 }
 
 func answerButton(st *conchv1.Standup, run *conchv1.StandupRun, text string) *slack.ActionBlock {
@@ -66,15 +67,15 @@ func answerButton(st *conchv1.Standup, run *conchv1.StandupRun, text string) *sl
 // StandupPromptDM asks a person the run's questions: the questions, the deadline, and an Answer button that
 // opens them in a modal.
 func StandupPromptDM(st *conchv1.Standup, run *conchv1.StandupRun) Message {
-	text := fmt.Sprintf(":wave: Time for the *%s* stand-up (%s). Please answer by %s; the summary goes to %s then.",
+	intro := fmt.Sprintf(":wave: Time for the *%s* stand-up (%s). Please answer by %s; the summary goes to %s then.",
 		st.Name, runDay(st, run), When(run.Deadline.Time), channelLink(st.Spec.Channel))
 	var qs strings.Builder
 	for _, q := range run.Questions {
 		qs.WriteString("• " + escape(q) + "\n")
 	}
-	return Message{Text: text, Blocks: []slack.Block{
-		section(text),
-		section(truncateText(strings.TrimSuffix(qs.String(), "\n"), maxSectionText)),
+	return Message{Text: intro, Blocks: []slack.Block{
+		section(intro),
+		section(text.Truncate(strings.TrimSuffix(qs.String(), "\n"), maxSectionText, text.MoreLines)),
 		answerButton(st, run, "Answer"),
 	}}
 }
@@ -96,7 +97,7 @@ func StandupCancelledPost(st *conchv1.Standup, run *conchv1.StandupRun) Message 
 // StandupAnswerModal is the modal with the run's questions, filled with the answers given so far.
 func StandupAnswerModal(st *conchv1.Standup, run *conchv1.StandupRun, answers []string) slack.ModalViewRequest {
 	plain := func(s string, n int) *slack.TextBlockObject {
-		return slack.NewTextBlockObject(slack.PlainTextType, truncateRunes(s, n), false, false)
+		return slack.NewTextBlockObject(slack.PlainTextType, text.Truncate(s, n, text.Ellipsis), false, false)
 	}
 	blocks := []slack.Block{
 		slack.NewContextBlock("about", slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf(
@@ -125,7 +126,7 @@ func StandupAnswerModal(st *conchv1.Standup, run *conchv1.StandupRun, answers []
 // StandupSummary is the summary of a finished run, as one message or, for a large team, several (Slack allows
 // 50 blocks a message): a header; one block per person who answered, with their answers and their environments;
 // who did not answer and who was away, with theirs; and every hold in the namespace that ends today.
-func StandupSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs controllers.StandupEnvironments) []Message {
+func StandupSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs standup.Environments) []Message {
 	answered := 0
 	for _, p := range run.Participants {
 		if p.AnsweredAt != nil {
@@ -138,7 +139,7 @@ func StandupSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs controlle
 		counts += fmt.Sprintf(" · %d away", len(run.Away))
 	}
 	blocks := []slack.Block{
-		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncateRunes(title, 150), false, false)),
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, text.Truncate(title, 150, text.Ellipsis), false, false)),
 		slack.NewContextBlock("counts", slack.NewTextBlockObject(slack.MarkdownType, counts, false, false)),
 	}
 
@@ -202,20 +203,20 @@ func StandupSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs controlle
 		}
 	}
 
-	text := fmt.Sprintf("%s: %s", title, counts)
+	fallback := fmt.Sprintf("%s: %s", title, counts)
 	var out []Message
 	for len(blocks) > 0 {
 		n := min(len(blocks), maxMessageBlocks)
-		out = append(out, Message{Text: text, Blocks: blocks[:n]})
+		out = append(out, Message{Text: fallback, Blocks: blocks[:n]})
 		blocks = blocks[n:]
-		text = title + " (continued)"
+		fallback = title + " (continued)"
 	}
 	return out
 }
 
 // holdingsLine says what a person holds and waits for: "holds *staging* until … (ends today) · waits for *qa*
 // (number 2)".
-func holdingsLine(hs []controllers.Holding) string {
+func holdingsLine(hs []standup.Holding) string {
 	if len(hs) == 0 {
 		return ""
 	}
@@ -260,13 +261,4 @@ func splitText(s string, n int) []string {
 		s = strings.TrimPrefix(s[cut:], "\n")
 	}
 	return append(out, s)
-}
-
-// truncateRunes keeps the first n characters of s, ending with "…" when it cut.
-func truncateRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }

@@ -8,72 +8,12 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/standup"
+	"github.com/conch-dev/conch/internal/text"
 )
-
-func TestParseStandupCommand(t *testing.T) {
-	cases := map[string]struct {
-		text    string
-		want    standupCmd
-		wantErr string
-	}{
-		"nothing lists":                 {text: "", want: standupCmd{Verb: standupList}},
-		"list":                          {text: "list", want: standupCmd{Verb: standupList}},
-		"help":                          {text: "HELP", want: standupCmd{Verb: standupHelp}},
-		"skip means today":              {text: "skip", want: standupCmd{Verb: standupSkip, Date: "today"}},
-		"skip a named one":              {text: "skip team", want: standupCmd{Verb: standupSkip, Name: "team", Date: "today"}},
-		"skip a date, name after":       {text: "skip 2026-12-24 team", want: standupCmd{Verb: standupSkip, Name: "team", Date: "2026-12-24"}},
-		"a date without leading zeros":  {text: "skip team on 2026-12-4", want: standupCmd{Verb: standupSkip, Name: "team", Date: "2026-12-04"}},
-		"unskip tomorrow":               {text: "unskip tomorrow", want: standupCmd{Verb: standupUnskip, Date: "tomorrow"}},
-		"away until a date":             {text: "away until 2026-12-01", want: standupCmd{Verb: standupAway, Date: "2026-12-01"}},
-		"away from one stand-up":        {text: "away 2026-12-01 infra", want: standupCmd{Verb: standupAway, Name: "infra", Date: "2026-12-01"}},
-		"back":                          {text: "back", want: standupCmd{Verb: standupBack}},
-		"run now":                       {text: "run team", want: standupCmd{Verb: standupRun, Name: "team"}},
-		"start is run":                  {text: "start", want: standupCmd{Verb: standupRun}},
-		"unknown verb":                  {text: "dance", wantErr: "I do not know `standup dance`"},
-		"away without a date":           {text: "away", wantErr: "Away until when?"},
-		"a date that does not exist":    {text: "skip 2026-02-30", wantErr: `"2026-02-30" is not a date I know`},
-		"run takes no date":             {text: "run team tomorrow", wantErr: "`standup run` takes no date; to skip a day, use `standup skip tomorrow`"},
-		"two names":                     {text: "run team infra", wantErr: `I did not understand "infra"`},
-		"a date in another format":      {text: "away 1/12/2026", wantErr: `I did not understand "1/12/2026"`},
-		"upper case is read lower case": {text: "Skip Team", want: standupCmd{Verb: standupSkip, Name: "team", Date: "today"}},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			got, err := parseStandupCommand(tc.text)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want one saying %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-func TestStandupText(t *testing.T) {
-	for text, want := range map[string]bool{"standup": true, "StandUp skip": true, " standup  run team": true, "standups": false, "on standup": false, "staging": false} {
-		if _, ok := standupText(text); ok != want {
-			t.Errorf("standupText(%q) = %v", text, ok)
-		}
-	}
-}
-
-func TestHolderPrefixesAgree(t *testing.T) {
-	if controllers.StandupHolderPrefix != SlackHolderPrefix {
-		t.Fatalf("controllers.StandupHolderPrefix %q != SlackHolderPrefix %q", controllers.StandupHolderPrefix, SlackHolderPrefix)
-	}
-}
 
 // testStandup returns a Standup and a run of people, of whom every other one (all, with every) answered.
 func testStandup(people int, answer string, every ...bool) (*conchv1.Standup, *conchv1.StandupRun) {
@@ -115,7 +55,7 @@ func TestStandupSummaryFitsSlack(t *testing.T) {
 				every = []bool{true}
 			}
 			st, run := testStandup(tc.people, tc.answer, every...)
-			msgs := StandupSummary(st, run, controllers.StandupEnvironments{})
+			msgs := StandupSummary(st, run, standup.Environments{})
 			if len(msgs) != tc.messages {
 				t.Errorf("%d messages, want %d", len(msgs), tc.messages)
 			}
@@ -177,7 +117,7 @@ func TestStandupMessages(t *testing.T) {
 	if got := channelLink(st.Spec.Channel); got != "#team-standup" {
 		t.Errorf("channel name: %s", got)
 	}
-	if got := truncateRunes("Stand-up: a-very-long-standup-name", 24); utf8.RuneCountInString(got) != 24 || !strings.HasSuffix(got, "…") {
+	if got := text.Truncate("Stand-up: a-very-long-standup-name", 24, text.Ellipsis); utf8.RuneCountInString(got) != 24 || !strings.HasSuffix(got, "…") {
 		t.Errorf("title %q", got)
 	}
 }

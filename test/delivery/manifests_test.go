@@ -281,6 +281,15 @@ func TestHelmChartValues(t *testing.T) {
 				}
 			},
 		},
+		"leader election timings": {
+			set: []string{"leaderElection.leaseDuration=1m", "leaderElection.renewDeadline=40s", "leaderElection.retryPeriod=5s"},
+			check: func(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) {
+				wantArg(t, d, "--leader-elect=true")
+				wantArg(t, d, "--leader-elect-lease-duration=1m")
+				wantArg(t, d, "--leader-elect-renew-deadline=40s")
+				wantArg(t, d, "--leader-elect-retry-period=5s")
+			},
+		},
 		"log level, leader election off, Slack Secret renamed and followed, image tag": {
 			set: []string{"logLevel=debug", "leaderElection.enabled=false", "slack.secretName=team-slack", "slack.followSecret=true", "image.tag=v9.9.9", "replicas=2"},
 			check: func(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) {

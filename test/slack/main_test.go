@@ -220,7 +220,7 @@ func (h *harness) reservationOf(user string) func() *conchv1.Reservation {
 	return func() *conchv1.Reservation {
 		var found *conchv1.Reservation
 		for _, r := range h.reservations() {
-			if r.Spec.Holder == slackbot.SlackHolderPrefix+user && !r.Status.State.IsFinal() {
+			if r.Spec.Holder == conchv1.SlackHolderPrefix+user && !r.Status.State.IsFinal() {
 				found = r.DeepCopy()
 			}
 		}
