@@ -135,7 +135,6 @@ func Decide(v View, now time.Time) Plan {
 		res: v.Resource, rules: rulesOf(v.Resource), now: now, fresh: v.Fresh, gone: v.Gone,
 		byUID:   make(map[types.UID]*conchv1.Reservation, len(v.Reservations)),
 		next:    max(v.Resource.Status.NextTicket, 1),
-		inPlan:  map[types.UID]bool{},
 		arrival: v.Arrival,
 	}
 	for i := range v.Reservations {
@@ -167,7 +166,6 @@ type decider struct {
 	ended   []Outcome
 	pending []Outcome
 	confirm []string
-	inPlan  map[types.UID]bool
 	// unresolved is the ticket of the first queue entry the engine could not decide about; nothing at or behind it
 	// is granted in this plan (first come, first served).
 	unresolved int64
@@ -446,7 +444,6 @@ func (d *decider) finish() Plan {
 func (d *decider) outcome(r *conchv1.Reservation, ticket int64) Outcome {
 	requested := requestedOf(r)
 	dur, clamped := d.rules.duration(requested)
-	d.inPlan[r.UID] = true
 	return Outcome{
 		Name: r.Name, UID: r.UID, Ticket: ticket, Duration: dur, Requested: requested, Clamped: clamped,
 		Deleting: r.DeletionTimestamp != nil,
