@@ -71,6 +71,31 @@ func (w *ResourceWrapper) Holding(name, holder string, since, until time.Time) *
 	return w
 }
 
+// UID sets the UID, which Reservations record in status.resourceUID once its ledger admits them.
+func (w *ResourceWrapper) UID(uid string) *ResourceWrapper {
+	w.Resource.UID = types.UID(uid)
+	return w
+}
+
+// Holders appends lines to the ledger's holders (status.holders) as given: ticket, term and heartbeat included.
+func (w *ResourceWrapper) Holders(hs ...conchv1.ResourceHolder) *ResourceWrapper {
+	w.Status.Holders = append(w.Status.Holders, hs...)
+	return w
+}
+
+// Queue appends lines to the ledger's queue (status.queue) as given, and counts them in status.waiting.
+func (w *ResourceWrapper) Queue(qs ...conchv1.QueueEntry) *ResourceWrapper {
+	w.Status.Queue = append(w.Status.Queue, qs...)
+	w.Status.Waiting = int32(len(w.Status.Queue))
+	return w
+}
+
+// NextTicket sets the ledger's status.nextTicket.
+func (w *ResourceWrapper) NextTicket(n int64) *ResourceWrapper {
+	w.Status.NextTicket = n
+	return w
+}
+
 // ReservationWrapper builds a Reservation for tests:
 // testutil.Reservation("r1").On("staging").Holder("alice").For(2*time.Hour).Obj().
 type ReservationWrapper struct{ conchv1.Reservation }
@@ -159,5 +184,21 @@ func (w *ReservationWrapper) Granted(t time.Time) *ReservationWrapper {
 	w.Status.State = conchv1.StateGranted
 	gt := metav1.NewMicroTime(t)
 	w.Status.GrantedAt = &gt
+	return w
+}
+
+// Heartbeat sets spec.heartbeatTimeout and, unless renewed is zero, spec.renewTime.
+func (w *ReservationWrapper) Heartbeat(timeout time.Duration, renewed time.Time) *ReservationWrapper {
+	w.Spec.HeartbeatTimeout = &metav1.Duration{Duration: timeout}
+	if !renewed.IsZero() {
+		rt := metav1.NewMicroTime(renewed)
+		w.Spec.RenewTime = &rt
+	}
+	return w
+}
+
+// ResourceUID sets status.resourceUID: the UID of the Resource whose ledger admitted it.
+func (w *ReservationWrapper) ResourceUID(uid string) *ReservationWrapper {
+	w.Status.ResourceUID = uid
 	return w
 }
