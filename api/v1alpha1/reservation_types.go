@@ -10,18 +10,18 @@ import (
 type ReservationState string
 
 const (
-	// StatePending: not yet in a queue, because its Resource does not exist (yet) or no Resource matches its
+	// StatePending means not yet in a queue, because its Resource does not exist (yet) or no Resource matches its
 	// selector. It proceeds by itself when one appears.
 	StatePending ReservationState = "Pending"
-	// StateQueued: waiting in its Resource's queue; status.position and status.estimatedGrantTime say for how long.
+	// StateQueued means waiting in its Resource's queue; status.position and status.estimatedGrantTime say for how long.
 	StateQueued ReservationState = "Queued"
-	// StateGranted: holding its Resource until status.expiresAt.
+	// StateGranted means holding its Resource until status.expiresAt.
 	StateGranted ReservationState = "Granted"
-	// StateReleased: ended by its holder (spec.released, deletion) or because its Resource was deleted.
+	// StateReleased means ended by its holder (spec.released, deletion) or because its Resource was deleted.
 	StateReleased ReservationState = "Released"
-	// StateExpired: the hold ran its full duration.
+	// StateExpired means the hold ran its full duration.
 	StateExpired ReservationState = "Expired"
-	// StateRejected: the Resource will never grant it (for example, its holder is not in allowedHolders).
+	// StateRejected means the Resource will never grant it (for example, its holder is not in allowedHolders).
 	StateRejected ReservationState = "Rejected"
 )
 
@@ -261,8 +261,4 @@ type ReservationList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Reservation `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&Reservation{}, &ReservationList{})
 }

@@ -262,7 +262,3 @@ type ResourceList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Resource `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&Resource{}, &ResourceList{})
-}

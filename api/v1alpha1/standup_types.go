@@ -75,9 +75,9 @@ const SlackHolderPrefix = "slack:"
 type RunTrigger string
 
 const (
-	// TriggerSchedule: the schedule.
+	// TriggerSchedule is a run the schedule started.
 	TriggerSchedule RunTrigger = "Schedule"
-	// TriggerManual: a request (the run-requested-at annotation, `/dibs standup run`).
+	// TriggerManual is a run a request started (the run-requested-at annotation, `/dibs standup run`).
 	TriggerManual RunTrigger = "Manual"
 )
 
@@ -96,13 +96,13 @@ func StandupRunID(scheduled time.Time, trigger RunTrigger) string {
 type RunOutcome string
 
 const (
-	// OutcomeCompleted: the summary was posted.
+	// OutcomeCompleted means the summary was posted.
 	OutcomeCompleted RunOutcome = "Completed"
-	// OutcomeCancelled: its date was added to skipDates while it ran; no reminder or summary followed.
+	// OutcomeCancelled means its date was added to skipDates while it ran; no reminder or summary followed.
 	OutcomeCancelled RunOutcome = "Cancelled"
-	// OutcomeSkipped: it did not start (holiday, suspended, overlap, nobody to ask).
+	// OutcomeSkipped means it did not start (holiday, suspended, overlap, nobody to ask).
 	OutcomeSkipped RunOutcome = "Skipped"
-	// OutcomeMissed: it came due while the manager was down and its collection window had closed.
+	// OutcomeMissed means it came due while the manager was down and its collection window had closed.
 	OutcomeMissed RunOutcome = "Missed"
 )
 
@@ -410,8 +410,4 @@ type StandupList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Standup `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&Standup{}, &StandupList{})
 }
