@@ -1,3 +1,6 @@
+// Package controllers holds Conch's reconcilers: Resource (it keeps the ledger of holds and decides grants),
+// Reservation, the position refresher and Standup, each with the pure status computations beside it. Setup and
+// SetupStandups register them with a manager.
 package controllers
 
 import (

@@ -66,7 +66,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.Remove(kubeconfig)
+	defer func() { _ = os.Remove(kubeconfig) }()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -117,10 +117,12 @@ func setupUser(env *testenv.Environment) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
 	kubeconfig = f.Name()
-	_, err = f.Write(kc)
-	return err
+	if _, err := f.Write(kc); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 var nsCounter atomic.Int64

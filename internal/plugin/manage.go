@@ -194,8 +194,8 @@ func (a *app) warnMaxDuration(ctx context.Context, c client.Client, r *conchv1.R
 	if err := c.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: name}, &res); err != nil || res.Spec.MaxDuration == nil {
 		return
 	}
-	if max := res.Spec.MaxDuration.Duration; r.Spec.Duration.Duration > max {
-		fmt.Fprintf(a.ErrOut, "warning: %s allows holds of at most %s, so the hold lasts %s\n", name, max, max)
+	if limit := res.Spec.MaxDuration.Duration; r.Spec.Duration.Duration > limit {
+		fmt.Fprintf(a.ErrOut, "warning: %s allows holds of at most %s, so the hold lasts %s\n", name, limit, limit)
 	}
 }
 

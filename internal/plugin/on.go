@@ -155,9 +155,9 @@ func (a *app) newReservation(ns string, args []string, o onOptions) (*conchv1.Re
 // generateName returns the prefix of a Reservation's generated name for a Resource: its name, shortened so that
 // the generated suffix fits.
 func generateName(resource string) string {
-	const max = 50
-	if len(resource) > max {
-		resource = strings.TrimRight(resource[:max], "-.")
+	const maxLen = 50
+	if len(resource) > maxLen {
+		resource = strings.TrimRight(resource[:maxLen], "-.")
 	}
 	return resource + "-"
 }

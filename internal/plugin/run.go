@@ -107,7 +107,7 @@ func (a *app) run(ctx context.Context, resource, command []string, o onOptions) 
 		fmt.Fprintf(a.ErrOut, "\n*** kubectl conch: LOST THE HOLD on %s while %s runs: %v. Stopping it. ***\n\n",
 			granted.Status.ResourceName, command[0], lostWhy)
 		stopCommand()
-		<-exited
+		<-exited //nolint:errcheck // the hold is lost: the run fails whatever the command's exit status was
 		stopHeartbeat()
 		_ = release(c, key)
 		return &exitError{code: ExitFailure, err: fmt.Errorf("%w on %s: %v", errHoldLost, granted.Status.ResourceName, lostWhy)}

@@ -234,7 +234,7 @@ type recent struct {
 	max   int
 }
 
-func newRecent(max int) *recent { return &recent{set: map[string]struct{}{}, max: max} }
+func newRecent(size int) *recent { return &recent{set: map[string]struct{}{}, max: size} }
 
 // add adds s and reports whether it was new.
 func (r *recent) add(s string) bool {

@@ -363,8 +363,8 @@ func (b *Bot) extendOne(ctx context.Context, r *conchv1.Reservation, res *conchv
 		next = current // a redelivered request: already done
 	}
 	clamped := false
-	if max := res.Spec.MaxDuration; max != nil && next > max.Duration {
-		next, clamped = max.Duration, true
+	if limit := res.Spec.MaxDuration; limit != nil && next > limit.Duration {
+		next, clamped = limit.Duration, true
 	}
 	if next > 720*time.Hour {
 		next, clamped = 720*time.Hour, true

@@ -29,10 +29,9 @@ type people struct {
 }
 
 type cached struct {
-	p   person
-	ok  bool
-	at  time.Time
-	err error
+	p  person
+	ok bool
+	at time.Time
 }
 
 const peopleTTL = time.Hour

@@ -36,9 +36,9 @@ func reconcileActivity() (total, active float64, err error) {
 // gives itself while work remains, the PositionReconciler's least time between two refreshes of one queue.
 const idleQuiet = controllers.DefaultPositionRefresh + time.Second
 
-// waitManagerIdle waits until the in-process manager has run no reconcile for idleQuiet and none runs, at most max,
+// waitManagerIdle waits until the in-process manager has run no reconcile for idleQuiet and none runs, at most limit,
 // and returns how long it took until the quiet began.
-func (b *bench) waitManagerIdle(ctx context.Context, max time.Duration) (time.Duration, error) {
+func (b *bench) waitManagerIdle(ctx context.Context, limit time.Duration) (time.Duration, error) {
 	start := time.Now()
 	last, quietSince := -1.0, time.Time{}
 	for {
@@ -55,8 +55,8 @@ func (b *bench) waitManagerIdle(ctx context.Context, max time.Duration) (time.Du
 			return quietSince.Sub(start), nil
 		}
 		last = total
-		if time.Since(start) > max {
-			return time.Since(start), fmt.Errorf("the manager was still reconciling after %v", max)
+		if time.Since(start) > limit {
+			return time.Since(start), fmt.Errorf("the manager was still reconciling after %v", limit)
 		}
 		select {
 		case <-ctx.Done():

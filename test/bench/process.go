@@ -290,9 +290,9 @@ func parseLabels(s string) map[string]string {
 }
 
 // waitAPIQuiet waits until the API server has served no request on conchKinds but watches for idleQuiet (the
-// bench makes none meanwhile, so it is the manager subprocess that is idle), at most max, and returns how long it
+// bench makes none meanwhile, so it is the manager subprocess that is idle), at most limit, and returns how long it
 // took until the quiet began. The manager itself is not asked: a scrape of its /metrics makes it work.
-func (b *bench) waitAPIQuiet(ctx context.Context, max time.Duration) (time.Duration, error) {
+func (b *bench) waitAPIQuiet(ctx context.Context, limit time.Duration) (time.Duration, error) {
 	start := time.Now()
 	last, quietSince := -1.0, time.Time{}
 	for {
@@ -310,8 +310,8 @@ func (b *bench) waitAPIQuiet(ctx context.Context, max time.Duration) (time.Durat
 			return quietSince.Sub(start), nil
 		}
 		last = total
-		if time.Since(start) > max {
-			return time.Since(start), fmt.Errorf("the manager was still busy after %v", max)
+		if time.Since(start) > limit {
+			return time.Since(start), fmt.Errorf("the manager was still busy after %v", limit)
 		}
 		select {
 		case <-ctx.Done():
