@@ -277,12 +277,12 @@ func TestControllersWriteOnlyStatus(t *testing.T) {
 					continue
 				}
 				var fields map[string]any
-				if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+				if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
 					t.Fatal(err)
 				}
 				meta, _ := fields["f:metadata"].(map[string]any)
 				if len(fields) != 1 || len(meta) != 1 || meta["f:finalizers"] == nil {
-					t.Errorf("field manager %s (%s) wrote more than the finalizer: %s", mf.Manager, mf.Operation, mf.FieldsV1.Raw)
+					t.Errorf("field manager %s (%s) wrote more than the finalizer: %s", mf.Manager, mf.Operation, mf.FieldsV1.GetRawString())
 				}
 			}
 		})

@@ -6,7 +6,6 @@ package slack
 import (
 	"context"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -237,5 +236,3 @@ func (h *harness) get(name string) *conchv1.Reservation {
 }
 
 func containing(sub string) OmegaMatcher { return ContainElement(ContainSubstring(sub)) }
-
-func lower(s string) string { return strings.ToLower(s) }

@@ -31,7 +31,7 @@ spec:
 	apply := func() {
 		obj := &unstructured.Unstructured{}
 		g.Expect(yaml.Unmarshal([]byte(manifest), &obj.Object)).To(Succeed())
-		g.Expect(k8s.Patch(ctx, obj, client.Apply, client.FieldOwner("kustomize-controller"), client.ForceOwnership)).To(Succeed())
+		g.Expect(k8s.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("kustomize-controller"), client.ForceOwnership)).To(Succeed())
 	}
 	apply()
 
