@@ -106,7 +106,7 @@ type ReservationSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:XValidation:rule="self.matches('^\\\\S(.*\\\\S)?$')",message="holder must not be blank or start or end with spaces"
-	Holder string `json:"holder"`
+	Holder string `json:"holder,omitempty"`
 
 	// duration is how long to hold the Resource once granted. Defaults to the Resource's defaultDuration; longer
 	// than its maxDuration is held for maxDuration. Editing it extends or shortens a hold: the hold ends at
@@ -143,6 +143,14 @@ type ReservationSpec struct {
 
 // ReservationStatus is what the controller decided about a Reservation.
 type ReservationStatus struct {
+	// conditions are Ready and Granted (True while holding), Reconciling (True while waiting), Stalled (True when
+	// rejected), DurationClamped (True when the Resource's maxDuration shortened the request).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// state is Pending, Queued, Granted, Released, Expired or Rejected.
 	// +optional
 	State ReservationState `json:"state,omitempty"`
@@ -192,14 +200,6 @@ type ReservationStatus struct {
 	// +optional
 	EndedAt *metav1.Time `json:"endedAt,omitempty"`
 
-	// conditions: Ready and Granted (True while holding), Reconciling (True while waiting), Stalled (True when
-	// rejected), DurationClamped (True when the Resource's maxDuration shortened the request).
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	// +kubebuilder:validation:MaxItems=8
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
-
 	// observedGeneration is the generation of the spec this status was computed from.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -242,12 +242,14 @@ type Notified struct {
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.spec.reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Reservation struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata: name, namespace, labels, annotations.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the request.
 	// +required
-	Spec ReservationSpec `json:"spec"`
+	Spec ReservationSpec `json:"spec,omitzero"`
 
 	// status is what became of it.
 	// +optional

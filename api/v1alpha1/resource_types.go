@@ -42,7 +42,7 @@ type ResourceSpec struct {
 
 	// capacity is how many Reservations may hold this Resource at the same time.
 	// +optional
-	// +kubebuilder:default=1
+	// +default=1
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	Capacity int32 `json:"capacity,omitempty"`
@@ -63,10 +63,10 @@ type ResourceSpec struct {
 	// granting is Open (the default) or Paused. Paused grants nothing new, for maintenance: current holders keep
 	// their holds until they end and new Reservations queue.
 	// +optional
-	// +kubebuilder:default=Open
+	// +default="Open"
 	Granting Granting `json:"granting,omitempty"`
 
-	// allowedHolders, when set, limits who may hold this Resource: a Reservation whose holder matches none of these
+	// allowedHolders limits, when set, who may hold this Resource: a Reservation whose holder matches none of these
 	// patterns is Rejected. A pattern is a holder string where '*' matches any run of characters ("ci:*",
 	// "slack:*", "alice@example.com").
 	// +optional
@@ -89,7 +89,7 @@ type ResourceHolder struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Reservation string `json:"reservation"`
+	Reservation string `json:"reservation,omitempty"`
 
 	// uid is the UID of the holding Reservation, so that a Reservation re-created under the same name is a new
 	// request and not the old holder.
@@ -186,6 +186,13 @@ const MaxQueueEntries = 1000
 // writes it, with a resourceVersion precondition, before it tells any Reservation that it is granted; everything
 // a Reservation says about its state is a report derived from it.
 type ResourceStatus struct {
+	// conditions are Ready (the controller processed the latest spec) and Available (a slot is free).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// holders are the current holds, oldest first.
 	// +optional
 	// +listType=atomic
@@ -216,13 +223,6 @@ type ResourceStatus struct {
 	// +optional
 	NextRelease *metav1.Time `json:"nextRelease,omitempty"`
 
-	// conditions are Ready (the controller processed the latest spec) and Available (a slot is free).
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	// +kubebuilder:validation:MaxItems=8
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
-
 	// observedGeneration is the generation of the spec this status was computed from.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -242,7 +242,9 @@ type ResourceStatus struct {
 // +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Resource struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata: name, namespace, labels, annotations.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec describes the Resource and the rules for holding it.

@@ -113,7 +113,7 @@ type StandupAway struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[UW][A-Z0-9]+$')",message="away[].user must be a Slack user ID such as U0123ABC"
-	User string `json:"user"`
+	User string `json:"user,omitempty"`
 
 	// until is the last day away (inclusive), YYYY-MM-DD in the Standup's time zone. The person is asked again
 	// from the day after.
@@ -135,7 +135,7 @@ type StandupSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=80
 	// +kubebuilder:validation:XValidation:rule="self.matches('^#?[A-Za-z0-9][A-Za-z0-9._-]*$')",message="channel must be a Slack channel ID such as C0123ABC, or a channel name without spaces"
-	Channel string `json:"channel"`
+	Channel string `json:"channel,omitempty"`
 
 	// schedule is when runs start: a cron expression of five fields (minute hour day-of-month month day-of-week),
 	// read on the wall clock of timeZone. "0 9 * * 1-5" is 09:00 on weekdays.
@@ -143,13 +143,14 @@ type StandupSpec struct {
 	// +kubebuilder:validation:MinLength=9
 	// +kubebuilder:validation:MaxLength=128
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9A-Za-z*?,/-]+( +[0-9A-Za-z*?,/-]+){4}$')",message="schedule must be a cron expression of five fields (minute hour day-of-month month day-of-week) such as \"0 9 * * 1-5\"; no seconds, no @daily, no CRON_TZ= (set timeZone)"
-	Schedule string `json:"schedule"`
+	Schedule string `json:"schedule,omitempty"`
 
 	// timeZone is the IANA time zone the schedule, skipDates and away dates are read in, such as Europe/Paris.
 	// Daylight saving follows the wall clock: a time repeated when clocks go back runs once; a time skipped when
 	// they go forward runs when the gap ends. Defaults to UTC.
 	// +optional
-	// +kubebuilder:default=UTC
+	// +default="UTC"
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$') && self != 'Local'",message="timeZone must be an IANA time zone name such as Europe/Paris, America/New_York or UTC"
 	TimeZone string `json:"timeZone,omitempty"`
@@ -165,6 +166,7 @@ type StandupSpec struct {
 	// userGroup is a Slack user group ID (such as S0123ABC) whose members are asked too, looked up at the start
 	// of each run. Together with participants, at most 50 people are asked.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^S[A-Z0-9]+$')",message="userGroup must be a Slack user group ID such as S0123ABC, not its @handle"
 	UserGroup string `json:"userGroup,omitempty"`
@@ -176,12 +178,12 @@ type StandupSpec struct {
 	// +kubebuilder:validation:MaxItems=5
 	// +kubebuilder:validation:items:MaxLength=150
 	// +kubebuilder:validation:XValidation:rule="self.all(q, q.matches('\\\\S'))",message="questions must not be empty or blank"
-	Questions []string `json:"questions"`
+	Questions []string `json:"questions,omitempty"`
 
 	// collectFor is how long answers are collected after the scheduled time; then the summary is posted. A run
 	// due while the manager was down still starts if this window is open. Defaults to 1h.
 	// +optional
-	// +kubebuilder:default="1h"
+	// +default="1h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="collectFor must be a duration between 1m and 24h, such as 30m or 2h"
 	CollectFor *metav1.Duration `json:"collectFor,omitempty"`
@@ -252,7 +254,7 @@ type StandupRun struct {
 
 	// trigger is Schedule or Manual.
 	// +required
-	Trigger RunTrigger `json:"trigger"`
+	Trigger RunTrigger `json:"trigger,omitempty"`
 
 	// scheduledTime is when the run was due: the schedule's time, or the request's for a manual run.
 	// +required
@@ -309,7 +311,7 @@ type StandupRunRecord struct {
 
 	// outcome is Completed, Cancelled, Skipped or Missed.
 	// +required
-	Outcome RunOutcome `json:"outcome"`
+	Outcome RunOutcome `json:"outcome,omitempty"`
 
 	// reason says why a run was skipped or how it ended: Completed, Cancelled, Holiday, Suspended, Missed,
 	// Overlap or NobodyToAsk.
@@ -337,6 +339,14 @@ type StandupRunRecord struct {
 
 // StandupStatus is what the controller observed and did.
 type StandupStatus struct {
+	// conditions are Ready (the schedule and time zone are valid and Slack is on), Running (a run collects
+	// answers), RunSkipped (the latest scheduled run did not start, and why), Stalled (the spec cannot work).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// lastRunTime is the scheduled time of the latest run that started.
 	// +optional
 	LastRunTime *metav1.Time `json:"lastRunTime,omitempty"`
@@ -363,14 +373,6 @@ type StandupStatus struct {
 	// +kubebuilder:validation:MaxLength=128
 	LastRunRequest string `json:"lastRunRequest,omitempty"`
 
-	// conditions: Ready (the schedule and time zone are valid and Slack is on), Running (a run collects
-	// answers), RunSkipped (the latest scheduled run did not start, and why), Stalled (the spec cannot work).
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	// +kubebuilder:validation:MaxItems=8
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
-
 	// observedGeneration is the generation of the spec this status was computed from.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -391,12 +393,14 @@ type StandupStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Standup struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata: name, namespace, labels, annotations.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec says who meets when, and what they are asked.
 	// +required
-	Spec StandupSpec `json:"spec"`
+	Spec StandupSpec `json:"spec,omitzero"`
 
 	// status records the runs.
 	// +optional
