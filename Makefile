@@ -5,6 +5,10 @@ include hack/versions.env
 SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
 CONTROLLER_GEN := go tool controller-gen
+# Both linters are pinned in go.mod's tool block; the second is golangci-lint built with the Kube API Linter in it.
+# Their results are cached in $GOLANGCI_LINT_CACHE (default ~/.cache/golangci-lint): keep it between CI runs.
+GOLANGCI_LINT := go tool golangci-lint
+KUBE_API_LINTER := go tool golangci-lint-kube-api-linter
 # Tests that need a control plane find its binaries here; hack/envtest.sh builds them once into a cache.
 ENVTEST_ASSETS = $(shell hack/envtest.sh)
 GO_TEST_FLAGS ?= -race
@@ -29,9 +33,11 @@ manifests: ## Generate the CRDs and RBAC under config/.
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: lint
-lint: ## Check formatting and run go vet.
+lint: ## gofmt, go vet, golangci-lint (.golangci.yml) and the Kube API Linter over api/ (.golangci-kal.yml).
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
+	$(GOLANGCI_LINT) run ./...
+	$(KUBE_API_LINTER) run -c .golangci-kal.yml ./api/...
 
 GENERATED_SUM = find api config -type f -print0 | sort -z | xargs -0 sha256sum
 
@@ -52,6 +58,13 @@ envtest: ## Build the control-plane binaries (kube-apiserver, etcd, kubectl) int
 test: lint verify ## Run every test: unit, integration against a real API server, and a short fuzz of the chat grammar.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
 	@$(MAKE) --no-print-directory fuzz
+
+# The packages whose tests need no control plane: none of their test files imports internal/testenv or envtest.
+UNIT_PACKAGES = $(shell go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}{{end}}' ./... | awk 'NF && !/internal\/testenv|pkg\/envtest/ {print $$1}')
+
+.PHONY: test-unit
+test-unit: ## The fast loop: the tests that need no control plane (no lint, no envtest). make test runs them all.
+	go test $(GO_TEST_FLAGS) $(UNIT_PACKAGES)
 
 FUZZTIME ?= 10s
 
