@@ -42,6 +42,12 @@ const DefaultPositionRefresh = 2 * time.Second
 
 var _ reconcile.Reconciler = (*PositionReconciler)(nil)
 
+// The PositionReconciler reads Resources and Reservations from the cache and writes the waiting Reservations'
+// positions and estimates (status).
+// +kubebuilder:rbac:groups=conch.dev,resources=resources,verbs=get;list;watch
+// +kubebuilder:rbac:groups=conch.dev,resources=reservations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=conch.dev,resources=reservations/status,verbs=patch
+
 // Reconcile refreshes the waiting Reservations of one Resource.
 func (r *PositionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	every := r.Every

@@ -43,6 +43,14 @@ type ReservationReconciler struct {
 
 var _ reconcile.Reconciler = (*ReservationReconciler)(nil)
 
+// The ReservationReconciler reads Reservations and Resources (the cache, and the API server before it concludes
+// a Resource is gone), writes Reservation status, and patches a Reservation's metadata only to remove the
+// finalizer of Conch before v0.2.
+// +kubebuilder:rbac:groups=conch.dev,resources=reservations,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=conch.dev,resources=reservations/status,verbs=patch
+// +kubebuilder:rbac:groups=conch.dev,resources=resources,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
 // Reconcile handles a Reservation whose Resource is missing or whose pool is empty.
 func (r *ReservationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	rsv := &conchv1.Reservation{}

@@ -46,10 +46,14 @@ type ResourceReconciler struct {
 
 var _ reconcile.Reconciler = (*ResourceReconciler)(nil)
 
+// The ResourceReconciler reads Resources and Reservations (the cache, and the API server to confirm), writes the
+// ledger (Resource status) and the decisions it reports (Reservation status), and patches a Reservation's
+// metadata only to remove the finalizer of Conch before v0.2. Each component of the manager carries the markers
+// for what it calls itself; test/rbac checks the generated role against the calls the manager makes.
 // +kubebuilder:rbac:groups=conch.dev,resources=resources,verbs=get;list;watch
-// +kubebuilder:rbac:groups=conch.dev,resources=resources/status,verbs=get;patch
+// +kubebuilder:rbac:groups=conch.dev,resources=resources/status,verbs=patch
 // +kubebuilder:rbac:groups=conch.dev,resources=reservations,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=conch.dev,resources=reservations/status,verbs=get;patch
+// +kubebuilder:rbac:groups=conch.dev,resources=reservations/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // maxPasses bounds how often one Reconcile decides again after a write lost to a concurrent one (a conflict) or

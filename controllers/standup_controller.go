@@ -34,9 +34,11 @@ type StandupReconciler struct {
 
 var _ reconcile.Reconciler = (*StandupReconciler)(nil)
 
-// +kubebuilder:rbac:groups=conch.dev,resources=standups,verbs=get;list;watch;patch;update
-// +kubebuilder:rbac:groups=conch.dev,resources=standups/status,verbs=get;patch;update
-// +kubebuilder:rbac:groups=conch.dev,resources=reservations,verbs=get;list;watch
+// The StandupReconciler reads Standups, lists Reservations from the cache (what each person holds, for the
+// summary) and writes Standup status; it never writes a spec.
+// +kubebuilder:rbac:groups=conch.dev,resources=standups,verbs=get;list;watch
+// +kubebuilder:rbac:groups=conch.dev,resources=standups/status,verbs=patch
+// +kubebuilder:rbac:groups=conch.dev,resources=reservations,verbs=list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves a Standup's runs along: it ends the current run at its deadline, reminds on time, starts runs

@@ -19,10 +19,13 @@ import (
 )
 
 // The Slack front end acts for people: it creates their Reservations, and releases or extends them (spec), and
-// reads the Resources. Standups' commands edit skip dates and away (spec).
+// reads the Resources. Standups' commands edit skip dates and away (spec); answers go into the current run
+// (status). An admin's release is recorded as an Event.
 // +kubebuilder:rbac:groups=conch.dev,resources=reservations,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=conch.dev,resources=resources,verbs=get;list;watch
 // +kubebuilder:rbac:groups=conch.dev,resources=standups,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=conch.dev,resources=standups/status,verbs=patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Bot is the socket-mode connection to Slack and what answers it: it acks every envelope at once and handles
 // commands and button clicks in their own goroutines, so a slow API server or Slack never delays an ack.

@@ -32,6 +32,12 @@ type Notifier struct {
 
 var _ reconcile.Reconciler = (*Notifier)(nil)
 
+// The Notifier reads Reservations and their Resources from the cache and records what it announced in
+// Reservation status (status.notified).
+// +kubebuilder:rbac:groups=conch.dev,resources=reservations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=conch.dev,resources=reservations/status,verbs=patch
+// +kubebuilder:rbac:groups=conch.dev,resources=resources,verbs=get;list;watch
+
 // Reconcile sends what is due for one Reservation and wakes again when the expiry warning is due.
 func (n *Notifier) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	r := &conchv1.Reservation{}
