@@ -60,7 +60,19 @@ type Options struct {
 	// DataDir keeps etcd's data there, so that a restarted control plane keeps its objects. Empty: a temporary
 	// directory removed on Stop.
 	DataDir string
+	// AuditLog, when set, is a file the API server writes its audit log to: one JSON event per line, at level
+	// Metadata (who did which verb to which resource, and the response code), as a cluster's audit log does. It
+	// is how a test sees every call a client made, from the server's side.
+	AuditLog string
 }
+
+// auditPolicy logs every request at level Metadata, once it is answered (or, for a watch, once it started).
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+`
 
 // Start starts etcd and kube-apiserver and installs the CRDs from config/crd/bases.
 func Start(opts Options) (*Environment, error) {
@@ -79,6 +91,16 @@ func Start(opts Options) (*Environment, error) {
 	}
 	if opts.DataDir != "" {
 		env.ControlPlane.Etcd = &envtest.Etcd{DataDir: opts.DataDir}
+	}
+	if opts.AuditLog != "" {
+		policy := filepath.Join(filepath.Dir(opts.AuditLog), "audit-policy.yaml")
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+			return nil, err
+		}
+		env.ControlPlane.GetAPIServer().Configure().
+			Set("audit-policy-file", policy).
+			Set("audit-log-path", opts.AuditLog).
+			Set("audit-log-mode", "blocking")
 	}
 	cfg, err := env.Start()
 	if err != nil {
