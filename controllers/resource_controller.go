@@ -90,20 +90,26 @@ func (p *pass) wrote(rsv *conchv1.Reservation) {
 	p.live[rsv.Name] = rsv.DeepCopy()
 }
 
-// learn reads the named Reservations from the API server.
-func (r *ResourceReconciler) learn(ctx context.Context, ns string, names []string, p *pass) error {
+// learn reads the named Reservations from the API server. The ledger entries of res recorded under a name that
+// the API server no longer has, or has under another UID, are gone: UIDs are never reused, so that stays true
+// whatever happens to the name later in this Reconcile.
+func (r *ResourceReconciler) learn(ctx context.Context, res *conchv1.Resource, names []string, p *pass) error {
 	if p.live == nil {
 		p.live, p.gone = map[string]*conchv1.Reservation{}, map[types.UID]bool{}
 	}
 	for _, name := range names {
 		rsv := &conchv1.Reservation{}
-		switch err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, rsv); {
+		switch err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: res.Namespace, Name: name}, rsv); {
 		case apierrors.IsNotFound(err):
-			p.live[name] = nil
+			rsv = nil
 		case err != nil:
 			return err
-		default:
-			p.live[name] = rsv
+		}
+		p.live[name] = rsv
+		for _, uid := range ledgerUIDs(res, name) {
+			if rsv == nil || rsv.UID != uid {
+				p.gone[uid] = true
+			}
 		}
 	}
 	return nil
@@ -127,7 +133,7 @@ func (r *ResourceReconciler) pass(ctx context.Context, req ctrl.Request, p *pass
 	now := r.Clock.Now()
 	plan := queue.Decide(v, now)
 	if unread := unlearned(plan.Confirm, p); len(unread) > 0 {
-		if err := r.learn(ctx, res.Namespace, unread, p); err != nil {
+		if err := r.learn(ctx, res, unread, p); err != nil {
 			return ctrl.Result{}, err
 		}
 		return ctrl.Result{}, errDecideAgain
@@ -261,14 +267,6 @@ func (r *ResourceReconciler) view(ctx context.Context, res *conchv1.Resource, p 
 			return v, err
 		}
 	}
-	// Names the API server said are gone, or hold another Reservation now: the ledger's entries under them are gone.
-	for name, live := range p.live {
-		for _, uid := range ledgerUIDs(res, name) {
-			if live == nil || live.UID != uid {
-				v.Gone[uid] = true
-			}
-		}
-	}
 	return v, nil
 }
 
@@ -306,7 +304,7 @@ func (r *ResourceReconciler) bind(ctx context.Context, res *conchv1.Resource, rs
 	rsv.Status.ResourceName, rsv.Status.ResourceUID = res.Name, string(res.UID)
 	if err := r.Status().Patch(ctx, rsv, patch); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			if err := r.learn(ctx, rsv.Namespace, []string{rsv.Name}, p); err != nil {
+			if err := r.learn(ctx, res, []string{rsv.Name}, p); err != nil {
 				return err
 			}
 			return errDecideAgain
@@ -343,7 +341,7 @@ func (r *ResourceReconciler) report(ctx context.Context, res *conchv1.Resource, 
 	rsv.Status = st
 	if err := r.Status().Patch(ctx, rsv, patch); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			if err := r.learn(ctx, rsv.Namespace, []string{rsv.Name}, p); err != nil {
+			if err := r.learn(ctx, res, []string{rsv.Name}, p); err != nil {
 				return err
 			}
 			return errDecideAgain

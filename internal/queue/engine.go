@@ -96,14 +96,17 @@ type Plan struct {
 	// ticket and the count of waiting Reservations. Write it only after every final state in Outcomes is written.
 	Ledger Ledger
 	// Outcomes has one entry per Reservation whose state the Resource decides: those in the ledger, those it just
-	// admitted, granted or ended, and those it rejects or leaves Pending. Ordered by ticket, then arrival.
+	// admitted, granted or ended, those it rejects or leaves Pending, and those being deleted. Ordered as the
+	// controller reports them: ends first, then holds (granted or kept) and Pending, then the queue in ticket order,
+	// then those being deleted that were decided before.
 	Outcomes []Outcome
 	// Confirm names the Reservations the engine needs read from the API server before it can decide about them:
 	// a ledger entry the view lacks, a shortened term or a missed heartbeat seen in a view that may be stale.
 	// Their entries are kept unchanged in this plan.
 	Confirm []string
-	// NextChange is the earliest time after now at which the plan changes by itself (a hold ends, a heartbeat is
-	// due); zero when nothing is timed.
+	// NextChange is the earliest time at which the plan changes by itself (a hold ends, a heartbeat is due); zero
+	// when nothing is timed. It may be now or earlier when Confirm is not empty: the controller reads and decides
+	// again first.
 	NextChange time.Time
 	// NextSlot is when a Reservation arriving now could expect to be granted: now when a slot is free, the end of the
 	// first hold or queued turn otherwise; zero when granting is paused.
@@ -145,7 +148,38 @@ func Decide(v View, now time.Time) Plan {
 	d.queue()
 	d.admit(v.Reservations)
 	d.grant()
-	return d.finish()
+	plan := d.finish()
+	d.letGo(&plan, v.Reservations)
+	return plan
+}
+
+// letGo gives an outcome marked Deleting to every Reservation being deleted that the plan neither keeps in the
+// ledger nor decided about (it ended before, or its view is older than its end), so that the controller removes
+// the finalizer Conch set before v0.2 and it can go.
+func (d *decider) letGo(p *Plan, all []conchv1.Reservation) {
+	have := make(map[types.UID]bool, len(p.Outcomes)+len(p.Ledger.Holders)+len(p.Ledger.Queue))
+	for _, o := range p.Outcomes {
+		have[o.UID] = true
+	}
+	for _, h := range p.Ledger.Holders {
+		have[types.UID(h.UID)] = true
+	}
+	for _, q := range p.Ledger.Queue {
+		have[types.UID(q.UID)] = true
+	}
+	for i := range all {
+		r := &all[i]
+		if r.DeletionTimestamp == nil || have[r.UID] || boundElsewhere(r, d.res.Name) {
+			continue
+		}
+		state := r.Status.State
+		if !state.IsFinal() {
+			state = conchv1.StateReleased
+		}
+		p.Outcomes = append(p.Outcomes, Outcome{
+			Name: r.Name, UID: r.UID, State: state, Reason: conchv1.ReasonDeleted, EndedAt: d.now, Deleting: true,
+		})
+	}
 }
 
 // decider carries one Decide call.
@@ -219,22 +253,28 @@ func (d *decider) holders() {
 		h = *h.DeepCopy()
 		o := d.outcome(r, h.Ticket)
 		term, requested := holderTerm(h, r)
-		edited := false
+		shortened := false
 		if requested != term.requested {
-			// An extension or a shortening: the term is computed anew, with today's rules. A shortening seen in a
-			// view that may be stale waits for a read of the API server.
-			dur, _ := d.rules.duration(requested)
+			// An extension or a shortening. An extension is computed with today's rules and never shortens the
+			// term; a shortening keeps what was asked, which the Resource allowed when it granted the longer term.
+			// A shortening seen in a view that may be stale waits for a read of the API server.
+			want := requested
+			if want == 0 {
+				want = d.rules.defaultDuration
+			}
+			dur := want
+			if want > term.duration {
+				dur, _ = d.rules.duration(requested)
+				dur = max(dur, term.duration)
+			}
 			until := CeilMicro(h.Since.Add(dur))
 			switch {
-			case until.Before(h.Until.Time) && requested > term.duration:
-				// Asked for longer, but today's maxDuration allows less than the term already promised: an
-				// extension never shortens a hold, so the term stands.
-				h.Requested = optDuration(requested)
-				term.requested = requested
+			case until.Before(h.Until.Time) && !d.now.Before(h.Until.Time):
+				// A shortening seen only after the recorded term ran out: the hold ended by its term.
 			case until.Before(h.Until.Time) && !d.fresh[uid]:
 				d.confirm = append(d.confirm, r.Name)
 			default:
-				edited = true
+				shortened = until.Before(h.Until.Time)
 				term = holdTerm{duration: dur, requested: requested}
 				h.Duration = &metav1.Duration{Duration: dur}
 				h.Requested = optDuration(requested)
@@ -248,7 +288,7 @@ func (d *decider) holders() {
 		switch hb := d.heartbeat(r, h.Heartbeat); {
 		case f == end:
 			d.release(&o, r)
-		case !d.now.Before(h.Until.Time) && edited:
+		case !d.now.Before(h.Until.Time) && shortened:
 			// Shortened below the time already held: it ends now, at the edit, and its record says so.
 			o.Duration, o.ExpiresAt = d.now.Sub(h.Since.Time), d.now
 			o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonShortened, d.now
