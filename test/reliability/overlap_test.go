@@ -133,4 +133,3 @@ func (b *lagBody) Close() error {
 	_ = b.orig.Close()
 	return b.PipeReader.Close()
 }
-
