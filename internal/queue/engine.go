@@ -119,6 +119,8 @@ type Ledger struct {
 	Queue      []conchv1.QueueEntry
 	NextTicket int64
 	Waiting    int32
+	// RecentlyEnded are the UIDs of the latest Reservations that left the ledger with a known end, oldest first.
+	RecentlyEnded []string
 }
 
 // Outcome returns the outcome for the named Reservation.
@@ -199,6 +201,8 @@ type decider struct {
 	// ended are the outcomes of Reservations that leave the ledger (or never enter it) in a final state.
 	ended   []Outcome
 	pending []Outcome
+	// left are the UIDs that leave the ledger with a known end in this plan.
+	left    []string
 	confirm []string
 	// unresolved is the ticket of the first queue entry the engine could not decide about; nothing at or behind it
 	// is granted in this plan (first come, first served).
@@ -242,6 +246,7 @@ func (d *decider) holders() {
 		r, f := d.fate(h.Reservation, uid)
 		switch f {
 		case drop:
+			d.leave(r, uid)
 			if r == nil {
 				d.ended = append(d.ended, d.goneOutcome(h.Reservation, uid, h.Ticket, h.Since.Time, h.Until.Time))
 			}
@@ -302,6 +307,7 @@ func (d *decider) holders() {
 			d.pending = append(d.pending, o)
 			continue
 		}
+		d.left = append(d.left, string(uid))
 		d.ended = append(d.ended, o)
 	}
 }
@@ -317,6 +323,7 @@ func (d *decider) queue() {
 		r, f := d.fate(q.Reservation, uid)
 		switch f {
 		case drop:
+			d.leave(r, uid)
 			if r == nil {
 				d.ended = append(d.ended, d.goneOutcome(q.Reservation, uid, q.Ticket, time.Time{}, time.Time{}))
 			}
@@ -348,6 +355,7 @@ func (d *decider) queue() {
 			d.waiting = append(d.waiting, q)
 			continue
 		}
+		d.left = append(d.left, string(uid))
 		d.ended = append(d.ended, o)
 	}
 	slices.SortStableFunc(d.waiting, func(a, b conchv1.QueueEntry) int { return cmp.Compare(a.Ticket, b.Ticket) })
@@ -364,6 +372,12 @@ func (d *decider) admit(all []conchv1.Reservation) {
 		if q.UID != "" {
 			known[types.UID(q.UID)] = true
 		}
+	}
+	for _, uid := range d.res.Status.RecentlyEnded {
+		known[types.UID(uid)] = true
+	}
+	for _, uid := range d.left {
+		known[types.UID(uid)] = true
 	}
 	var fresh []*conchv1.Reservation
 	for i := range all {
@@ -448,7 +462,10 @@ func (d *decider) grant() {
 func (d *decider) finish() Plan {
 	slices.SortStableFunc(d.holding, func(a, b conchv1.ResourceHolder) int { return a.Since.Compare(b.Since.Time) })
 	p := Plan{
-		Ledger: Ledger{Holders: d.holding, Queue: d.waiting, NextTicket: d.next, Waiting: int32(len(d.waiting))},
+		Ledger: Ledger{
+			Holders: d.holding, Queue: d.waiting, NextTicket: d.next, Waiting: int32(len(d.waiting)),
+			RecentlyEnded: recentlyEnded(d.res.Status.RecentlyEnded, d.left),
+		},
 	}
 	p.Outcomes = append(p.Outcomes, d.ended...)
 	p.Outcomes = append(p.Outcomes, d.pending...)
@@ -478,6 +495,26 @@ func (d *decider) finish() Plan {
 	slices.Sort(d.confirm)
 	p.Confirm = slices.Compact(d.confirm)
 	return p
+}
+
+// leave notes that the entry uid leaves the ledger because its end is known (r final, or gone), unless it leaves
+// because another member of its pool bound it: that is no end, and it may come back if that member is deleted.
+func (d *decider) leave(r *conchv1.Reservation, uid types.UID) {
+	if r == nil || !boundElsewhere(r, d.res.Name) {
+		d.left = append(d.left, string(uid))
+	}
+}
+
+// recentlyEnded appends left to old, keeping the last conchv1.MaxRecentlyEnded.
+func recentlyEnded(old, left []string) []string {
+	if len(left) == 0 {
+		return old
+	}
+	out := append(slices.Clone(old), left...)
+	if n := len(out) - conchv1.MaxRecentlyEnded; n > 0 {
+		out = out[n:]
+	}
+	return out
 }
 
 // outcome starts the outcome of r with its duration after today's rules.
@@ -623,7 +660,7 @@ func Estimate(res *conchv1.Resource, l Ledger, now time.Time) Turns {
 func LedgerOf(res *conchv1.Resource) Ledger {
 	return Ledger{
 		Holders: res.Status.Holders, Queue: res.Status.Queue, NextTicket: res.Status.NextTicket,
-		Waiting: int32(len(res.Status.Queue)),
+		Waiting: int32(len(res.Status.Queue)), RecentlyEnded: res.Status.RecentlyEnded,
 	}
 }
 

@@ -228,8 +228,10 @@ func (tc decideCase) view(rsvs []conchv1.Reservation) queue.View {
 
 // planOpts compare plans. Outcomes are compared in order of ticket, then name: the controller acts on them by
 // state (final reports, the ledger, grants), not by their place in the list.
+// planOpts compares plans; the ledger's recentlyEnded has tests of its own (TestDecideRecentlyEnded).
 var planOpts = cmp.Options{
 	cmpopts.EquateEmpty(),
+	cmpopts.IgnoreFields(queue.Ledger{}, "RecentlyEnded"),
 	cmpopts.SortSlices(func(a, b queue.Outcome) bool {
 		if a.Ticket != b.Ticket {
 			return a.Ticket < b.Ticket
@@ -2048,5 +2050,53 @@ func TestDecideLedgerEdges(t *testing.T) {
 				NextSlot:   at(3 * h),
 			},
 		},
+	})
+}
+
+// TestDecideRecentlyEnded: the ledger remembers who left it with a known end, so that a view of one of them older
+// than its end (a lagging cache, showing it as it was before any report) is not taken for a new request and
+// granted again.
+func TestDecideRecentlyEnded(t *testing.T) {
+	t.Run("an end is remembered, and a stale view of it is not admitted", func(t *testing.T) {
+		res := staging().Holders(held("a", 1, at(0), h)).Queue(entry("b", 2, h)).NextTicket(3).Obj()
+		a := rsv("a", 0).For(h).Released().Obj()
+		b := rsv("b", s).For(h).Obj()
+		plan := queue.Decide(queue.View{Resource: res, Reservations: []conchv1.Reservation{*a, *b}}, at(m))
+		if diff := cmp.Diff([]string{"uid-a"}, plan.Ledger.RecentlyEnded); diff != "" {
+			t.Fatalf("recentlyEnded (-want +got):\n%s", diff)
+		}
+		// A lagging cache still shows a as new, never reported; the ledger does not admit it again.
+		next := res.DeepCopy()
+		next.Status.Holders, next.Status.Queue = plan.Ledger.Holders, plan.Ledger.Queue
+		next.Status.NextTicket, next.Status.RecentlyEnded = plan.Ledger.NextTicket, plan.Ledger.RecentlyEnded
+		stale := rsv("a", 0).For(h).Obj()
+		again := queue.Decide(queue.View{Resource: next, Reservations: []conchv1.Reservation{*stale, *b}}, at(2*m))
+		if len(again.Ledger.Queue) != 0 || len(again.Ledger.Holders) != 1 || again.Ledger.Holders[0].Reservation != "b" {
+			t.Errorf("the ledger after a stale view of a: holders %v, queue %v", again.Ledger.Holders, again.Ledger.Queue)
+		}
+	})
+	t.Run("bounded, oldest first out", func(t *testing.T) {
+		res := staging().Obj()
+		for i := range conchv1.MaxRecentlyEnded + 5 {
+			res.Status.RecentlyEnded = append(res.Status.RecentlyEnded, fmt.Sprintf("old-%d", i))
+		}
+		res.Status.Holders = holds(held("a", 1, at(0), h))
+		res.Status.NextTicket = 2
+		a := rsv("a", 0).For(h).Released().Obj()
+		plan := queue.Decide(queue.View{Resource: res, Reservations: []conchv1.Reservation{*a}}, at(m))
+		got := plan.Ledger.RecentlyEnded
+		if len(got) != conchv1.MaxRecentlyEnded || got[len(got)-1] != "uid-a" || got[0] != "old-6" {
+			t.Errorf("recentlyEnded %v", got)
+		}
+	})
+	t.Run("a pooled Reservation bound elsewhere is no end", func(t *testing.T) {
+		res := staging().Label("pool", "qa").Queue(entry("p", 1, h)).NextTicket(2).Obj()
+		p := rsv("p", 0).For(h).Obj()
+		p.Spec.ResourceName, p.Spec.Selector = "", &metav1.LabelSelector{MatchLabels: map[string]string{"pool": "qa"}}
+		p.Status.ResourceName = "other"
+		plan := queue.Decide(queue.View{Resource: res, Reservations: []conchv1.Reservation{*p}}, at(m))
+		if len(plan.Ledger.RecentlyEnded) != 0 || len(plan.Ledger.Queue) != 0 {
+			t.Errorf("recentlyEnded %v, queue %v", plan.Ledger.RecentlyEnded, plan.Ledger.Queue)
+		}
 	})
 }
