@@ -99,6 +99,8 @@ func due(r *conchv1.Reservation, user, channel string, warnBefore time.Duration,
 	}
 	d := notices{record: record}
 	switch st := r.Status.State; {
+	case st == conchv1.StateGranted && (r.Status.GrantedAt == nil || r.Status.ExpiresAt == nil):
+		// Not a status the controllers write; nothing to tell until it is whole.
 	case st == conchv1.StateGranted:
 		granted := *r.Status.GrantedAt
 		if record.Granted == nil || !record.Granted.Equal(&granted) {
