@@ -90,18 +90,19 @@ func (h reservationEvents) enqueue(ctx context.Context, o client.Object, q workq
 
 // Create implements handler.EventHandler.
 func (h reservationEvents) Create(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if h.arrivals != nil {
+		h.arrivals.Arrived(e.Object.GetUID())
+	}
 	after := time.Duration(0)
 	if e.IsInInitialList {
 		after = startupDefer
-	} else if h.arrivals != nil {
-		h.arrivals.Arrived(e.Object.GetUID())
 	}
 	h.enqueue(ctx, e.Object, q, after)
 }
 
 // Update implements handler.EventHandler. A Reservation bound meanwhile also wakes the Resources it was matched to.
 func (h reservationEvents) Update(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if rsv, ok := e.ObjectNew.(*conchv1.Reservation); ok && h.arrivals != nil && (rsv.Status.Ticket != 0 || rsv.Status.State.IsFinal()) {
+	if rsv, ok := e.ObjectNew.(*conchv1.Reservation); ok && h.arrivals != nil && rsv.Status.State.IsFinal() {
 		h.arrivals.Forget(rsv.UID)
 	}
 	h.enqueue(ctx, e.ObjectNew, q, 0)

@@ -208,7 +208,10 @@ func (r *ResourceReconciler) pass(ctx context.Context, req ctrl.Request, p *pass
 // namespace that match it, those its ledger names (from the cache), and whatever this Reconcile read from the API
 // server instead.
 func (r *ResourceReconciler) view(ctx context.Context, res *conchv1.Resource, p *pass) (queue.View, error) {
-	v := queue.View{Resource: res, Fresh: map[types.UID]bool{}, Gone: p.gone, Arrival: r.Arrivals.Of}
+	v := queue.View{Resource: res, Fresh: map[types.UID]bool{}, Gone: p.gone}
+	if r.Arrivals != nil {
+		v.Arrival = r.Arrivals.Of
+	}
 	seen := map[string]bool{}
 	add := func(rsv *conchv1.Reservation) {
 		if seen[rsv.Name] {

@@ -31,6 +31,10 @@ import (
 // DefaultDuration is the length of a hold when neither the Reservation nor the Resource names one.
 const DefaultDuration = time.Hour
 
+// ArrivalGrace is how long after its creation a Reservation without an arrival number waits to be admitted; past
+// it, it is admitted by its creation time (see View.Arrival).
+const ArrivalGrace = 5 * time.Second
+
 // View is what a controller knows when it decides about one Resource.
 type View struct {
 	// Resource is the Resource, with its ledger, as just read from the API server.
@@ -44,8 +48,10 @@ type View struct {
 	// Gone marks ledger entries (by UID) that the API server says no longer exist.
 	Gone map[types.UID]bool
 	// Arrival, when set, returns the order in which the controller's watch delivered the creation of a
-	// Reservation (a sequence number), if it saw it. Creation timestamps have whole seconds, so among the
-	// Reservations a look admits together, those created in the same second are ordered by it; without it, by name.
+	// Reservation (a sequence number), if it was delivered yet. Creation timestamps have whole seconds, so among the
+	// Reservations a look admits together, those created in the same second are ordered by it. A Reservation the
+	// cache shows but whose creation was not delivered yet (a cache is updated before its watchers are told) waits
+	// for the next look, up to ArrivalGrace. Without Arrival, ties go by name.
 	Arrival func(types.UID) (uint64, bool)
 }
 
@@ -391,6 +397,10 @@ func (d *decider) admit(all []conchv1.Reservation) {
 			continue
 		case r.Spec.Selector != nil && r.Status.ResourceName == "" && !d.rules.allows(r.Spec.Holder):
 			continue // another member of the pool may take it
+		case d.arrival != nil && d.now.Sub(r.CreationTimestamp.Time) < ArrivalGrace:
+			if _, ok := d.arrival(r.UID); !ok {
+				continue // its arrival is not numbered yet: the next look admits it in its place
+			}
 		}
 		fresh = append(fresh, r)
 	}
@@ -704,8 +714,8 @@ func sameMicro(a, b *metav1.MicroTime) bool {
 }
 
 // compareArrival orders Reservations that arrive at the ledger together: by creation time (whole seconds), then
-// in the order the watch delivered their creation (a Reservation listed at start, without one, came first), then
-// by name and UID. It only breaks ties within one look: the ticket is what orders the queue.
+// in the order the watch delivered their creation (one without a number, admitted after ArrivalGrace, came
+// first), then by name and UID. It only breaks ties within one look: the ticket is what orders the queue.
 func (d *decider) compareArrival(a, b *conchv1.Reservation) int {
 	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
 		return c

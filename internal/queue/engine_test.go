@@ -2100,3 +2100,33 @@ func TestDecideRecentlyEnded(t *testing.T) {
 		}
 	})
 }
+
+// TestDecideArrival: within one second, the order the watch delivered creations decides the tickets; a
+// Reservation the cache shows before its creation was delivered waits for the next look (the cache is updated
+// before its watchers are told), unless it is older than ArrivalGrace.
+func TestDecideArrival(t *testing.T) {
+	res := staging().Paused().Obj()
+	// Created in this order within one second: zz, aa, mm; the watch has delivered zz and aa so far.
+	zz, aa, mm := rsv("zz", 0).For(h).Obj(), rsv("aa", 0).For(h).Obj(), rsv("mm", 0).For(h).Obj()
+	seq := map[types.UID]uint64{zz.UID: 1, aa.UID: 2}
+	arrival := func(uid types.UID) (uint64, bool) { n, ok := seq[uid]; return n, ok }
+	v := queue.View{Resource: res, Reservations: []conchv1.Reservation{*mm, *aa, *zz}, Arrival: arrival}
+
+	plan := queue.Decide(v, at(2*s))
+	var got []string
+	for _, q := range plan.Ledger.Queue {
+		got = append(got, fmt.Sprintf("%s#%d", q.Reservation, q.Ticket))
+	}
+	if diff := cmp.Diff([]string{"zz#1", "aa#2"}, got); diff != "" {
+		t.Errorf("queue (-want +got):\n%s", diff)
+	}
+	// Past the grace, a Reservation whose creation was never delivered is admitted by its creation time.
+	plan = queue.Decide(v, at(queue.ArrivalGrace))
+	got = nil
+	for _, q := range plan.Ledger.Queue {
+		got = append(got, q.Reservation)
+	}
+	if diff := cmp.Diff([]string{"mm", "zz", "aa"}, got); diff != "" {
+		t.Errorf("queue after the grace (-want +got):\n%s", diff)
+	}
+}
