@@ -69,8 +69,8 @@ func due(res *conchv1.Resource, now time.Time) bool {
 }
 
 // reservationEvents maps a Reservation to the Resources that decide about it: the one it is bound to or, pooled
-// and unbound, every Resource of its namespace that its selector matches. From the initial list they are deferred
-// by startupDefer, as in resourceEvents.
+// and unbound, every Resource of its namespace that its selector matches. From the initial list, those whose spec
+// did not change while no manager ran are deferred by startupDefer, as in resourceEvents.
 type reservationEvents struct {
 	c        client.Reader
 	arrivals *Arrivals
@@ -94,8 +94,8 @@ func (h reservationEvents) Create(ctx context.Context, e event.CreateEvent, q wo
 		h.arrivals.Arrived(e.Object.GetUID())
 	}
 	after := time.Duration(0)
-	if e.IsInInitialList {
-		after = startupDefer
+	if rsv, ok := e.Object.(*conchv1.Reservation); ok && e.IsInInitialList && rsv.Generation == rsv.Status.ObservedGeneration {
+		after = startupDefer // unchanged while no manager ran; one changed meanwhile (released, shortened) goes first
 	}
 	h.enqueue(ctx, e.Object, q, after)
 }
