@@ -9,8 +9,9 @@ import (
 // Arrivals numbers Reservations in the order the manager's watch delivered their creation, which is the order
 // the API server stored them in. Creation timestamps have whole seconds, and names (generateName, Slack's request
 // hashes) say nothing of order, so this is how Reservations created within one second still get their tickets
-// first come, first served. It only remembers Reservations until their ledger has admitted them; a Reservation
-// listed at start has no number and counts as earlier than those that do.
+// first come, first served. Those listed at start are numbered in the order of the list, before any created
+// since. It remembers each Reservation until it ends or is deleted (a Reservation may join a queue again, when its
+// Resource is re-created): a number a live Reservation, some tens of bytes.
 type Arrivals struct {
 	mu   sync.Mutex
 	next uint64

@@ -69,8 +69,8 @@ func due(res *conchv1.Resource, now time.Time) bool {
 }
 
 // reservationEvents maps a Reservation to the Resources that decide about it: the one it is bound to or, pooled
-// and unbound, every Resource of its namespace that its selector matches. From the initial list they are deferred
-// by startupDefer, as in resourceEvents.
+// and unbound, every Resource of its namespace that its selector matches. From the initial list, those whose spec
+// did not change while no manager ran are deferred by startupDefer, as in resourceEvents.
 type reservationEvents struct {
 	c        client.Reader
 	arrivals *Arrivals
@@ -90,18 +90,19 @@ func (h reservationEvents) enqueue(ctx context.Context, o client.Object, q workq
 
 // Create implements handler.EventHandler.
 func (h reservationEvents) Create(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	after := time.Duration(0)
-	if e.IsInInitialList {
-		after = startupDefer
-	} else if h.arrivals != nil {
+	if h.arrivals != nil {
 		h.arrivals.Arrived(e.Object.GetUID())
+	}
+	after := time.Duration(0)
+	if rsv, ok := e.Object.(*conchv1.Reservation); ok && e.IsInInitialList && rsv.Generation == rsv.Status.ObservedGeneration {
+		after = startupDefer // unchanged while no manager ran; one changed meanwhile (released, shortened) goes first
 	}
 	h.enqueue(ctx, e.Object, q, after)
 }
 
 // Update implements handler.EventHandler. A Reservation bound meanwhile also wakes the Resources it was matched to.
 func (h reservationEvents) Update(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if rsv, ok := e.ObjectNew.(*conchv1.Reservation); ok && h.arrivals != nil && (rsv.Status.Ticket != 0 || rsv.Status.State.IsFinal()) {
+	if rsv, ok := e.ObjectNew.(*conchv1.Reservation); ok && h.arrivals != nil && rsv.Status.State.IsFinal() {
 		h.arrivals.Forget(rsv.UID)
 	}
 	h.enqueue(ctx, e.ObjectNew, q, 0)

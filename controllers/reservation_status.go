@@ -119,8 +119,12 @@ func outcomeMessage(r *conchv1.Reservation, res *conchv1.Resource, o queue.Outco
 		}
 	case conchv1.StateExpired:
 		if o.Reason == conchv1.ReasonHeartbeatMissed {
+			timeout := time.Duration(0)
+			if r.Spec.HeartbeatTimeout != nil {
+				timeout = r.Spec.HeartbeatTimeout.Duration
+			}
 			return fmt.Sprintf("%s stopped renewing: no heartbeat within %s, so the Reservation for %s ended",
-				r.Spec.Holder, r.Spec.HeartbeatTimeout.Duration, res.Name)
+				r.Spec.Holder, timeout, res.Name)
 		}
 		if o.Reason == conchv1.ReasonShortened {
 			return fmt.Sprintf("The hold on %s was shortened to %s, less than it had already lasted, so it ended at %s after %s",

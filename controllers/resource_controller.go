@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -77,8 +78,10 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 // errDecideAgain ends a pass whose view turned out to be stale; the next pass starts from what it learned.
 var errDecideAgain = errors.New("decide again")
 
-// pass carries what one Reconcile learned from the API server across its passes.
+// pass carries what one Reconcile learned from the API server across its passes. Its writes and reads run side
+// by side (see each), so it is guarded.
 type pass struct {
+	mu sync.Mutex
 	// live are Reservations read from the API server, which replace the cache's copies.
 	live map[string]*conchv1.Reservation
 	// gone are Reservations the API server says do not exist, by UID.
@@ -88,29 +91,74 @@ type pass struct {
 // wrote remembers rsv as the API server answered a write of it: should this Reconcile decide again, it starts
 // from that rather than from the cache, which has not seen the write yet.
 func (p *pass) wrote(rsv *conchv1.Reservation) {
-	if p.live == nil {
-		p.live, p.gone = map[string]*conchv1.Reservation{}, map[types.UID]bool{}
-	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.init()
 	p.live[rsv.Name] = rsv.DeepCopy()
 }
 
-// learn reads the named Reservations from the API server.
-func (r *ResourceReconciler) learn(ctx context.Context, ns string, names []string, p *pass) error {
+func (p *pass) init() {
 	if p.live == nil {
 		p.live, p.gone = map[string]*conchv1.Reservation{}, map[types.UID]bool{}
 	}
-	for _, name := range names {
+}
+
+// learn reads the named Reservations from the API server. The ledger entries of res recorded under a name that
+// the API server no longer has, or has under another UID, are gone: UIDs are never reused, so that stays true
+// whatever happens to the name later in this Reconcile.
+func (r *ResourceReconciler) learn(ctx context.Context, res *conchv1.Resource, names []string, p *pass) error {
+	p.mu.Lock()
+	p.init()
+	p.mu.Unlock()
+	return inParallel(len(names), func(i int) error {
+		name := names[i]
 		rsv := &conchv1.Reservation{}
-		switch err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, rsv); {
+		switch err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: res.Namespace, Name: name}, rsv); {
 		case apierrors.IsNotFound(err):
-			p.live[name] = nil
+			rsv = nil
 		case err != nil:
 			return err
-		default:
-			p.live[name] = rsv
 		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.live[name] = rsv
+		for _, uid := range ledgerUIDs(res, name) {
+			if rsv == nil || rsv.UID != uid {
+				p.gone[uid] = true
+			}
+		}
+		return nil
+	})
+}
+
+// inParallel runs f(0) … f(n-1), a few at a time (writes and reads of different objects that a step must all
+// have done before the next), and returns the first error.
+func inParallel(n int, f func(i int) error) error {
+	if n == 1 {
+		return f(0)
 	}
-	return nil
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	slots := make(chan struct{}, 8)
+	for i := range n {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if err := f(i); err != nil {
+				mu.Lock()
+				if first == nil || (errors.Is(first, errDecideAgain) && !errors.Is(err, errDecideAgain)) {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }
 
 // pass is one decision: read, decide, confirm what the engine asks, then write in the order that keeps the
@@ -131,7 +179,7 @@ func (r *ResourceReconciler) pass(ctx context.Context, req ctrl.Request, p *pass
 	now := r.Clock.Now()
 	plan := queue.Decide(v, now)
 	if unread := unlearned(plan.Confirm, p); len(unread) > 0 {
-		if err := r.learn(ctx, res.Namespace, unread, p); err != nil {
+		if err := r.learn(ctx, res, unread, p); err != nil {
 			return ctrl.Result{}, err
 		}
 		return ctrl.Result{}, errDecideAgain
@@ -151,12 +199,9 @@ func (r *ResourceReconciler) pass(ctx context.Context, req ctrl.Request, p *pass
 	}
 	// Step 3: the final states of the Reservations that leave the ledger, before the ledger lets them go: a
 	// watcher never sees more Granted than capacity, and a crash in between leaves a known end.
-	for _, o := range plan.Outcomes {
-		if o.State.IsFinal() {
-			if err := r.report(ctx, res, byUID[o.UID], o, now, p); err != nil {
-				return ctrl.Result{}, err
-			}
-		}
+	ends := outcomesWhere(plan.Outcomes, func(o queue.Outcome) bool { return o.State.IsFinal() })
+	if err := inParallel(len(ends), func(i int) error { return r.report(ctx, res, byUID[ends[i].UID], ends[i], now, p) }); err != nil {
+		return ctrl.Result{}, err
 	}
 	// Step 4: the ledger.
 	if st := resourceStatus(res, &plan, now); !equality.Semantic.DeepEqual(st, res.Status) {
@@ -172,20 +217,11 @@ func (r *ResourceReconciler) pass(ctx context.Context, req ctrl.Request, p *pass
 	}
 	// Step 5: tell the holders, and those left Pending, their state. A report that loses to another write (the
 	// Reservation ended meanwhile) is decided again once the others are told.
-	again := false
-	for _, o := range plan.Outcomes {
-		if o.State == conchv1.StateGranted || o.State == conchv1.StatePending {
-			err := r.report(ctx, res, byUID[o.UID], o, now, p)
-			switch {
-			case errors.Is(err, errDecideAgain):
-				again = true
-			case err != nil:
-				return ctrl.Result{}, err
-			}
-		}
-	}
-	if again {
-		return ctrl.Result{}, errDecideAgain
+	told := outcomesWhere(plan.Outcomes, func(o queue.Outcome) bool {
+		return o.State == conchv1.StateGranted || o.State == conchv1.StatePending
+	})
+	if err := inParallel(len(told), func(i int) error { return r.report(ctx, res, byUID[told[i].UID], told[i], now, p) }); err != nil {
+		return ctrl.Result{}, err
 	}
 	// Step 6: let go of Reservations being deleted that still carry the finalizer of Conch before v0.2.
 	for _, o := range plan.Outcomes {
@@ -202,18 +238,35 @@ func (r *ResourceReconciler) pass(ctx context.Context, req ctrl.Request, p *pass
 	return ctrl.Result{RequeueAfter: max(plan.NextChange.Sub(r.Clock.Now()), time.Millisecond)}, nil
 }
 
+// outcomesWhere returns the outcomes that keep.
+func outcomesWhere(all []queue.Outcome, keep func(queue.Outcome) bool) []queue.Outcome {
+	var out []queue.Outcome
+	for _, o := range all {
+		if keep(o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // view gathers what the engine decides from: the Reservations bound to res, the unbound pooled ones of its
 // namespace that match it, those its ledger names (from the cache), and whatever this Reconcile read from the API
 // server instead.
 func (r *ResourceReconciler) view(ctx context.Context, res *conchv1.Resource, p *pass) (queue.View, error) {
-	v := queue.View{Resource: res, Fresh: map[types.UID]bool{}, Gone: p.gone, Arrival: r.Arrivals.Of}
+	v := queue.View{Resource: res, Fresh: map[types.UID]bool{}, Gone: p.gone}
+	if r.Arrivals != nil {
+		v.Arrival = r.Arrivals.Of
+	}
 	seen := map[string]bool{}
 	add := func(rsv *conchv1.Reservation) {
 		if seen[rsv.Name] {
 			return
 		}
 		seen[rsv.Name] = true
-		if live, ok := p.live[rsv.Name]; ok {
+		p.mu.Lock()
+		live, ok := p.live[rsv.Name]
+		p.mu.Unlock()
+		if ok {
 			if live == nil {
 				return
 			}
@@ -245,7 +298,10 @@ func (r *ResourceReconciler) view(ctx context.Context, res *conchv1.Resource, p 
 		err := r.Get(ctx, types.NamespacedName{Namespace: res.Namespace, Name: name}, rsv)
 		switch {
 		case apierrors.IsNotFound(err):
-			if live, ok := p.live[name]; ok && live != nil {
+			p.mu.Lock()
+			live := p.live[name]
+			p.mu.Unlock()
+			if live != nil {
 				add(live)
 			}
 			return nil
@@ -263,14 +319,6 @@ func (r *ResourceReconciler) view(ctx context.Context, res *conchv1.Resource, p 
 	for _, q := range res.Status.Queue {
 		if err := named(q.Reservation, q.UID); err != nil {
 			return v, err
-		}
-	}
-	// Names the API server said are gone, or hold another Reservation now: the ledger's entries under them are gone.
-	for name, live := range p.live {
-		for _, uid := range ledgerUIDs(res, name) {
-			if live == nil || live.UID != uid {
-				v.Gone[uid] = true
-			}
 		}
 	}
 	return v, nil
@@ -310,7 +358,7 @@ func (r *ResourceReconciler) bind(ctx context.Context, res *conchv1.Resource, rs
 	rsv.Status.ResourceName, rsv.Status.ResourceUID = res.Name, string(res.UID)
 	if err := r.Status().Patch(ctx, rsv, patch); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			if err := r.learn(ctx, rsv.Namespace, []string{rsv.Name}, p); err != nil {
+			if err := r.learn(ctx, res, []string{rsv.Name}, p); err != nil {
 				return err
 			}
 			return errDecideAgain
@@ -347,7 +395,7 @@ func (r *ResourceReconciler) report(ctx context.Context, res *conchv1.Resource, 
 	rsv.Status = st
 	if err := r.Status().Patch(ctx, rsv, patch); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			if err := r.learn(ctx, rsv.Namespace, []string{rsv.Name}, p); err != nil {
+			if err := r.learn(ctx, res, []string{rsv.Name}, p); err != nil {
 				return err
 			}
 			return errDecideAgain

@@ -19,6 +19,7 @@ func resourceStatus(res *conchv1.Resource, p *queue.Plan, now time.Time) conchv1
 	plan := p.Ledger
 	st := *res.Status.DeepCopy()
 	st.Holders, st.Queue, st.Waiting, st.NextTicket = plan.Holders, plan.Queue, plan.Waiting, plan.NextTicket
+	st.RecentlyEnded = plan.RecentlyEnded
 	st.ObservedGeneration = res.Generation
 
 	names := make([]string, 0, len(plan.Holders))

@@ -15,6 +15,11 @@ import (
 	"github.com/conch-dev/conch/internal/workqueue"
 )
 
+// DefaultMaxConcurrentReconciles is how many Resources (and Reservations) are reconciled at once by default. A
+// reconcile mostly waits for the API server, and one Resource is never reconciled twice at once, so several run
+// side by side safely: with 2, grants at 50/s queued behind each other.
+const DefaultMaxConcurrentReconciles = 8
+
 // Options configure the controllers.
 type Options struct {
 	// Clock tells the time and times the work queues' delays (RequeueAfter). Defaults to the real clock.
@@ -32,7 +37,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		opts.Clock = clock.RealClock{}
 	}
 	if opts.MaxConcurrentReconciles < 1 {
-		opts.MaxConcurrentReconciles = 2
+		opts.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
 	}
 	if err := index.Setup(ctx, mgr); err != nil {
 		return err

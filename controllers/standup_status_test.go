@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/schedule"
 )
 
 func TestNewRun(t *testing.T) {
@@ -103,3 +104,277 @@ func TestHistory(t *testing.T) {
 }
 
 func ptrTime(t time.Time) *time.Time { return &t }
+
+func TestStandupSetConditions(t *testing.T) {
+	const gen = 4
+	nextRun := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC) // 09:00 in New York, the first run after tNow
+	c := func(typ string, status metav1.ConditionStatus, reason, msg string) metav1.Condition {
+		return wantCond(typ, status, reason, msg, gen, tNow)
+	}
+	idle := c(conchv1.StandupConditionRunning, metav1.ConditionFalse, conchv1.ReasonIdle, "No run is collecting answers")
+	readyStalled := func(ready, stalled metav1.ConditionStatus, reason, msg string) []metav1.Condition {
+		return []metav1.Condition{c(conchv1.ConditionReady, ready, reason, msg), c(conchv1.ConditionStalled, stalled, reason, msg)}
+	}
+	collecting := &conchv1.StandupRun{
+		ID: "20261123T140000Z", ScheduledTime: metav1.NewTime(nextRun.Add(-24 * time.Hour)),
+		Deadline: metav1.NewTime(time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)),
+		Participants: []conchv1.StandupParticipant{
+			{User: "UALICE", Prompted: true, AnsweredAt: ptrMeta(tBefore)}, {User: "UBOB", Prompted: true}, {User: "UCAROL", Prompted: true},
+		},
+	}
+	const badZone = `spec.timeZone: "Mars/Olympus" is not an IANA time zone name (such as Europe/Paris or America/New_York); no run starts until it is fixed`
+	const badSchedule = `spec.schedule "0 9 * *" has 4 fields; a schedule has five: minute hour day-of-month month day-of-week; no run starts until it is fixed`
+
+	cases := map[string]struct {
+		spec    func(*conchv1.StandupSpec)
+		status  conchv1.StandupStatus
+		slackOn bool
+		want    conchv1.StandupStatus
+	}{
+		"scheduled: Ready, the next run in the Standup's zone": {
+			status: conchv1.StandupStatus{NextRunTime: ptrMeta(nextRun)}, slackOn: true,
+			want: conchv1.StandupStatus{
+				NextRunTime: ptrMeta(nextRun), ObservedGeneration: gen,
+				Conditions: append(readyStalled(metav1.ConditionTrue, metav1.ConditionFalse, conchv1.ReasonScheduled, "Next run Mon 23 Nov 2026 09:00 EST"), idle),
+			},
+		},
+		"scheduled, no next run recorded": {
+			slackOn: true,
+			want: conchv1.StandupStatus{
+				ObservedGeneration: gen,
+				Conditions:         append(readyStalled(metav1.ConditionTrue, metav1.ConditionFalse, conchv1.ReasonScheduled, "Scheduled"), idle),
+			},
+		},
+		"suspended: still Ready": {
+			spec:   func(s *conchv1.StandupSpec) { s.Suspend = true },
+			status: conchv1.StandupStatus{NextRunTime: ptrMeta(nextRun)}, slackOn: true,
+			want: conchv1.StandupStatus{
+				NextRunTime: ptrMeta(nextRun), ObservedGeneration: gen,
+				Conditions: append(readyStalled(metav1.ConditionTrue, metav1.ConditionFalse, conchv1.ReasonSuspended,
+					"Suspended: no run starts until spec.suspend is false"), idle),
+			},
+		},
+		"Slack off: not Ready, not Stalled, nextRunTime kept current for kubectl": {
+			status: conchv1.StandupStatus{NextRunTime: ptrMeta(nextRun.Add(-24 * time.Hour))},
+			want: conchv1.StandupStatus{
+				NextRunTime: ptrMeta(nextRun), ObservedGeneration: gen,
+				Conditions: append(readyStalled(metav1.ConditionFalse, metav1.ConditionFalse, conchv1.ReasonSlackDisabled,
+					"Slack is off in this manager (no tokens), so no run starts; stand-ups happen in Slack"), idle),
+			},
+		},
+		"Slack off and suspended: Slack off is said": {
+			spec: func(s *conchv1.StandupSpec) { s.Suspend = true },
+			want: conchv1.StandupStatus{
+				NextRunTime: ptrMeta(nextRun), ObservedGeneration: gen,
+				Conditions: append(readyStalled(metav1.ConditionFalse, metav1.ConditionFalse, conchv1.ReasonSlackDisabled,
+					"Slack is off in this manager (no tokens), so no run starts; stand-ups happen in Slack"), idle),
+			},
+		},
+		"invalid time zone: Stalled, nextRunTime cleared": {
+			spec:   func(s *conchv1.StandupSpec) { s.TimeZone = "Mars/Olympus" },
+			status: conchv1.StandupStatus{NextRunTime: ptrMeta(nextRun)}, slackOn: true,
+			want: conchv1.StandupStatus{
+				ObservedGeneration: gen,
+				Conditions:         append(readyStalled(metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidTimeZone, badZone), idle),
+			},
+		},
+		"invalid schedule: Stalled, nextRunTime cleared": {
+			spec:   func(s *conchv1.StandupSpec) { s.Schedule = "0 9 * *" },
+			status: conchv1.StandupStatus{NextRunTime: ptrMeta(nextRun)}, slackOn: true,
+			want: conchv1.StandupStatus{
+				ObservedGeneration: gen,
+				Conditions:         append(readyStalled(metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidSchedule, badSchedule), idle),
+			},
+		},
+		"invalid schedule with Slack off: the spec's error is said, no nextRunTime": {
+			spec:   func(s *conchv1.StandupSpec) { s.Schedule = "0 9 * *" },
+			status: conchv1.StandupStatus{NextRunTime: ptrMeta(nextRun)},
+			want: conchv1.StandupStatus{
+				ObservedGeneration: gen,
+				Conditions:         append(readyStalled(metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidSchedule, badSchedule), idle),
+			},
+		},
+		"a run collecting answers: Running, its deadline in the Standup's zone": {
+			status: conchv1.StandupStatus{NextRunTime: ptrMeta(nextRun), CurrentRun: collecting}, slackOn: true,
+			want: conchv1.StandupStatus{
+				NextRunTime: ptrMeta(nextRun), CurrentRun: collecting, ObservedGeneration: gen,
+				Conditions: append(readyStalled(metav1.ConditionTrue, metav1.ConditionFalse, conchv1.ReasonScheduled, "Next run Mon 23 Nov 2026 09:00 EST"),
+					c(conchv1.StandupConditionRunning, metav1.ConditionTrue, conchv1.ReasonCollecting,
+						"Collecting answers until Mon 23 Nov 2026 10:00 EST: 1 of 3 answered")),
+			},
+		},
+		"a run collecting while the time zone is invalid: still Running, its deadline in UTC": {
+			spec:   func(s *conchv1.StandupSpec) { s.TimeZone = "Mars/Olympus" },
+			status: conchv1.StandupStatus{CurrentRun: collecting}, slackOn: true,
+			want: conchv1.StandupStatus{
+				CurrentRun: collecting, ObservedGeneration: gen,
+				Conditions: append(readyStalled(metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidTimeZone, badZone),
+					c(conchv1.StandupConditionRunning, metav1.ConditionTrue, conchv1.ReasonCollecting,
+						"Collecting answers until Mon 23 Nov 2026 15:00 UTC: 1 of 3 answered")),
+			},
+		},
+		"stored conditions: a status that stays keeps its transition time, one that flips moves it": {
+			status: conchv1.StandupStatus{NextRunTime: ptrMeta(nextRun), Conditions: []metav1.Condition{
+				wantCond(conchv1.ConditionReady, metav1.ConditionTrue, conchv1.ReasonScheduled, "Next run Fri 20 Nov 2026 09:00 EST", 3, tBefore),
+				wantCond(conchv1.ConditionStalled, metav1.ConditionFalse, conchv1.ReasonScheduled, "Next run Fri 20 Nov 2026 09:00 EST", 3, tBefore),
+				wantCond(conchv1.StandupConditionRunning, metav1.ConditionTrue, conchv1.ReasonCollecting, "Collecting", 3, tBefore),
+				wantCond(conchv1.StandupConditionRunSkipped, metav1.ConditionFalse, conchv1.ReasonRan, "The run of … started", 3, tBefore),
+			}}, slackOn: true,
+			want: conchv1.StandupStatus{
+				NextRunTime: ptrMeta(nextRun), ObservedGeneration: gen,
+				Conditions: []metav1.Condition{
+					wantCond(conchv1.ConditionReady, metav1.ConditionTrue, conchv1.ReasonScheduled, "Next run Mon 23 Nov 2026 09:00 EST", gen, tBefore),
+					wantCond(conchv1.ConditionStalled, metav1.ConditionFalse, conchv1.ReasonScheduled, "Next run Mon 23 Nov 2026 09:00 EST", gen, tBefore),
+					idle,
+					wantCond(conchv1.StandupConditionRunSkipped, metav1.ConditionFalse, conchv1.ReasonRan, "The run of … started", 3, tBefore),
+				},
+			},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			st := &conchv1.Standup{Spec: conchv1.StandupSpec{Schedule: "0 9 * * 1-5", TimeZone: "America/New_York"}}
+			st.Generation = gen
+			if tc.spec != nil {
+				tc.spec(&st.Spec)
+			}
+			st.Status = *tc.status.DeepCopy()
+			p := &standupPass{Standup: st, now: tNow}
+			p.sched, p.specErr = schedule.Parse(st.Spec.Schedule, st.Spec.TimeZone)
+			p.setConditions(tc.slackOn)
+			if diff := cmp.Diff(tc.want, p.Status); diff != "" {
+				t.Errorf("status (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestStandupSkipped(t *testing.T) {
+	at := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC) // Monday 09:00 in New York
+	older := conchv1.StandupRunRecord{ScheduledTime: metav1.NewTime(at.Add(-24 * time.Hour)), Outcome: conchv1.OutcomeCompleted, Count: 1}
+	record := func(trigger conchv1.RunTrigger, outcome conchv1.RunOutcome, reason string, count int32) []conchv1.StandupRunRecord {
+		return []conchv1.StandupRunRecord{
+			{ScheduledTime: metav1.NewTime(at), Trigger: trigger, Outcome: outcome, Reason: reason, Count: count}, older,
+		}
+	}
+	cases := map[string]struct {
+		skip    schedule.Skip
+		trigger conchv1.RunTrigger
+		history []conchv1.StandupRunRecord
+		// message is the RunSkipped condition's and the Event's; the condition is set for scheduled runs only.
+		message   string
+		eventType string
+	}{
+		"a holiday": {
+			skip: schedule.Skip{Time: at, Reason: schedule.ReasonHoliday, Count: 1}, trigger: conchv1.TriggerSchedule,
+			history:   record(conchv1.TriggerSchedule, conchv1.OutcomeSkipped, schedule.ReasonHoliday, 1),
+			message:   "The run of Mon 23 Nov 2026 09:00 EST was skipped: 2026-11-23 is in skipDates",
+			eventType: "Normal",
+		},
+		"suspended, three runs in a row": {
+			skip: schedule.Skip{Time: at, Reason: schedule.ReasonSuspended, Count: 3}, trigger: conchv1.TriggerSchedule,
+			history:   record(conchv1.TriggerSchedule, conchv1.OutcomeSkipped, schedule.ReasonSuspended, 3),
+			message:   "3 runs from Mon 23 Nov 2026 09:00 EST on did not start: the Standup is suspended",
+			eventType: "Normal",
+		},
+		"missed, one run: outcome Missed, a Warning": {
+			skip: schedule.Skip{Time: at, Reason: schedule.ReasonMissed, Count: 1}, trigger: conchv1.TriggerSchedule,
+			history:   record(conchv1.TriggerSchedule, conchv1.OutcomeMissed, schedule.ReasonMissed, 1),
+			message:   "The run of Mon 23 Nov 2026 09:00 EST was missed: the manager was not running while answers could be collected (collectFor 30m0s)",
+			eventType: "Warning",
+		},
+		"missed, four runs": {
+			skip: schedule.Skip{Time: at, Reason: schedule.ReasonMissed, Count: 4}, trigger: conchv1.TriggerSchedule,
+			history:   record(conchv1.TriggerSchedule, conchv1.OutcomeMissed, schedule.ReasonMissed, 4),
+			message:   "4 runs from Mon 23 Nov 2026 09:00 EST on missed: the manager was not running while answers could be collected (collectFor 30m0s)",
+			eventType: "Warning",
+		},
+		"the previous run still collecting": {
+			skip: schedule.Skip{Time: at, Reason: schedule.ReasonOverlap, Count: 1}, trigger: conchv1.TriggerSchedule,
+			history:   record(conchv1.TriggerSchedule, conchv1.OutcomeSkipped, schedule.ReasonOverlap, 1),
+			message:   "The run of Mon 23 Nov 2026 09:00 EST did not start: the previous run was still collecting answers",
+			eventType: "Normal",
+		},
+		"nobody to ask": {
+			skip: schedule.Skip{Time: at, Reason: conchv1.StandupReasonNobodyToAsk, Count: 1}, trigger: conchv1.TriggerSchedule,
+			history:   record(conchv1.TriggerSchedule, conchv1.OutcomeSkipped, conchv1.StandupReasonNobodyToAsk, 1),
+			message:   "The run of Mon 23 Nov 2026 09:00 EST did not start: nobody to ask (everyone is away, or participants and the user group are empty)",
+			eventType: "Normal",
+		},
+		"a manual run with nobody to ask: history and Event, no RunSkipped condition": {
+			skip: schedule.Skip{Time: at, Reason: conchv1.StandupReasonNobodyToAsk, Count: 1}, trigger: conchv1.TriggerManual,
+			history:   record(conchv1.TriggerManual, conchv1.OutcomeSkipped, conchv1.StandupReasonNobodyToAsk, 1),
+			message:   "The run of Mon 23 Nov 2026 09:00 EST did not start: nobody to ask (everyone is away, or participants and the user group are empty)",
+			eventType: "Normal",
+		},
+		// The switch has no default: a reason it does not know gets an empty message.
+		"a reason it does not know: an empty message": {
+			skip: schedule.Skip{Time: at, Reason: "Solstice", Count: 1}, trigger: conchv1.TriggerSchedule,
+			history:   record(conchv1.TriggerSchedule, conchv1.OutcomeSkipped, "Solstice", 1),
+			message:   "",
+			eventType: "Normal",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			st := &conchv1.Standup{Spec: conchv1.StandupSpec{
+				Schedule: "0 9 * * 1-5", TimeZone: "America/New_York", CollectFor: &metav1.Duration{Duration: 30 * time.Minute},
+			}}
+			st.Generation = 4
+			st.Status.History = []conchv1.StandupRunRecord{older}
+			p := &standupPass{Standup: st, now: tNow}
+			p.sched, p.specErr = schedule.Parse(st.Spec.Schedule, st.Spec.TimeZone)
+			p.skipped(tc.skip, tc.trigger)
+
+			if diff := cmp.Diff(tc.history, p.Status.History); diff != "" {
+				t.Errorf("history (-want +got):\n%s", diff)
+			}
+			var want []metav1.Condition
+			if tc.trigger == conchv1.TriggerSchedule {
+				want = []metav1.Condition{wantCond(conchv1.StandupConditionRunSkipped, metav1.ConditionTrue, tc.skip.Reason, tc.message, 4, tNow)}
+			}
+			if diff := cmp.Diff(want, p.Status.Conditions); diff != "" {
+				t.Errorf("conditions (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]standupEvent{{tc.eventType, "RunSkipped", "Skip", tc.message}}, p.events, cmp.AllowUnexported(standupEvent{})); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestStandupSetRunSkipped(t *testing.T) {
+	cases := map[string]struct {
+		stored  []metav1.Condition
+		skipped bool
+		want    metav1.Condition
+	}{
+		"skipped": {
+			skipped: true,
+			want:    wantCond(conchv1.StandupConditionRunSkipped, metav1.ConditionTrue, "Holiday", "m", 4, tNow),
+		},
+		"ran": {
+			want: wantCond(conchv1.StandupConditionRunSkipped, metav1.ConditionFalse, "Holiday", "m", 4, tNow),
+		},
+		"skipped again: the transition time stays": {
+			stored:  []metav1.Condition{wantCond(conchv1.StandupConditionRunSkipped, metav1.ConditionTrue, "Missed", "old", 3, tBefore)},
+			skipped: true,
+			want:    wantCond(conchv1.StandupConditionRunSkipped, metav1.ConditionTrue, "Holiday", "m", 4, tBefore),
+		},
+		"ran after a skip: the transition time moves": {
+			stored: []metav1.Condition{wantCond(conchv1.StandupConditionRunSkipped, metav1.ConditionTrue, "Missed", "old", 3, tBefore)},
+			want:   wantCond(conchv1.StandupConditionRunSkipped, metav1.ConditionFalse, "Holiday", "m", 4, tNow),
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			st := &conchv1.Standup{}
+			st.Generation, st.Status.Conditions = 4, tc.stored
+			p := &standupPass{Standup: st, now: tNow}
+			p.setRunSkipped(tc.skipped, "Holiday", "m")
+			if diff := cmp.Diff([]metav1.Condition{tc.want}, p.Status.Conditions); diff != "" {
+				t.Errorf("conditions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

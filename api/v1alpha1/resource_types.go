@@ -177,6 +177,9 @@ type QueueEntry struct {
 	Heartbeat *HeartbeatRecord `json:"heartbeat,omitempty"`
 }
 
+// MaxRecentlyEnded bounds status.recentlyEnded.
+const MaxRecentlyEnded = 64
+
 // MaxQueueEntries bounds status.queue, the ledger's waiting Reservations. A Reservation that finds the queue full
 // is not admitted yet: it stays Pending (reason QueueFull) until there is room, in order of creation.
 const MaxQueueEntries = 1000
@@ -204,6 +207,15 @@ type ResourceStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=1000
 	Queue []QueueEntry `json:"queue,omitempty"`
+
+	// recentlyEnded are the UIDs of the latest Reservations that left the ledger with a known end (released,
+	// expired, rejected, deleted), oldest first: a view of one of them older than its end (a lagging cache) is never
+	// taken for a new request.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=64
+	RecentlyEnded []string `json:"recentlyEnded,omitempty"`
 
 	// nextTicket is the arrival ticket the next Reservation admitted to the queue gets.
 	// +optional

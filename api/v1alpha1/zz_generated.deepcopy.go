@@ -375,6 +375,11 @@ func (in *ResourceStatus) DeepCopyInto(out *ResourceStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.RecentlyEnded != nil {
+		in, out := &in.RecentlyEnded, &out.RecentlyEnded
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.NextRelease != nil {
 		in, out := &in.NextRelease, &out.NextRelease
 		*out = (*in).DeepCopy()

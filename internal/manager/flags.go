@@ -11,6 +11,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/conch-dev/conch/controllers"
 	"github.com/conch-dev/conch/internal/slackbot"
 )
 
@@ -57,7 +58,7 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.namespaces, "namespaces", "", "Comma-separated namespaces to manage (default: all).")
 	fs.Float64Var(&f.qps, "kube-api-qps", DefaultQPS, "Requests per second to the API server.")
 	fs.IntVar(&o.Burst, "kube-api-burst", DefaultBurst, "Burst of requests to the API server.")
-	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 2, "Reconciles run at once per controller.")
+	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "Reconciles run at once per controller.")
 	fs.StringVar(&o.SlackSecret, "slack-secret", "", "Secret (namespace/name) with the Slack tokens in keys bot-token and app-token; else $SLACK_BOT_TOKEN and $SLACK_APP_TOKEN.")
 	fs.StringVar(&o.Slack.APIURL, "slack-api-url", "", "Base URL of the Slack Web API, ending in / (default: Slack's).")
 	fs.StringVar(&o.Slack.Command, "slack-command", "/dibs", "The slash command.")

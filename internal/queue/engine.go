@@ -31,6 +31,10 @@ import (
 // DefaultDuration is the length of a hold when neither the Reservation nor the Resource names one.
 const DefaultDuration = time.Hour
 
+// ArrivalGrace is how long after its creation a Reservation without an arrival number waits to be admitted; past
+// it, it is admitted by its creation time (see View.Arrival).
+const ArrivalGrace = 5 * time.Second
+
 // View is what a controller knows when it decides about one Resource.
 type View struct {
 	// Resource is the Resource, with its ledger, as just read from the API server.
@@ -44,8 +48,10 @@ type View struct {
 	// Gone marks ledger entries (by UID) that the API server says no longer exist.
 	Gone map[types.UID]bool
 	// Arrival, when set, returns the order in which the controller's watch delivered the creation of a
-	// Reservation (a sequence number), if it saw it. Creation timestamps have whole seconds, so among the
-	// Reservations a look admits together, those created in the same second are ordered by it; without it, by name.
+	// Reservation (a sequence number), if it was delivered yet. Creation timestamps have whole seconds, so among the
+	// Reservations a look admits together, those created in the same second are ordered by it. A Reservation the
+	// cache shows but whose creation was not delivered yet (a cache is updated before its watchers are told) waits
+	// for the next look, up to ArrivalGrace. Without Arrival, ties go by name.
 	Arrival func(types.UID) (uint64, bool)
 }
 
@@ -96,14 +102,17 @@ type Plan struct {
 	// ticket and the count of waiting Reservations. Write it only after every final state in Outcomes is written.
 	Ledger Ledger
 	// Outcomes has one entry per Reservation whose state the Resource decides: those in the ledger, those it just
-	// admitted, granted or ended, and those it rejects or leaves Pending. Ordered by ticket, then arrival.
+	// admitted, granted or ended, those it rejects or leaves Pending, and those being deleted. Ordered as the
+	// controller reports them: ends first, then holds (granted or kept) and Pending, then the queue in ticket order,
+	// then those being deleted that were decided before.
 	Outcomes []Outcome
 	// Confirm names the Reservations the engine needs read from the API server before it can decide about them:
 	// a ledger entry the view lacks, a shortened term or a missed heartbeat seen in a view that may be stale.
 	// Their entries are kept unchanged in this plan.
 	Confirm []string
-	// NextChange is the earliest time after now at which the plan changes by itself (a hold ends, a heartbeat is
-	// due); zero when nothing is timed.
+	// NextChange is the earliest time at which the plan changes by itself (a hold ends, a heartbeat is due); zero
+	// when nothing is timed. It may be now or earlier when Confirm is not empty: the controller reads and decides
+	// again first.
 	NextChange time.Time
 	// NextSlot is when a Reservation arriving now could expect to be granted: now when a slot is free, the end of the
 	// first hold or queued turn otherwise; zero when granting is paused.
@@ -116,6 +125,8 @@ type Ledger struct {
 	Queue      []conchv1.QueueEntry
 	NextTicket int64
 	Waiting    int32
+	// RecentlyEnded are the UIDs of the latest Reservations that left the ledger with a known end, oldest first.
+	RecentlyEnded []string
 }
 
 // Outcome returns the outcome for the named Reservation.
@@ -145,7 +156,38 @@ func Decide(v View, now time.Time) Plan {
 	d.queue()
 	d.admit(v.Reservations)
 	d.grant()
-	return d.finish()
+	plan := d.finish()
+	d.letGo(&plan, v.Reservations)
+	return plan
+}
+
+// letGo gives an outcome marked Deleting to every Reservation being deleted that the plan neither keeps in the
+// ledger nor decided about (it ended before, or its view is older than its end), so that the controller removes
+// the finalizer Conch set before v0.2 and it can go.
+func (d *decider) letGo(p *Plan, all []conchv1.Reservation) {
+	have := make(map[types.UID]bool, len(p.Outcomes)+len(p.Ledger.Holders)+len(p.Ledger.Queue))
+	for _, o := range p.Outcomes {
+		have[o.UID] = true
+	}
+	for _, h := range p.Ledger.Holders {
+		have[types.UID(h.UID)] = true
+	}
+	for _, q := range p.Ledger.Queue {
+		have[types.UID(q.UID)] = true
+	}
+	for i := range all {
+		r := &all[i]
+		if r.DeletionTimestamp == nil || have[r.UID] || boundElsewhere(r, d.res.Name) {
+			continue
+		}
+		state := r.Status.State
+		if !state.IsFinal() {
+			state = conchv1.StateReleased
+		}
+		p.Outcomes = append(p.Outcomes, Outcome{
+			Name: r.Name, UID: r.UID, State: state, Reason: conchv1.ReasonDeleted, EndedAt: d.now, Deleting: true,
+		})
+	}
 }
 
 // decider carries one Decide call.
@@ -165,6 +207,8 @@ type decider struct {
 	// ended are the outcomes of Reservations that leave the ledger (or never enter it) in a final state.
 	ended   []Outcome
 	pending []Outcome
+	// left are the UIDs that leave the ledger with a known end in this plan.
+	left    []string
 	confirm []string
 	// unresolved is the ticket of the first queue entry the engine could not decide about; nothing at or behind it
 	// is granted in this plan (first come, first served).
@@ -208,6 +252,7 @@ func (d *decider) holders() {
 		r, f := d.fate(h.Reservation, uid)
 		switch f {
 		case drop:
+			d.leave(r, uid)
 			if r == nil {
 				d.ended = append(d.ended, d.goneOutcome(h.Reservation, uid, h.Ticket, h.Since.Time, h.Until.Time))
 			}
@@ -219,22 +264,28 @@ func (d *decider) holders() {
 		h = *h.DeepCopy()
 		o := d.outcome(r, h.Ticket)
 		term, requested := holderTerm(h, r)
-		edited := false
+		shortened := false
 		if requested != term.requested {
-			// An extension or a shortening: the term is computed anew, with today's rules. A shortening seen in a
-			// view that may be stale waits for a read of the API server.
-			dur, _ := d.rules.duration(requested)
+			// An extension or a shortening. An extension is computed with today's rules and never shortens the
+			// term; a shortening keeps what was asked, which the Resource allowed when it granted the longer term.
+			// A shortening seen in a view that may be stale waits for a read of the API server.
+			want := requested
+			if want == 0 {
+				want = d.rules.defaultDuration
+			}
+			dur := want
+			if want > term.duration {
+				dur, _ = d.rules.duration(requested)
+				dur = max(dur, term.duration)
+			}
 			until := CeilMicro(h.Since.Add(dur))
 			switch {
-			case until.Before(h.Until.Time) && requested > term.duration:
-				// Asked for longer, but today's maxDuration allows less than the term already promised: an
-				// extension never shortens a hold, so the term stands.
-				h.Requested = optDuration(requested)
-				term.requested = requested
+			case until.Before(h.Until.Time) && !d.now.Before(h.Until.Time):
+				// A shortening seen only after the recorded term ran out: the hold ended by its term.
 			case until.Before(h.Until.Time) && !d.fresh[uid]:
 				d.confirm = append(d.confirm, r.Name)
 			default:
-				edited = true
+				shortened = until.Before(h.Until.Time)
 				term = holdTerm{duration: dur, requested: requested}
 				h.Duration = &metav1.Duration{Duration: dur}
 				h.Requested = optDuration(requested)
@@ -248,7 +299,7 @@ func (d *decider) holders() {
 		switch hb := d.heartbeat(r, h.Heartbeat); {
 		case f == end:
 			d.release(&o, r)
-		case !d.now.Before(h.Until.Time) && edited:
+		case !d.now.Before(h.Until.Time) && shortened:
 			// Shortened below the time already held: it ends now, at the edit, and its record says so.
 			o.Duration, o.ExpiresAt = d.now.Sub(h.Since.Time), d.now
 			o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonShortened, d.now
@@ -262,6 +313,7 @@ func (d *decider) holders() {
 			d.pending = append(d.pending, o)
 			continue
 		}
+		d.left = append(d.left, string(uid))
 		d.ended = append(d.ended, o)
 	}
 }
@@ -277,6 +329,7 @@ func (d *decider) queue() {
 		r, f := d.fate(q.Reservation, uid)
 		switch f {
 		case drop:
+			d.leave(r, uid)
 			if r == nil {
 				d.ended = append(d.ended, d.goneOutcome(q.Reservation, uid, q.Ticket, time.Time{}, time.Time{}))
 			}
@@ -308,6 +361,7 @@ func (d *decider) queue() {
 			d.waiting = append(d.waiting, q)
 			continue
 		}
+		d.left = append(d.left, string(uid))
 		d.ended = append(d.ended, o)
 	}
 	slices.SortStableFunc(d.waiting, func(a, b conchv1.QueueEntry) int { return cmp.Compare(a.Ticket, b.Ticket) })
@@ -325,6 +379,12 @@ func (d *decider) admit(all []conchv1.Reservation) {
 			known[types.UID(q.UID)] = true
 		}
 	}
+	for _, uid := range d.res.Status.RecentlyEnded {
+		known[types.UID(uid)] = true
+	}
+	for _, uid := range d.left {
+		known[types.UID(uid)] = true
+	}
 	var fresh []*conchv1.Reservation
 	for i := range all {
 		r := &all[i]
@@ -337,6 +397,10 @@ func (d *decider) admit(all []conchv1.Reservation) {
 			continue
 		case r.Spec.Selector != nil && r.Status.ResourceName == "" && !d.rules.allows(r.Spec.Holder):
 			continue // another member of the pool may take it
+		case d.arrival != nil && d.now.Sub(r.CreationTimestamp.Time) < ArrivalGrace:
+			if _, ok := d.arrival(r.UID); !ok {
+				continue // its arrival is not numbered yet: the next look admits it in its place
+			}
 		}
 		fresh = append(fresh, r)
 	}
@@ -408,7 +472,10 @@ func (d *decider) grant() {
 func (d *decider) finish() Plan {
 	slices.SortStableFunc(d.holding, func(a, b conchv1.ResourceHolder) int { return a.Since.Compare(b.Since.Time) })
 	p := Plan{
-		Ledger: Ledger{Holders: d.holding, Queue: d.waiting, NextTicket: d.next, Waiting: int32(len(d.waiting))},
+		Ledger: Ledger{
+			Holders: d.holding, Queue: d.waiting, NextTicket: d.next, Waiting: int32(len(d.waiting)),
+			RecentlyEnded: recentlyEnded(d.res.Status.RecentlyEnded, d.left),
+		},
 	}
 	p.Outcomes = append(p.Outcomes, d.ended...)
 	p.Outcomes = append(p.Outcomes, d.pending...)
@@ -438,6 +505,26 @@ func (d *decider) finish() Plan {
 	slices.Sort(d.confirm)
 	p.Confirm = slices.Compact(d.confirm)
 	return p
+}
+
+// leave notes that the entry uid leaves the ledger because its end is known (r final, or gone), unless it leaves
+// because another member of its pool bound it: that is no end, and it may come back if that member is deleted.
+func (d *decider) leave(r *conchv1.Reservation, uid types.UID) {
+	if r == nil || !boundElsewhere(r, d.res.Name) {
+		d.left = append(d.left, string(uid))
+	}
+}
+
+// recentlyEnded appends left to old, keeping the last conchv1.MaxRecentlyEnded.
+func recentlyEnded(old, left []string) []string {
+	if len(left) == 0 {
+		return old
+	}
+	out := append(slices.Clone(old), left...)
+	if n := len(out) - conchv1.MaxRecentlyEnded; n > 0 {
+		out = out[n:]
+	}
+	return out
 }
 
 // outcome starts the outcome of r with its duration after today's rules.
@@ -583,7 +670,7 @@ func Estimate(res *conchv1.Resource, l Ledger, now time.Time) Turns {
 func LedgerOf(res *conchv1.Resource) Ledger {
 	return Ledger{
 		Holders: res.Status.Holders, Queue: res.Status.Queue, NextTicket: res.Status.NextTicket,
-		Waiting: int32(len(res.Status.Queue)),
+		Waiting: int32(len(res.Status.Queue)), RecentlyEnded: res.Status.RecentlyEnded,
 	}
 }
 
@@ -627,8 +714,8 @@ func sameMicro(a, b *metav1.MicroTime) bool {
 }
 
 // compareArrival orders Reservations that arrive at the ledger together: by creation time (whole seconds), then
-// in the order the watch delivered their creation (a Reservation listed at start, without one, came first), then
-// by name and UID. It only breaks ties within one look: the ticket is what orders the queue.
+// in the order the watch delivered their creation (one without a number, admitted after ArrivalGrace, came
+// first), then by name and UID. It only breaks ties within one look: the ticket is what orders the queue.
 func (d *decider) compareArrival(a, b *conchv1.Reservation) int {
 	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
 		return c

@@ -52,10 +52,7 @@ var (
 // changes; a plan says what its ledger says. At the end of a schedule the caches catch up and it checks that the
 // ledger settles: nobody stranded, no slot left free while someone waits, every holder told.
 //
-// Open engine defects that TestDecideOpenDefects holds are counted in the log rather than failed (an extension seen
-// after the term ran out reported as Shortened; a shortening cut below its ask by today's maxDuration; a deleted
-// Reservation with the legacy finalizer never let go), and so is what the engine cannot tell from a view: a
-// Reservation that ended, seen as it was before any report of it, is admitted again ("admitted again after it
+// What the engine cannot tell from a view is counted in the log rather than failed: a Reservation that ended, seen as it was before any report of it, is admitted again ("admitted again after it
 // left"), holds a slot in the ledger until a view shows its end, and is never told it holds.
 //
 // A failure prints the seed; rerun it alone with -ledger.seed=N -v to see its whole history.
@@ -798,9 +795,7 @@ func (sim *ledgerSim) checkStatusWrite(c *conchv1.Reservation, st conchv1.Reserv
 		case held == nil:
 			sim.fail("%s shortened, but the ledger did not hold it", c.Name)
 		case !now.Before(held.Until.Time):
-			// Not early: the recorded term had run out. The engine calls it Shortened even when the edit it saw
-			// was an extension (TestDecideOpenDefects); that is a wrong reason, not an early end.
-			sim.seen["ended as Shortened after its until"]++
+			sim.fail("%s ended as Shortened after its recorded term had run out: that is Expired", c.Name)
 		case !fresh[c.UID]:
 			sim.fail("%s shortened on a view not read from the API server", c.Name)
 		case durOf(held.Requested) == durOf(c.Spec.Duration):
@@ -813,9 +808,6 @@ func (sim *ledgerSim) checkStatusWrite(c *conchv1.Reservation, st conchv1.Reserv
 			}
 			switch {
 			case !now.Before(held.Since.Add(asked)):
-			case !now.Before(held.Since.Add(dur)):
-				// Today's maxDuration cut a shortening below what it asks for (TestDecideOpenDefects).
-				sim.seen["shortening cut by today's maxDuration"]++
 			default:
 				sim.fail("%s ended as Shortened at %v, %s after its grant, but it asks for %s",
 					c.Name, now, now.Sub(held.Since.Time), asked)
@@ -1094,10 +1086,7 @@ func (sim *ledgerSim) settle() {
 		c := sim.cur(name)
 		switch {
 		case c != nil && c.DeletionTimestamp != nil:
-			// Being deleted and still carrying the finalizer of Conch before v0.2: the engine gives no outcome
-			// for it once it is final or out of the ledger, so nothing lets it go (TestDecideOpenDefects).
-			sim.seen["deleting left with its finalizer"]++
-			continue
+			sim.fail("%s is being deleted but the settled ledger never let it go (its legacy finalizer stays)", name)
 		case c == nil || c.Status.State.IsFinal() || inLedger[c.UID]:
 			continue
 		}

@@ -2,6 +2,7 @@ package slackbot
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -27,12 +28,27 @@ func SlackUserOf(holder string) string {
 	return ""
 }
 
-// Who renders a holder for a message: a mention for Slack users, the holder string otherwise.
+// Who renders a holder for a message: a mention for Slack users, the holder string otherwise, escaped (it is free
+// text: "<!channel>" in it must not notify a channel) and with no backtick to end its code span early.
 func Who(holder string) string {
-	if id := SlackUserOf(holder); id != "" {
+	if id := SlackUserOf(holder); id != "" && slackID.MatchString(id) {
 		return "<@" + id + ">"
 	}
-	return "`" + holder + "`"
+	return "`" + strings.ReplaceAll(escape(holder), "`", "'") + "`"
+}
+
+// slackID matches a Slack user ID, the only thing Conch puts inside a mention.
+var slackID = regexp.MustCompile(`^[A-Z0-9]+$`)
+
+// mention returns by when it is a mention of one Slack user ("<@U0123>", as Conch writes it), and by escaped
+// otherwise: an annotation anyone with patch on Reservations can write.
+func mention(by string) string {
+	if id, ok := strings.CutPrefix(by, "<@"); ok {
+		if id, ok := strings.CutSuffix(id, ">"); ok && slackID.MatchString(id) {
+			return by
+		}
+	}
+	return escape(by)
 }
 
 // When renders a time that Slack shows in each reader's own time zone, with a UTC fallback for clients that
@@ -80,7 +96,7 @@ type Message struct {
 func GrantedDM(r *conchv1.Reservation) Message {
 	text := fmt.Sprintf("You now hold *%s* until %s.", r.Status.ResourceName, When(r.Status.ExpiresAt.Time))
 	if r.Spec.Reason != "" {
-		text += " _" + r.Spec.Reason + "_"
+		text += " _" + escape(r.Spec.Reason) + "_"
 	}
 	return Message{Text: text, Blocks: []slack.Block{
 		section(text),
@@ -122,7 +138,7 @@ func EndedDM(r *conchv1.Reservation, reason string) Message {
 	default:
 		text = fmt.Sprintf("Your hold on *%s* was released.", res)
 		if by := r.Annotations[conchv1.AnnotationReleasedBy]; by != "" {
-			text = fmt.Sprintf("Your hold on *%s* was released by %s.", res, by)
+			text = fmt.Sprintf("Your hold on *%s* was released by %s.", res, mention(by))
 		}
 	}
 	return Message{Text: text, Blocks: []slack.Block{section(text)}}
@@ -132,7 +148,7 @@ func EndedDM(r *conchv1.Reservation, reason string) Message {
 func HandoverPost(r *conchv1.Reservation) Message {
 	text := fmt.Sprintf(":arrows_counterclockwise: *%s* is now held by %s until %s.", r.Status.ResourceName, Who(r.Spec.Holder), When(r.Status.ExpiresAt.Time))
 	if r.Spec.Reason != "" {
-		text += " _" + r.Spec.Reason + "_"
+		text += " _" + escape(r.Spec.Reason) + "_"
 	}
 	return Message{Text: text, Blocks: []slack.Block{section(text)}}
 }

@@ -44,7 +44,7 @@ func (n *Notifier) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	if err := n.client.Get(ctx, req.NamespacedName, r); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if r.Status.GrantedAt == nil || r.Status.ResourceName == "" {
+	if beforeGrant(r) {
 		return ctrl.Result{}, nil // nothing to tell before a grant
 	}
 	now := n.clock.Now()
@@ -58,56 +58,85 @@ func (n *Notifier) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		channel = res.Spec.SlackChannel
 	}
 
+	d := due(r, user, channel, n.bot.cfg.WarnBefore, now)
+	if len(d.msgs) == 0 {
+		return ctrl.Result{RequeueAfter: d.requeue}, nil
+	}
+
+	patch := client.MergeFromWithOptions(r.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	r.Status.Notified = d.record
+	if err := n.client.Status().Patch(ctx, r, patch); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	ctrl.LoggerFrom(ctx).V(1).Info("Notifying", "messages", len(d.msgs), "state", r.Status.State)
+	for _, m := range d.msgs {
+		n.bot.out.enqueue(m)
+	}
+	return ctrl.Result{RequeueAfter: d.requeue}, nil
+}
+
+// notices is what the Notifier owes the people of one Reservation at one moment.
+type notices struct {
+	// msgs are the messages to send now, in order.
+	msgs []outMsg
+	// record is status.notified once msgs are claimed; the Notifier writes it (only when there is something to
+	// send) before it sends them.
+	record *conchv1.Notified
+	// requeue is how long until the expiry warning is due; zero when nothing is timed.
+	requeue time.Duration
+}
+
+// beforeGrant reports that r was never granted (or is bound to no Resource): there is nothing to tell yet.
+func beforeGrant(r *conchv1.Reservation) bool {
+	return r.Status.GrantedAt == nil || r.Status.ResourceName == ""
+}
+
+// due decides what is due now about r, from its status and status.notified alone: a grant not announced yet (a
+// DM to its holder, the Slack user user, and a handover post in channel; either may be "" for none), the expiry
+// warning warnBefore its expiry (each expiry time warned once: an extension is warned again, an old expiry never),
+// and the end of a hold (once). It is pure, so that what is sent when is table-tested.
+func due(r *conchv1.Reservation, user, channel string, warnBefore time.Duration, now time.Time) notices {
+	if beforeGrant(r) {
+		return notices{}
+	}
 	record := r.Status.Notified.DeepCopy()
 	if record == nil {
 		record = &conchv1.Notified{}
 	}
-	var msgs []outMsg
-	var requeue time.Duration
+	d := notices{record: record}
 	switch st := r.Status.State; {
+	case st == conchv1.StateGranted && (r.Status.GrantedAt == nil || r.Status.ExpiresAt == nil):
+		// Not a status the controllers write; nothing to tell until it is whole.
 	case st == conchv1.StateGranted:
 		granted := *r.Status.GrantedAt
 		if record.Granted == nil || !record.Granted.Equal(&granted) {
 			record.Granted = &granted
 			if user != "" {
-				msgs = append(msgs, outMsg{user: user, msg: GrantedDM(r)})
+				d.msgs = append(d.msgs, outMsg{user: user, msg: GrantedDM(r)})
 			}
 			if channel != "" {
-				msgs = append(msgs, outMsg{channel: channel, msg: HandoverPost(r)})
+				d.msgs = append(d.msgs, outMsg{channel: channel, msg: HandoverPost(r)})
 			}
 		}
 		expires := *r.Status.ExpiresAt
-		warnAt := expires.Add(-n.bot.cfg.WarnBefore)
+		warnAt := expires.Add(-warnBefore)
 		// Holds shorter than the warning period get none: the grant DM already says when they end.
-		if user != "" && expires.Sub(granted.Time) > n.bot.cfg.WarnBefore && (record.Warned == nil || !record.Warned.Equal(&expires)) {
+		if user != "" && expires.Sub(granted.Time) > warnBefore && (record.Warned == nil || !record.Warned.Equal(&expires)) {
 			if now.Before(warnAt) {
-				requeue = warnAt.Sub(now)
+				d.requeue = warnAt.Sub(now)
 			} else if now.Before(expires.Time) {
 				record.Warned = &expires
-				msgs = append(msgs, outMsg{user: user, msg: WarningDM(r, now)})
+				d.msgs = append(d.msgs, outMsg{user: user, msg: WarningDM(r, now)})
 			}
 		}
 	case st.IsFinal() && record.Ended == "":
 		reason := endReason(r)
 		record.Ended = st
 		if user != "" && (reason != conchv1.ReasonReleased || r.Annotations[conchv1.AnnotationReleasedBy] != "") {
-			msgs = append(msgs, outMsg{user: user, msg: EndedDM(r, reason)})
+			d.msgs = append(d.msgs, outMsg{user: user, msg: EndedDM(r, reason)})
 		}
 	}
-	if len(msgs) == 0 {
-		return ctrl.Result{RequeueAfter: requeue}, nil
-	}
-
-	patch := client.MergeFromWithOptions(r.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	r.Status.Notified = record
-	if err := n.client.Status().Patch(ctx, r, patch); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	ctrl.LoggerFrom(ctx).V(1).Info("Notifying", "messages", len(msgs), "state", r.Status.State)
-	for _, m := range msgs {
-		n.bot.out.enqueue(m)
-	}
-	return ctrl.Result{RequeueAfter: requeue}, nil
+	return d
 }
 
 // recipient returns the Slack user a holder is: "slack:<id>", or an e-mail address Slack knows. Other holders

@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/manager"
 	"github.com/conch-dev/conch/internal/testenv"
 	"github.com/conch-dev/conch/internal/testutil"
@@ -47,7 +48,27 @@ func TestMain(m *testing.M) {
 }
 
 // namespace creates a fresh namespace for one test.
-func namespace(t *testing.T) string { return suite.Namespace(t, "t") }
+// namespace creates a fresh namespace for one test; should the test fail, the ledgers and Reservations of the
+// namespace are logged, to show where the queue stood.
+func namespace(t *testing.T) string {
+	ns := suite.Namespace(t, "t")
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		var ress conchv1.ResourceList
+		var rsvs conchv1.ReservationList
+		_ = k8s.List(context.Background(), &ress, client.InNamespace(ns))
+		_ = k8s.List(context.Background(), &rsvs, client.InNamespace(ns))
+		for _, r := range ress.Items {
+			t.Logf("Resource %s (uid %s): %+v", r.Name, r.UID, r.Status)
+		}
+		for _, r := range rsvs.Items {
+			t.Logf("Reservation %s (uid %s, rv %s): %+v", r.Name, r.UID, r.ResourceVersion, r.Status)
+		}
+	})
+	return ns
+}
 
 // eventually returns a Gomega assertion polling f every 20 ms for up to 10 s.
 func eventually(t *testing.T, f any) AsyncAssertion {

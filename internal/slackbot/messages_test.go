@@ -1,0 +1,317 @@
+package slackbot
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/standup"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/ with what the message builders produce now")
+
+// hostile is free text with every character that means something in Slack mrkdwn: the three Slack asks to be
+// escaped (&, <, >; "<!channel>" would notify a whole channel) and the formatting ones, which mrkdwn cannot escape.
+const hostile = "<!channel> & <https://evil.example|click> *bold* _italic_ `code` ~strike~"
+
+// golden compares what a builder produced in each scenario with testdata/<name>.json, or rewrites the file when
+// the tests run with -update. The file holds, by scenario, the JSON Slack is sent; it is compared unmarshalled, so
+// that only its content counts.
+func golden(t *testing.T, name string, got map[string]any) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".json")
+	raw := marshal(t, got)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	stored, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (write it with go test ./internal/slackbot/ -update)", err)
+	}
+	var want, have map[string]any
+	if err := json.Unmarshal(stored, &want); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if err := json.Unmarshal(raw, &have); err != nil {
+		t.Fatal(err)
+	}
+	for _, scenario := range slices.Sorted(maps.Keys(map[string]bool(union(want, have)))) {
+		t.Run(scenario, func(t *testing.T) {
+			if diff := cmp.Diff(want[scenario], have[scenario]); diff != "" {
+				t.Errorf("%s (-golden +got; rewrite with -update if the change is meant):\n%s", path, diff)
+			}
+		})
+	}
+}
+
+func union(a, b map[string]any) map[string]bool {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	return keys
+}
+
+// marshal writes v as indented JSON, with <, > and & as they are (Go would write \u003c), so that the golden
+// files read as Slack receives them.
+func marshal(t *testing.T, v any) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// wire is a message as chat.postMessage receives it: the notification text and the blocks.
+func wire(msgs ...Message) any {
+	out := make([]map[string]any, len(msgs))
+	for i, m := range msgs {
+		out[i] = map[string]any{"text": m.Text, "blocks": m.Blocks}
+	}
+	if len(out) == 1 {
+		return out[0]
+	}
+	return out
+}
+
+// Times of the golden messages: grantedAt and its expiry.
+var (
+	grantedAt = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	expiresAt = grantedAt.Add(2 * time.Hour)
+)
+
+// holdOf is a Reservation of staging granted to holder at grantedAt until expiresAt.
+func holdOf(holder, reason string) *conchv1.Reservation {
+	g, e := metav1.NewMicroTime(grantedAt), metav1.NewMicroTime(expiresAt)
+	return &conchv1.Reservation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "r1"},
+		Spec:       conchv1.ReservationSpec{ResourceName: "staging", Holder: holder, Reason: reason},
+		Status: conchv1.ReservationStatus{
+			State: conchv1.StateGranted, ResourceName: "staging", GrantedAt: &g, ExpiresAt: &e,
+		},
+	}
+}
+
+func TestGrantedDMGolden(t *testing.T) {
+	golden(t, "GrantedDM", map[string]any{
+		"no reason":                  wire(GrantedDM(holdOf("slack:UALICE", ""))),
+		"a reason":                   wire(GrantedDM(holdOf("slack:UALICE", "deploying PR #345"))),
+		"a reason with mrkdwn in it": wire(GrantedDM(holdOf("slack:UALICE", hostile))),
+		"a holder who is no person":  wire(GrantedDM(holdOf("ci:deploy-web", ""))),
+		"in another namespace, named": wire(GrantedDM(func() *conchv1.Reservation {
+			r := holdOf("slack:UALICE", "")
+			r.Namespace, r.Name = "qa", "nightly"
+			return r
+		}())),
+	})
+}
+
+func TestHandoverPostGolden(t *testing.T) {
+	golden(t, "HandoverPost", map[string]any{
+		"a Slack user, a reason":       wire(HandoverPost(holdOf("slack:UALICE", "deploying PR #345"))),
+		"a pipeline, as code":          wire(HandoverPost(holdOf("ci:deploy-web", ""))),
+		"a holder and a reason mrkdwn": wire(HandoverPost(holdOf("ci:"+hostile, hostile))),
+	})
+}
+
+func TestWarningDMGolden(t *testing.T) {
+	r := holdOf("slack:UALICE", "")
+	golden(t, "WarningDM", map[string]any{
+		"ten minutes left":                    wire(WarningDM(r, expiresAt.Add(-10*time.Minute))),
+		"9m30s left reads 10m, rounded up":    wire(WarningDM(r, expiresAt.Add(-9*time.Minute-30*time.Second))),
+		"an hour and a half left":             wire(WarningDM(r, expiresAt.Add(-90*time.Minute))),
+		"half a minute left reads 30s":        wire(WarningDM(r, expiresAt.Add(-30*time.Second))),
+		"past its expiry reads 0s, not below": wire(WarningDM(r, expiresAt.Add(time.Minute))),
+	})
+}
+
+func TestEndedDMGolden(t *testing.T) {
+	r := holdOf("slack:UALICE", "")
+	releasedBy := func(by string) *conchv1.Reservation {
+		r := holdOf("slack:UALICE", "")
+		r.Annotations = map[string]string{conchv1.AnnotationReleasedBy: by}
+		return r
+	}
+	golden(t, "EndedDM", map[string]any{
+		"expired":                            wire(EndedDM(r, conchv1.ReasonExpired)),
+		"heartbeat missed":                   wire(EndedDM(r, conchv1.ReasonHeartbeatMissed)),
+		"its Resource deleted":               wire(EndedDM(r, conchv1.ReasonResourceDeleted)),
+		"released":                           wire(EndedDM(r, conchv1.ReasonReleased)),
+		"released by someone else":           wire(EndedDM(releasedBy("<@UBOB>"), conchv1.ReasonReleased)),
+		"released by, mrkdwn in the annot.":  wire(EndedDM(releasedBy(hostile), conchv1.ReasonReleased)),
+		"deleted: said as a release":         wire(EndedDM(r, conchv1.ReasonDeleted)),
+		"a reason it does not know: release": wire(EndedDM(r, "Unheard")),
+	})
+}
+
+func TestResourceLineGolden(t *testing.T) {
+	res := func(paused bool, waiting int32, holders ...string) *conchv1.Resource {
+		r := &conchv1.Resource{ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "staging"}}
+		if paused {
+			r.Spec.Granting = conchv1.GrantingPaused
+		}
+		for i, h := range holders {
+			r.Status.Holders = append(r.Status.Holders, conchv1.ResourceHolder{
+				Reservation: "r" + string(rune('1'+i)), Holder: h,
+				Since: metav1.NewMicroTime(grantedAt), Until: metav1.NewMicroTime(expiresAt.Add(time.Duration(i) * time.Hour)),
+			})
+		}
+		r.Status.Waiting = waiting
+		return r
+	}
+	golden(t, "ResourceLine", map[string]any{
+		"free":                           ResourceLine(res(false, 0)),
+		"free and paused":                ResourceLine(res(true, 0)),
+		"held by a Slack user":           ResourceLine(res(false, 0, "slack:UALICE")),
+		"held by two, three waiting":     ResourceLine(res(false, 3, "slack:UALICE", "ci:deploy-web")),
+		"held, one waiting, paused":      ResourceLine(res(true, 1, "slack:UALICE")),
+		"paused and empty, two waiting":  ResourceLine(res(true, 2)),
+		"held by a holder with mrkdwn":   ResourceLine(res(false, 0, "ci:"+hostile)),
+		"held by a holder with backtick": ResourceLine(res(false, 0, "a`b")),
+	})
+}
+
+// summaryOf is a run of the team stand-up (Europe/Paris) asking alice, bob and carol; dave is away.
+func summaryOf(answers map[string][]string, envs standup.Environments) []Message {
+	st := &conchv1.Standup{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "team"},
+		Spec: conchv1.StandupSpec{
+			Channel: "CTEAM", TimeZone: "Europe/Paris", Questions: []string{"Yesterday?", "Today?", "Blockers <if any> & risks?"},
+		},
+	}
+	at := metav1.NewTime(grantedAt)
+	run := &conchv1.StandupRun{
+		ID: "20261123T090000Z", ScheduledTime: at, Deadline: metav1.NewTime(grantedAt.Add(time.Hour)),
+		Questions: st.Spec.Questions, Away: []string{"UDAVE"},
+	}
+	for _, u := range []string{"UALICE", "UBOB", "UCAROL"} {
+		p := conchv1.StandupParticipant{User: u, Prompted: true}
+		if a, ok := answers[u]; ok {
+			p.AnsweredAt, p.Answers = &at, a
+		}
+		run.Participants = append(run.Participants, p)
+	}
+	return StandupSummary(st, run, envs)
+}
+
+func TestStandupSummaryGolden(t *testing.T) {
+	envs := standup.Environments{
+		ByUser: map[string][]standup.Holding{
+			"UALICE": {
+				{Resource: "staging", Holder: "slack:UALICE", State: conchv1.StateGranted, Until: expiresAt, EndsToday: true},
+				{Resource: "qa", Holder: "slack:UALICE", State: conchv1.StateQueued, Position: 2},
+			},
+			"UBOB":  {{Resource: "perf", Holder: "slack:UBOB", State: conchv1.StatePending}},
+			"UDAVE": {{Resource: "demo", Holder: "slack:UDAVE", State: conchv1.StateGranted, Until: expiresAt.Add(48 * time.Hour)}},
+		},
+		EndingToday: []standup.Holding{
+			{Resource: "staging", Holder: "slack:UALICE", State: conchv1.StateGranted, Until: expiresAt, EndsToday: true},
+			{Resource: "load", Holder: "ci:" + hostile, State: conchv1.StateGranted, Until: expiresAt.Add(time.Hour), EndsToday: true},
+		},
+	}
+	golden(t, "StandupSummary", map[string]any{
+		"one answered with mrkdwn, one silent, one without answers, one away; holds and holds ending today": wire(summaryOf(
+			map[string][]string{"UALICE": {"Fixed the <build> & tests", hostile, "  "}, "UCAROL": {}}, envs)...),
+		"nobody answered, nothing held": wire(summaryOf(nil, standup.Environments{})...),
+		"everyone answered":             wire(summaryOf(map[string][]string{"UALICE": {"a", "b", "c"}, "UBOB": {"d"}, "UCAROL": {"e", "f", "g", "h"}}, standup.Environments{})...),
+	})
+}
+
+// TestMrkdwnEscaping checks that each piece of free text that reaches a mrkdwn field gets to Slack escaped
+// (&amp; &lt; &gt;, the only escapes mrkdwn has: *, _, ` and ~ cannot be escaped and pass through as they are,
+// except a backtick inside a holder, shown in a code span it would end early, which becomes ').
+// Free text not escaped could notify a channel ("<!channel>") or show a link that reads as something else.
+func TestMrkdwnEscaping(t *testing.T) {
+	withAnnotation := holdOf("slack:UALICE", "")
+	withAnnotation.Annotations = map[string]string{conchv1.AnnotationReleasedBy: hostile}
+	holding := func(holder string) *conchv1.Resource {
+		r := &conchv1.Resource{ObjectMeta: metav1.ObjectMeta{Name: "staging"}}
+		r.Status.Holders = []conchv1.ResourceHolder{{Holder: holder, Until: metav1.NewMicroTime(expiresAt)}}
+		return r
+	}
+	cases := map[string]struct {
+		text    []Message
+		escaped bool
+		// inCode: the text is shown in a code span, where a backtick becomes '.
+		inCode bool
+	}{
+		"StandupSummary: answers": {
+			text: summaryOf(map[string][]string{"UALICE": {hostile}}, standup.Environments{}), escaped: true,
+		},
+		"StandupSummary: questions": {
+			text: func() []Message {
+				st := &conchv1.Standup{ObjectMeta: metav1.ObjectMeta{Name: "team"}}
+				run := &conchv1.StandupRun{Questions: []string{hostile}, Participants: []conchv1.StandupParticipant{
+					{User: "UALICE", AnsweredAt: &metav1.Time{Time: grantedAt}, Answers: []string{"ok"}},
+				}}
+				return StandupSummary(st, run, standup.Environments{})
+			}(),
+			escaped: true,
+		},
+		"GrantedDM: spec.reason": {text: []Message{GrantedDM(holdOf("slack:UALICE", hostile))}, escaped: true},
+		"HandoverPost, in a channel: spec.reason": {
+			text: []Message{HandoverPost(holdOf("slack:UALICE", hostile))}, escaped: true,
+		},
+		"HandoverPost, in a channel: spec.holder": {
+			text: []Message{HandoverPost(holdOf("ci:"+hostile, ""))}, escaped: true, inCode: true,
+		},
+		"EndedDM: the released-by annotation (Conch writes a mention there)": {
+			text: []Message{EndedDM(withAnnotation, conchv1.ReasonReleased)}, escaped: true,
+		},
+		"ResourceLine: spec.holder": {
+			text: []Message{{Text: ResourceLine(holding("ci:" + hostile))}}, escaped: true, inCode: true,
+		},
+		"StandupSummary, in a channel: the holder of a hold ending today": {
+			text: summaryOf(nil, standup.Environments{EndingToday: []standup.Holding{
+				{Resource: "load", Holder: "ci:" + hostile, State: conchv1.StateGranted, Until: expiresAt, EndsToday: true},
+			}}),
+			escaped: true, inCode: true,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			sent := string(marshal(t, wire(tc.text...)))
+			raw := strings.Contains(sent, "<!channel>") || strings.Contains(sent, "<https://evil.example|click>") || strings.Contains(sent, " & ")
+			escapedForm := strings.Contains(sent, "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;")
+			switch {
+			case tc.escaped && (raw || !escapedForm):
+				t.Errorf("free text reaches Slack unescaped:\n%s", sent)
+			case !tc.escaped && !raw:
+				t.Errorf("free text is escaped now: this line of the table says it is not; flip it:\n%s", sent)
+			}
+			code := "`code`"
+			if tc.inCode {
+				code = "'code'"
+			}
+			for _, f := range []string{"*bold*", "_italic_", code, "~strike~"} {
+				if !strings.Contains(sent, f) {
+					t.Errorf("the formatting %s was changed, want it as given:\n%s", f, sent)
+				}
+			}
+		})
+	}
+}
