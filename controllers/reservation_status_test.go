@@ -57,7 +57,7 @@ func health(t *testing.T, st conchv1.ReservationStatus) kstatus.Status {
 }
 
 func TestReservationStatus(t *testing.T) {
-	at := func(d time.Duration) time.Time { return tNow.Add(d) }
+	at := tNow.Add
 	dur := func(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
 	staging := func() *testutil.ResourceWrapper { return testutil.Resource("staging") } // UID uid-staging, set below
 	alice := func() *testutil.ReservationWrapper {

@@ -17,7 +17,7 @@ import (
 
 func TestResourceStatus(t *testing.T) {
 	const gen = 3
-	at := func(d time.Duration) time.Time { return tNow.Add(d) }
+	at := tNow.Add
 	ready := func(msg string) metav1.Condition {
 		return wantCond(conchv1.ConditionReady, metav1.ConditionTrue, conchv1.ReasonReconciled, msg, gen, tNow)
 	}
