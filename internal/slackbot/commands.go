@@ -302,19 +302,21 @@ func (b *Bot) release(ctx context.Context, cmd slack.SlashCommand, who person, r
 
 // releaseOne sets spec.released, recording who did it when it was not the holder.
 func (b *Bot) releaseOne(ctx context.Context, r *conchv1.Reservation, userID, userName, key string) error {
-	if r.Spec.Released {
-		return nil
-	}
-	patch := client.MergeFromWithOptions(r.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	r.Spec.Released = true
 	byOther := SlackUserOf(r.Spec.Holder) != userID
-	if byOther {
-		if r.Annotations == nil {
-			r.Annotations = map[string]string{}
+	err := b.patchSpec(ctx, r, func(r *conchv1.Reservation) (bool, error) {
+		if r.Spec.Released {
+			return false, nil
 		}
-		r.Annotations[conchv1.AnnotationReleasedBy] = fmt.Sprintf("<@%s>", userID)
-	}
-	if err := b.client.Patch(ctx, r, patch); err != nil {
+		r.Spec.Released = true
+		if byOther {
+			if r.Annotations == nil {
+				r.Annotations = map[string]string{}
+			}
+			r.Annotations[conchv1.AnnotationReleasedBy] = fmt.Sprintf("<@%s>", userID)
+		}
+		return true, nil
+	})
+	if err != nil {
 		return err
 	}
 	if byOther {
@@ -322,6 +324,27 @@ func (b *Bot) releaseOne(ctx context.Context, r *conchv1.Reservation, userID, us
 			"Released from Slack by admin %s (%s), not the holder %s", userName, userID, r.Spec.Holder)
 	}
 	return nil
+}
+
+// patchSpec changes a Reservation for a person: change edits r (and says whether there is anything to write), and
+// the patch carries r's resourceVersion, so that it applies to what change saw. The controllers write status all
+// the time, so a patch that loses reads the Reservation from the API server and applies change to that, a few
+// times at most.
+func (b *Bot) patchSpec(ctx context.Context, r *conchv1.Reservation, change func(*conchv1.Reservation) (bool, error)) error {
+	for attempt := 0; ; attempt++ {
+		before := r.DeepCopy()
+		write, err := change(r)
+		if err != nil || !write {
+			return err
+		}
+		err = b.client.Patch(ctx, r, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+		if !apierrors.IsConflict(err) || attempt == 4 {
+			return err
+		}
+		if err := b.reader.Get(ctx, client.ObjectKeyFromObject(r), r); err != nil {
+			return err
+		}
+	}
 }
 
 // extend lengthens the user's current hold on res: by c.Duration, or to c.Until ("extend staging until 18:00").
@@ -357,25 +380,28 @@ func (b *Bot) extendOne(ctx context.Context, r *conchv1.Reservation, res *conchv
 	if r.Status.GrantedAt == nil {
 		return time.Time{}, false, errors.New("it is not granted yet")
 	}
-	current := durationOf(r)
-	next := current + d
-	if r.Annotations[annotationLastRequest] == key {
-		next = current // a redelivered request: already done
-	}
+	var next time.Duration
 	clamped := false
-	if limit := res.Spec.MaxDuration; limit != nil && next > limit.Duration {
-		next, clamped = limit.Duration, true
-	}
-	if next > 720*time.Hour {
-		next, clamped = 720*time.Hour, true
-	}
-	patch := client.MergeFromWithOptions(r.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	r.Spec.Duration = &metav1.Duration{Duration: next}
-	if r.Annotations == nil {
-		r.Annotations = map[string]string{}
-	}
-	r.Annotations[annotationLastRequest] = key
-	if err := b.client.Patch(ctx, r, patch); err != nil {
+	err := b.patchSpec(ctx, r, func(r *conchv1.Reservation) (bool, error) {
+		current := durationOf(r)
+		next, clamped = current+d, false
+		if r.Annotations[annotationLastRequest] == key {
+			next = current // a redelivered request: already done
+		}
+		if limit := res.Spec.MaxDuration; limit != nil && next > limit.Duration {
+			next, clamped = limit.Duration, true
+		}
+		if next > 720*time.Hour {
+			next, clamped = 720*time.Hour, true
+		}
+		r.Spec.Duration = &metav1.Duration{Duration: next}
+		if r.Annotations == nil {
+			r.Annotations = map[string]string{}
+		}
+		r.Annotations[annotationLastRequest] = key
+		return true, nil
+	})
+	if err != nil {
 		return time.Time{}, false, err
 	}
 	return r.Status.GrantedAt.Add(next), clamped, nil
