@@ -354,8 +354,21 @@ func unlearned(confirm []string, p *pass) []string {
 // bind records in a pooled Reservation's status that it is bound to res. The write's precondition is the version
 // the engine decided on: if another member bound it meanwhile, the write fails and the next pass sees where.
 func (r *ResourceReconciler) bind(ctx context.Context, res *conchv1.Resource, rsv *conchv1.Reservation, p *pass) error {
+	st := *rsv.Status.DeepCopy()
+	st.ResourceName, st.ResourceUID = res.Name, string(res.UID)
+	if err := r.writeStatus(ctx, res, rsv, st, p); err != nil {
+		return err
+	}
+	ctrl.LoggerFrom(ctx).V(1).Info("Bound to a Resource of the pool", "reservation", klog.KObj(rsv))
+	return nil
+}
+
+// writeStatus writes st as rsv's status, with a precondition on the version the engine decided on. A write that
+// loses to another reads the Reservation from the API server and ends the pass (errDecideAgain), so that the
+// engine decides again on what it really is.
+func (r *ResourceReconciler) writeStatus(ctx context.Context, res *conchv1.Resource, rsv *conchv1.Reservation, st conchv1.ReservationStatus, p *pass) error {
 	patch := client.MergeFromWithOptions(rsv.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	rsv.Status.ResourceName, rsv.Status.ResourceUID = res.Name, string(res.UID)
+	rsv.Status = st
 	if err := r.Status().Patch(ctx, rsv, patch); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			if err := r.learn(ctx, res, []string{rsv.Name}, p); err != nil {
@@ -366,7 +379,6 @@ func (r *ResourceReconciler) bind(ctx context.Context, res *conchv1.Resource, rs
 		return err
 	}
 	p.wrote(rsv)
-	ctrl.LoggerFrom(ctx).V(1).Info("Bound to a Resource of the pool", "reservation", klog.KObj(rsv))
 	return nil
 }
 
@@ -391,18 +403,9 @@ func (r *ResourceReconciler) report(ctx context.Context, res *conchv1.Resource, 
 		return nil
 	}
 	before := rsv.Status.State
-	patch := client.MergeFromWithOptions(rsv.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	rsv.Status = st
-	if err := r.Status().Patch(ctx, rsv, patch); err != nil {
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			if err := r.learn(ctx, res, []string{rsv.Name}, p); err != nil {
-				return err
-			}
-			return errDecideAgain
-		}
+	if err := r.writeStatus(ctx, res, rsv, st, p); err != nil {
 		return err
 	}
-	p.wrote(rsv)
 	if before != st.State {
 		r.recordChange(ctx, res, rsv, o, st, now)
 	}

@@ -113,15 +113,20 @@ func (b *Bot) namespaceFor(channel string) string {
 	return b.cfg.DefaultNamespace
 }
 
+// get reads an object from the cache and, when the cache does not have it, from the API server: the cache may not
+// have seen an object created a moment ago, and a person who just applied it should not be told it does not exist.
+func (b *Bot) get(ctx context.Context, key types.NamespacedName, obj client.Object) error {
+	err := b.client.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) && b.reader != nil {
+		err = b.reader.Get(ctx, key, obj)
+	}
+	return err
+}
+
 // resource finds the named Resource, or returns a reply that suggests the closest names.
 func (b *Bot) resource(ctx context.Context, ns, name string) (*conchv1.Resource, reply) {
 	res := &conchv1.Resource{}
-	key := types.NamespacedName{Namespace: ns, Name: name}
-	err := b.client.Get(ctx, key, res)
-	if apierrors.IsNotFound(err) && b.reader != nil {
-		// The cache may not have seen a Resource created a moment ago; ask the API server before saying no.
-		err = b.reader.Get(ctx, key, res)
-	}
+	err := b.get(ctx, types.NamespacedName{Namespace: ns, Name: name}, res)
 	if err == nil {
 		return res, reply{}
 	}

@@ -85,11 +85,7 @@ func standupLine(st *conchv1.Standup) string {
 func (b *Bot) pickStandup(ctx context.Context, ns, channel, name string) (*conchv1.Standup, reply) {
 	if name != "" {
 		st := &conchv1.Standup{}
-		key := types.NamespacedName{Namespace: ns, Name: name}
-		err := b.client.Get(ctx, key, st)
-		if apierrors.IsNotFound(err) && b.reader != nil {
-			err = b.reader.Get(ctx, key, st)
-		}
+		err := b.get(ctx, types.NamespacedName{Namespace: ns, Name: name}, st)
 		if err == nil {
 			return st, reply{}
 		}
