@@ -239,6 +239,8 @@ type Notified struct {
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Position",type=integer,JSONPath=`.status.position`
 // +kubebuilder:printcolumn:name="Until",type=string,JSONPath=`.status.expiresAt`
+// +kubebuilder:printcolumn:name="Expected",type=string,JSONPath=`.status.estimatedGrantTime`,description="When a waiting Reservation expects its turn"
+// +kubebuilder:printcolumn:name="Ticket",type=integer,JSONPath=`.status.ticket`,priority=1,description="Arrival ticket: the queue is granted in ticket order"
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.spec.reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Reservation struct {
