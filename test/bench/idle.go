@@ -39,15 +39,24 @@ const idleQuiet = controllers.DefaultPositionRefresh + time.Second
 // waitManagerIdle waits until the in-process manager has run no reconcile for idleQuiet and none runs, at most limit,
 // and returns how long it took until the quiet began.
 func (b *bench) waitManagerIdle(ctx context.Context, limit time.Duration) (time.Duration, error) {
+	return waitQuiet(ctx, limit, 200*time.Millisecond, "still reconciling", func() (float64, bool, error) {
+		total, active, err := reconcileActivity()
+		return total, active > 0, err
+	})
+}
+
+// waitQuiet polls sample every poll until its total has not moved, and nothing was busy, for idleQuiet, and
+// returns how long it took until the quiet began; after limit it says the manager was still what busy says.
+func waitQuiet(ctx context.Context, limit, poll time.Duration, busy string, sample func() (total float64, active bool, err error)) (time.Duration, error) {
 	start := time.Now()
 	last, quietSince := -1.0, time.Time{}
 	for {
-		total, active, err := reconcileActivity()
+		total, active, err := sample()
 		if err != nil {
 			return 0, err
 		}
 		switch {
-		case total != last || active > 0:
+		case total != last || active:
 			quietSince = time.Time{}
 		case quietSince.IsZero():
 			quietSince = time.Now()
@@ -56,12 +65,12 @@ func (b *bench) waitManagerIdle(ctx context.Context, limit time.Duration) (time.
 		}
 		last = total
 		if time.Since(start) > limit {
-			return time.Since(start), fmt.Errorf("the manager was still reconciling after %v", limit)
+			return time.Since(start), fmt.Errorf("the manager was %s after %v", busy, limit)
 		}
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(poll):
 		}
 	}
 }

@@ -293,30 +293,8 @@ func parseLabels(s string) map[string]string {
 // bench makes none meanwhile, so it is the manager subprocess that is idle), at most limit, and returns how long it
 // took until the quiet began. The manager itself is not asked: a scrape of its /metrics makes it work.
 func (b *bench) waitAPIQuiet(ctx context.Context, limit time.Duration) (time.Duration, error) {
-	start := time.Now()
-	last, quietSince := -1.0, time.Time{}
-	for {
+	return waitQuiet(ctx, limit, 500*time.Millisecond, "still busy", func() (float64, bool, error) {
 		c, err := b.apiRequests(ctx)
-		if err != nil {
-			return 0, err
-		}
-		total := c.writes + c.reads
-		switch {
-		case total != last:
-			quietSince = time.Time{}
-		case quietSince.IsZero():
-			quietSince = time.Now()
-		case time.Since(quietSince) >= idleQuiet:
-			return quietSince.Sub(start), nil
-		}
-		last = total
-		if time.Since(start) > limit {
-			return time.Since(start), fmt.Errorf("the manager was still busy after %v", limit)
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+		return c.writes + c.reads, false, err
+	})
 }
