@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,4 +72,28 @@ func (s *Suite) Namespace(t testing.TB, prefix string) string {
 		t.Fatalf("creating namespace: %v", err)
 	}
 	return ns.Name
+}
+
+// Starter is what RunInBackground runs: a controller manager.
+type Starter interface {
+	Start(ctx context.Context) error
+}
+
+// RunInBackground starts m with ctx and returns a function that cancels it and waits for it to stop; calling that
+// function again does nothing. An error from Start is reported on t.
+func RunInBackground(ctx context.Context, t testing.TB, cancel context.CancelFunc, m Starter) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := m.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,48 +47,15 @@ func (b *bench) grantLatency(ctx context.Context) error {
 	}
 
 	before := b.counter.snapshot()
-	sent := make([]time.Time, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := time.Now()
-	interval := time.Second / time.Duration(b.sz.grantRate)
-	for i := range n {
-		// Open loop: each create leaves at its time, whatever the previous ones are doing.
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				wg.Wait()
-				return ctx.Err()
-			}
-		}
-		wg.Go(func() {
-			rsv := newReservation(ns, fmt.Sprintf("g-%05d", i), resourceName("g", i%b.sz.grantResources), time.Hour)
-			sent[i] = time.Now()
-			errs[i] = b.c.Create(ctx, rsv)
-		})
-	}
-	wg.Wait()
-	sendWall := time.Since(start)
-	for _, err := range errs {
-		if err != nil {
-			return fmt.Errorf("creating: %w", err)
-		}
-	}
-	if err := tr.wait(ctx, time.Minute, "every Reservation granted", func(t *tracker) bool {
-		return t.reachedLocked(conchv1.StateGranted) >= n
-	}); err != nil {
+	// Open loop: each create leaves at its time, whatever the previous ones are doing.
+	lat, sendWall, err := b.pacedGrants(ctx, tr, ns, "g", n, b.sz.grantResources)
+	if err != nil {
 		return err
 	}
 	// Its trailing writes belong to this phase.
 	_, idleErr := b.waitManagerIdle(ctx, 30*time.Second)
 	writes := b.counter.snapshot().sub(before)
 
-	lat := make([]time.Duration, n)
-	for i := range n {
-		s, _ := tr.get(fmt.Sprintf("g-%05d", i))
-		lat[i] = s.At(conchv1.StateGranted).Sub(sent[i])
-	}
 	s := Summarize(lat)
 	b.rep.info(phase, "load", fmt.Sprintf("%d creates at %.1f/s over %d Resources with room for all", n, float64(n)/sendWall.Seconds(), b.sz.grantResources),
 		float64(n)/sendWall.Seconds(), "creates/s")

@@ -113,7 +113,7 @@ func (b *bench) scalePhase(ctx context.Context) error {
 			return err
 		}
 		ownBefore := b.own.snapshot()
-		lat, err := b.pacedGrants(ctx, tr, ns, probePrefix, b.sz.scaleProbe, probeRes)
+		lat, _, err := b.pacedGrants(ctx, tr, ns, probePrefix, b.sz.scaleProbe, probeRes)
 		if err != nil {
 			return m.fail(fmt.Errorf("%s: %w", phase, err))
 		}
@@ -203,7 +203,7 @@ func (b *bench) scalePhase(ctx context.Context) error {
 
 // pacedGrants creates n Reservations named <prefix>-NNNNN at grantRate (open loop) on the Resources <prefix>-NNNN
 // (nres of them, with room for all) and returns each one's latency, create → Granted on the watch.
-func (b *bench) pacedGrants(ctx context.Context, tr *tracker, ns, prefix string, n, nres int) ([]time.Duration, error) {
+func (b *bench) pacedGrants(ctx context.Context, tr *tracker, ns, prefix string, n, nres int) ([]time.Duration, time.Duration, error) {
 	sent := make([]time.Time, n)
 	errs := make([]error, n)
 	name := func(i int) string { return fmt.Sprintf("%s-%05d", prefix, i) }
@@ -216,7 +216,7 @@ func (b *bench) pacedGrants(ctx context.Context, tr *tracker, ns, prefix string,
 			case <-time.After(d):
 			case <-ctx.Done():
 				wg.Wait()
-				return nil, ctx.Err()
+				return nil, 0, ctx.Err()
 			}
 		}
 		wg.Go(func() {
@@ -226,8 +226,9 @@ func (b *bench) pacedGrants(ctx context.Context, tr *tracker, ns, prefix string,
 		})
 	}
 	wg.Wait()
+	sendWall := time.Since(start)
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("creating: %w", err)
+		return nil, 0, fmt.Errorf("creating: %w", err)
 	}
 	if err := tr.wait(ctx, 2*time.Minute, "every paced Reservation granted", func(t *tracker) bool {
 		for i := range n {
@@ -237,14 +238,14 @@ func (b *bench) pacedGrants(ctx context.Context, tr *tracker, ns, prefix string,
 		}
 		return true
 	}); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	lat := make([]time.Duration, n)
 	for i := range n {
 		s, _ := tr.get(name(i))
 		lat[i] = s.At(conchv1.StateGranted).Sub(sent[i])
 	}
-	return lat, nil
+	return lat, sendWall, nil
 }
 
 // prefixOf returns the name prefixes of the scale phase's filling Reservations ("s0-", "s1-", ...).

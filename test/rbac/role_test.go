@@ -20,6 +20,7 @@ import (
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/manager"
 	"github.com/conch-dev/conch/internal/slackbot"
+	"github.com/conch-dev/conch/internal/testenv"
 	"github.com/conch-dev/conch/internal/testutil"
 	"github.com/conch-dev/conch/test/fakeslack"
 )
@@ -189,18 +190,7 @@ func (h *harness) startManager() {
 		cancel()
 		h.t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(mctx); err != nil {
-			h.t.Errorf("manager: %v", err)
-		}
-	}()
-	h.stopManager = func() {
-		cancel()
-		<-done
-		h.stopManager = func() {}
-	}
+	h.stopManager = testenv.RunInBackground(mctx, h.t, cancel, mgr)
 	connections := h.slack.Connections()
 	h.eventually(func() int { return h.slack.OpenConnections() }).Should(Equal(1), "the manager connects to Slack")
 	h.eventually(func() int { return h.slack.Connections() }).Should(BeNumerically(">", connections))

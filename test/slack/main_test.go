@@ -105,17 +105,7 @@ func (h *harness) start() {
 		cancel()
 		h.t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(mctx); err != nil {
-			h.t.Errorf("manager: %v", err)
-		}
-	}()
-	h.stop = func() {
-		cancel()
-		<-done
-	}
+	h.stop = testenv.RunInBackground(mctx, h.t, cancel, mgr)
 	if h.secret != "" {
 		return // the tokens may be wrong on purpose
 	}

@@ -107,17 +107,7 @@ func (h *harness) start() {
 		cancel()
 		h.t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(mctx); err != nil {
-			h.t.Errorf("manager: %v", err)
-		}
-	}()
-	h.stop = func() {
-		cancel()
-		<-done
-	}
+	h.stop = testenv.RunInBackground(mctx, h.t, cancel, mgr)
 	connections := h.slack.Connections()
 	h.eventually(func() int { return h.slack.OpenConnections() }).Should(Equal(1))
 	h.eventually(func() int { return h.slack.Connections() }).Should(BeNumerically(">", connections))
