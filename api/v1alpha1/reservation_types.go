@@ -204,10 +204,18 @@ type ReservationStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// notified records the notifications sent to people about this Reservation (Slack messages), so that none is
-	// sent twice, even across restarts of the manager. Written by the notifier, not the queue.
+	// notified is what an earlier version of Conch recorded about its Slack messages (status.deliveries
+	// replaces it); it is read so that an upgrade repeats nothing, and no longer written.
 	// +optional
 	Notified *Notified `json:"notified,omitempty"`
+
+	// deliveries records, per destination (Slack, each EventSink), which events about this Reservation were
+	// delivered. Written by the notifier after each delivery, not by the queue.
+	// +optional
+	// +listType=map
+	// +listMapKey=sink
+	// +kubebuilder:validation:MaxItems=34
+	Deliveries []Delivery `json:"deliveries,omitempty"`
 }
 
 // Notified records what people were told about a Reservation. Each field names the moment it was told about, so

@@ -21,6 +21,9 @@ const (
 	// ResourceConditionAvailable is True when a slot is free and granting is open, so a new Reservation would be
 	// granted at once.
 	ResourceConditionAvailable = "Available"
+	// ResourceConditionPaused is True while spec.granting is Paused, and False (reason Resumed) once it is Open
+	// again; a Resource never paused has none. Its lastTransitionTime says since when.
+	ResourceConditionPaused = "Paused"
 )
 
 // Reasons of Resource conditions.
@@ -28,6 +31,7 @@ const (
 	ReasonSlotFree       = "SlotFree"
 	ReasonFull           = "Full"
 	ReasonPaused         = "Paused"
+	ReasonResumed        = "Resumed"
 	ReasonReconciled     = "Reconciled"
 	ReasonInvalidHolders = "InvalidHolders"
 )
@@ -238,6 +242,14 @@ type ResourceStatus struct {
 	// observedGeneration is the generation of the spec this status was computed from.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// deliveries records, per destination (each EventSink), which events about this Resource were delivered.
+	// Written by the notifier after each delivery, not by the queue.
+	// +optional
+	// +listType=map
+	// +listMapKey=sink
+	// +kubebuilder:validation:MaxItems=34
+	Deliveries []Delivery `json:"deliveries,omitempty"`
 }
 
 // Resource is one reservable thing: a staging server, a test cluster, a device, a namespace. Reservations take
