@@ -61,5 +61,25 @@ func resourceStatus(res *conchv1.Resource, p *queue.Plan, now time.Time) conchv1
 	}
 	meta.SetStatusCondition(&st.Conditions, ready)
 	meta.SetStatusCondition(&st.Conditions, available)
+	if paused, ok := pausedCondition(res, now); ok {
+		meta.SetStatusCondition(&st.Conditions, paused)
+	}
 	return st
+}
+
+// pausedCondition returns the Paused condition of res: True while granting is paused, False once it is open
+// again. A Resource that was never paused has none (false), so that no status write is spent on it.
+func pausedCondition(res *conchv1.Resource, now time.Time) (metav1.Condition, bool) {
+	c := metav1.Condition{
+		Type: conchv1.ResourceConditionPaused, ObservedGeneration: res.Generation, LastTransitionTime: metav1.NewTime(now),
+		Status: metav1.ConditionTrue, Reason: conchv1.ReasonPaused,
+		Message: "Granting is paused (spec.granting); holders keep their holds, new Reservations wait",
+	}
+	if res.Spec.Granting != conchv1.GrantingPaused {
+		if meta.FindStatusCondition(res.Status.Conditions, conchv1.ResourceConditionPaused) == nil {
+			return c, false
+		}
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, conchv1.ReasonResumed, "Granting is open"
+	}
+	return c, true
 }

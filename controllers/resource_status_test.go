@@ -122,6 +122,8 @@ func TestResourceStatus(t *testing.T) {
 				Conditions: []metav1.Condition{
 					ready("1 of 2 held, 0 waiting"),
 					available(metav1.ConditionFalse, conchv1.ReasonPaused, "Granting is paused; new Reservations wait in the queue"),
+					wantCond(conchv1.ResourceConditionPaused, metav1.ConditionTrue, conchv1.ReasonPaused,
+						"Granting is paused (spec.granting); holders keep their holds, new Reservations wait", gen, tNow),
 				},
 			},
 		},
@@ -138,6 +140,25 @@ func TestResourceStatus(t *testing.T) {
 				Conditions: []metav1.Condition{
 					ready("1 of 1 held, 1 waiting"),
 					available(metav1.ConditionFalse, conchv1.ReasonPaused, "Granting is paused; new Reservations wait in the queue"),
+					wantCond(conchv1.ResourceConditionPaused, metav1.ConditionTrue, conchv1.ReasonPaused,
+						"Granting is paused (spec.granting); holders keep their holds, new Reservations wait", gen, tNow),
+				},
+			},
+		},
+		"open again after a pause: Paused False, Resumed": {
+			res: func() *conchv1.Resource {
+				r := testutil.Resource("staging").Obj()
+				r.Status.Conditions = []metav1.Condition{wantCond(conchv1.ResourceConditionPaused, metav1.ConditionTrue,
+					conchv1.ReasonPaused, "Granting is paused (spec.granting); holders keep their holds, new Reservations wait", gen, tBefore)}
+				return r
+			}(),
+			plan: queue.Ledger{},
+			want: conchv1.ResourceStatus{
+				ObservedGeneration: gen,
+				Conditions: []metav1.Condition{
+					wantCond(conchv1.ResourceConditionPaused, metav1.ConditionFalse, conchv1.ReasonResumed, "Granting is open", gen, tNow),
+					ready("0 of 1 held, 0 waiting"),
+					available(metav1.ConditionTrue, conchv1.ReasonSlotFree, "1 of 1 free"),
 				},
 			},
 		},

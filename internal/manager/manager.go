@@ -26,6 +26,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/notify"
 	"github.com/conch-dev/conch/internal/slackbot"
 	"github.com/conch-dev/conch/internal/standup"
 )
@@ -126,6 +127,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 	if err != nil {
 		return nil, err
 	}
+	if err := setupNotify(mgr, opts, bot); err != nil {
+		return nil, fmt.Errorf("setting up notifications: %w", err)
+	}
 	// Stand-ups happen in Slack; without it their controller only says so (Ready=False, SlackDisabled).
 	var standups standup.Messenger
 	if bot != nil {
@@ -181,7 +185,23 @@ func setupSlack(ctx context.Context, mgr manager.Manager, opts Options) (*slackb
 			return nil, err
 		}
 	}
-	return bot, bot.SetupWithManager(mgr, opts.Clock)
+	return bot, bot.SetupWithManager(mgr)
+}
+
+// setupNotify adds the Dispatcher, which delivers what happens to Reservations and Resources to every destination:
+// Slack when it is on.
+func setupNotify(mgr manager.Manager, opts Options, bot *slackbot.Bot) error {
+	d := &notify.Dispatcher{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("conch-notify"), Clock: opts.Clock,
+		WarnBefore: opts.Slack.WarnBefore,
+	}
+	if d.Clock == nil {
+		d.Clock = clock.RealClock{}
+	}
+	if bot != nil {
+		d.Destinations = append(d.Destinations, bot.Destination())
+	}
+	return d.SetupWithManager(mgr)
 }
 
 // Run builds the manager and runs it until ctx ends.

@@ -41,6 +41,27 @@ var (
 		Buckets: []float64{1, 10, 60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 7 * 24 * 3600},
 	}, []string{"namespace", "state"})
 
+	// Notifications counts the outcomes of deliveries, by kind of destination (slack-dm, slack-channel,
+	// eventsink) and result: delivered, failed (given up on after a permanent error), retried (a transient error
+	// or a rate limit; tried again later), dropped (no longer worth sending, such as a warning after the end).
+	Notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "conch_notifications_total",
+		Help: "Outcomes of notification deliveries, by destination kind and result.",
+	}, []string{"sink", "result"})
+
+	// NotificationDelaySeconds observes the time from a transition to its delivery.
+	NotificationDelaySeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "conch_notification_delivery_seconds",
+		Help:    "Time from a transition to its delivery, by destination kind.",
+		Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
+	}, []string{"sink"})
+
+	// NotificationBacklog is the number of deliveries waiting or in flight, by destination kind.
+	NotificationBacklog = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "conch_notification_backlog",
+		Help: "Deliveries waiting or in flight, by destination kind.",
+	}, []string{"sink"})
+
 	// ReservationsByState is the number of Reservations in each state, computed from the manager's cache at scrape
 	// time by a collector the controllers register (see controllers.StateCollector).
 	ReservationsByState = prometheus.NewDesc(
@@ -50,5 +71,6 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(Grants, Ends, Expirations, WaitSeconds, HoldSeconds)
+	metrics.Registry.MustRegister(Grants, Ends, Expirations, WaitSeconds, HoldSeconds,
+		Notifications, NotificationDelaySeconds, NotificationBacklog)
 }

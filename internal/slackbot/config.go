@@ -34,6 +34,9 @@ type Config struct {
 	Admins []string
 	// WarnBefore is how long before expiry a holder is warned.
 	WarnBefore time.Duration
+	// PostInterval is the least time between two messages to one channel or person (Slack allows about one per
+	// second per channel); 1 s by default.
+	PostInterval time.Duration
 	// ReplyWait bounds how long a command waits for the controllers' decision before replying.
 	ReplyWait time.Duration
 	// PingInterval is how often the client expects pings from Slack (tests shorten it).
@@ -52,6 +55,9 @@ func (c *Config) defaults() {
 	}
 	if c.WarnBefore == 0 {
 		c.WarnBefore = 10 * time.Minute
+	}
+	if c.PostInterval == 0 {
+		c.PostInterval = time.Second
 	}
 	if c.ReplyWait == 0 {
 		c.ReplyWait = 2 * time.Second

@@ -206,10 +206,20 @@ func TestNoDMIsSentTwiceAcrossRestarts(t *testing.T) {
 	h.create(h.resource("staging").Obj())
 	h.dibs(alice, "staging for 1h")
 	h.eventually(h.dms(alice)).Should(HaveLen(1))
-	h.eventually(func() *conchv1.Notified { return h.reservationOf(alice)().Status.Notified }).ShouldNot(BeNil())
+	h.eventually(func() []string { return told(h.reservationOf(alice)(), conchv1.DeliverySlackDM) }).Should(HaveLen(1))
 	h.stop()
 	h.start()
 	h.consistently(h.dms(alice)).Should(HaveLen(1))
+}
+
+// told returns the keys of the events a destination was told about r.
+func told(r *conchv1.Reservation, sink string) []string {
+	for _, d := range r.Status.Deliveries {
+		if d.Sink == sink {
+			return d.Events
+		}
+	}
+	return nil
 }
 
 func TestMalformedCommandsGetHelpfulAnswers(t *testing.T) {

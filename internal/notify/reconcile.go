@@ -1,0 +1,157 @@
+package notify
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/workqueue"
+)
+
+// The Dispatcher reads Reservations and Resources from the cache and writes what it delivered into their
+// status.deliveries (server-side apply); it records an Event when a destination refuses one for good.
+// +kubebuilder:rbac:groups=conch.dev,resources=reservations;resources,verbs=get;list;watch
+// +kubebuilder:rbac:groups=conch.dev,resources=reservations/status;resources/status,verbs=patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// reservations queues the events of one Reservation.
+type reservations struct{ d *Dispatcher }
+
+// Reconcile derives what is due about a Reservation for each of its destinations and queues it; it wakes again
+// when the warning before the end is due.
+func (r reservations) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	d := r.d
+	rsv := &conchv1.Reservation{}
+	if err := d.Client.Get(ctx, req.NamespacedName, rsv); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	var res client.Object
+	var resource *conchv1.Resource
+	if name := rsv.Status.ResourceName; name != "" {
+		got := &conchv1.Resource{}
+		err := d.Client.Get(ctx, types.NamespacedName{Namespace: rsv.Namespace, Name: name}, got)
+		switch {
+		case err == nil:
+			res, resource = got, got
+		case client.IgnoreNotFound(err) != nil:
+			return ctrl.Result{}, err
+		}
+	}
+	now := d.Clock.Now()
+	next, err := d.consider(ctx, rsv, res,
+		func(sink string) []string { return Told(rsv, rsv.Status.Deliveries, sink) },
+		func(told []string) ([]Event, time.Time) { return ReservationEvents(rsv, resource, told, d.WarnBefore, now) })
+	if err != nil || next.IsZero() {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
+}
+
+// resources queues the events of one Resource.
+type resources struct{ d *Dispatcher }
+
+// Reconcile derives what is due about a Resource for each of its destinations and queues it.
+func (r resources) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	d := r.d
+	res := &conchv1.Resource{}
+	if err := d.Client.Get(ctx, req.NamespacedName, res); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	_, err := d.consider(ctx, res, res,
+		func(sink string) []string { return Told(nil, res.Status.Deliveries, sink) },
+		func(told []string) ([]Event, time.Time) { return ResourceEvents(res, told), time.Time{} })
+	return ctrl.Result{}, err
+}
+
+// SetupWithManager registers the Dispatcher's lanes and its two reconcilers with mgr; all run on the leader only.
+func (d *Dispatcher) SetupWithManager(mgr ctrl.Manager) error {
+	d.init()
+	if err := mgr.Add(d); err != nil {
+		return err
+	}
+	opts := controller.Options{MaxConcurrentReconciles: 4, NewQueue: workqueue.New(d.Clock)}
+	if err := ctrl.NewControllerManagedBy(mgr).
+		Named("notify-reservation").
+		For(&conchv1.Reservation{}, builder.WithPredicates(reservationTold{})).
+		WithOptions(opts).
+		Complete(reservations{d}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("notify-resource").
+		For(&conchv1.Resource{}, builder.WithPredicates(resourceTold{})).
+		WithOptions(opts).
+		Complete(resources{d})
+}
+
+// reservationTold passes the changes of a Reservation that can make an event due: what the events are derived
+// from. Its own records (status.deliveries) and positions wake nothing.
+type reservationTold struct{ predicate.Funcs }
+
+// Update implements predicate.Predicate.
+func (reservationTold) Update(e event.UpdateEvent) bool {
+	o, okOld := e.ObjectOld.(*conchv1.Reservation)
+	n, okNew := e.ObjectNew.(*conchv1.Reservation)
+	if !okOld || !okNew {
+		return true
+	}
+	a, b := &o.Status, &n.Status
+	return a.State != b.State || a.ResourceName != b.ResourceName || a.Ticket != b.Ticket ||
+		!microEqual(a.GrantedAt, b.GrantedAt) || !microEqual(a.ExpiresAt, b.ExpiresAt)
+}
+
+// Create implements predicate.Predicate.
+func (reservationTold) Create(event.CreateEvent) bool { return true }
+
+// Delete implements predicate.Predicate.
+func (reservationTold) Delete(event.DeleteEvent) bool { return false }
+
+// Generic implements predicate.Predicate.
+func (reservationTold) Generic(event.GenericEvent) bool { return true }
+
+func microEqual(a, b *metav1.MicroTime) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(b)
+}
+
+// resourceTold passes the changes of a Resource that can make an event due: its Paused condition.
+type resourceTold struct{ predicate.Funcs }
+
+// Update implements predicate.Predicate.
+func (resourceTold) Update(e event.UpdateEvent) bool {
+	o, okOld := e.ObjectOld.(*conchv1.Resource)
+	n, okNew := e.ObjectNew.(*conchv1.Resource)
+	if !okOld || !okNew {
+		return true
+	}
+	a := meta.FindStatusCondition(o.Status.Conditions, conchv1.ResourceConditionPaused)
+	b := meta.FindStatusCondition(n.Status.Conditions, conchv1.ResourceConditionPaused)
+	if a == nil || b == nil {
+		return (a == nil) != (b == nil)
+	}
+	return a.Status != b.Status || !a.LastTransitionTime.Equal(&b.LastTransitionTime)
+}
+
+// Create implements predicate.Predicate.
+func (resourceTold) Create(event.CreateEvent) bool { return true }
+
+// Delete implements predicate.Predicate.
+func (resourceTold) Delete(event.DeleteEvent) bool { return false }
+
+// Generic implements predicate.Predicate.
+func (resourceTold) Generic(event.GenericEvent) bool { return true }
+
+var _ reconcile.Reconciler = reservations{}

@@ -1,0 +1,181 @@
+package slackbot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/slack-go/slack"
+	"k8s.io/apimachinery/pkg/api/meta"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/notify"
+)
+
+// Destination tells people in Slack about their Reservations: a DM with buttons when their turn comes, a warning
+// before the hold ends, a DM when it ended without them, and a handover post in the Resource's channel. It is a
+// notify.Destination: the Dispatcher decides what is due from Reservation status alone (so Reservations made with
+// kubectl or by CI are announced too), delivers it at least once, and records it in status.deliveries.
+type Destination struct {
+	bot *Bot
+
+	mu  sync.Mutex
+	dms map[string]string // user ID → DM channel ID
+}
+
+var _ notify.Destination = (*Destination)(nil)
+
+// Destination returns the bot's notify.Destination.
+func (b *Bot) Destination() *Destination { return &Destination{bot: b, dms: map[string]string{}} }
+
+// Sinks returns, for a Reservation, its holder's DM when the holder is a person ("slack:<id>" or an e-mail
+// address) and its Resource's channel when the Resource names one. Resources have no Slack destinations.
+func (d *Destination) Sinks(_ context.Context, obj client.Object, res client.Object) ([]notify.Sink, error) {
+	r, ok := obj.(*conchv1.Reservation)
+	if !ok {
+		return nil, nil
+	}
+	interval := d.bot.cfg.PostInterval
+	var sinks []notify.Sink
+	if isPerson(r.Spec.Holder) {
+		holder := r.Spec.Holder
+		sinks = append(sinks, notify.Sink{
+			Name: conchv1.DeliverySlackDM, Lane: "slack-dm/" + holder, Interval: interval, Wants: wantsDM,
+			Send: func(ctx context.Context, ev notify.Event) error { return d.sendDM(ctx, holder, ev) },
+		})
+	}
+	if rs, ok := res.(*conchv1.Resource); ok && rs.Spec.SlackChannel != "" {
+		channel := rs.Spec.SlackChannel
+		sinks = append(sinks, notify.Sink{
+			Name: conchv1.DeliverySlackChannel, Lane: "slack-channel/" + channel, Interval: interval,
+			Wants: func(ev notify.Event) bool { return ev.Type == conchv1.EventReservationGranted },
+			Send: func(ctx context.Context, ev notify.Event) error {
+				return d.post(ctx, channel, HandoverPost(ev.Reservation))
+			},
+		})
+	}
+	return sinks, nil
+}
+
+// isPerson reports whether a holder is someone Slack can DM: "slack:<id>", or an e-mail address Slack may know.
+// Other holders ("ci:deploy") are no person: they get channel posts only.
+func isPerson(holder string) bool {
+	return SlackUserOf(holder) != "" || (strings.Contains(holder, "@") && !strings.ContainsAny(holder, " :"))
+}
+
+// wantsDM reports whether a holder is told of ev: their turn and the warning before its end; the end of a hold,
+// unless they released it themselves (they know); nothing about a Reservation never granted.
+func wantsDM(ev notify.Event) bool {
+	r := ev.Reservation
+	if r == nil || r.Status.GrantedAt == nil {
+		return false
+	}
+	switch ev.Type {
+	case conchv1.EventReservationGranted, conchv1.EventReservationExpiring:
+		return true
+	case conchv1.EventReservationReleased, conchv1.EventReservationExpired, conchv1.EventReservationRejected:
+		return endReason(r) != conchv1.ReasonReleased || r.Annotations[conchv1.AnnotationReleasedBy] != ""
+	}
+	return false
+}
+
+func endReason(r *conchv1.Reservation) string {
+	if c := meta.FindStatusCondition(r.Status.Conditions, conchv1.ConditionReady); c != nil {
+		return c.Reason
+	}
+	return string(r.Status.State)
+}
+
+// dmFor returns the message a holder gets for ev.
+func (d *Destination) dmFor(ev notify.Event) Message {
+	r := ev.Reservation
+	switch ev.Type {
+	case conchv1.EventReservationGranted:
+		return GrantedDM(r)
+	case conchv1.EventReservationExpiring:
+		return WarningDM(r, d.bot.clock.Now())
+	default:
+		return EndedDM(r, endReason(r))
+	}
+}
+
+// sendDM finds the holder's Slack user (an e-mail is looked up; an address Slack does not know is a permanent
+// failure) and sends them the DM for ev.
+func (d *Destination) sendDM(ctx context.Context, holder string, ev notify.Event) error {
+	user := SlackUserOf(holder)
+	if user == "" {
+		p, ok, err := d.bot.people.byEmail(ctx, holder)
+		switch {
+		case err != nil:
+			return classify(err)
+		case !ok:
+			return notify.Permanent(fmt.Errorf("no Slack user has the e-mail address %s", holder))
+		}
+		user = p.ID
+	}
+	channel, err := d.dm(ctx, user)
+	if err != nil {
+		return classify(err)
+	}
+	return d.post(ctx, channel, d.dmFor(ev))
+}
+
+func (d *Destination) post(ctx context.Context, channel string, m Message) error {
+	_, _, err := d.bot.API().PostMessageContext(ctx, channel, slack.MsgOptionText(m.Text, false), slack.MsgOptionBlocks(m.Blocks...))
+	return classify(err)
+}
+
+// dm returns the DM channel with a user, opening it once.
+func (d *Destination) dm(ctx context.Context, user string) (string, error) {
+	d.mu.Lock()
+	ch, ok := d.dms[user]
+	d.mu.Unlock()
+	if ok {
+		return ch, nil
+	}
+	c, _, _, err := d.bot.API().OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{user}})
+	if err != nil {
+		return "", err
+	}
+	d.mu.Lock()
+	d.dms[user] = c.ID
+	d.mu.Unlock()
+	return c.ID, nil
+}
+
+// permanentErrors are the Slack error codes that retrying cannot fix: the person or channel does not exist, the
+// bot may not post there, or the message itself is refused. Token and scope errors are not among them: an admin
+// fixes those, and what was due is delivered then.
+var permanentErrors = map[string]bool{
+	"user_not_found": true, "users_not_found": true, "user_disabled": true, "cannot_dm_bot": true,
+	"channel_not_found": true, "not_in_channel": true, "is_archived": true, "restricted_action": true,
+	"msg_too_long": true, "no_text": true, "invalid_blocks": true, "too_many_attachments": true,
+}
+
+// classify marks a Slack error for the Dispatcher: a rate limit waits as long as Slack asks, a permanent error is
+// not retried, anything else (a timeout, a 5xx, internal_error) is retried with backoff.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return notify.RetryAfter(err, rl.RetryAfter)
+	}
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) && permanentErrors[se.Err] {
+		return notify.Permanent(err)
+	}
+	if permanentErrors[err.Error()] {
+		return notify.Permanent(err)
+	}
+	return err
+}
+
+// SetupWithManager registers the Bot with mgr; it runs on the leader only. Its notifications are delivered by the
+// notify.Dispatcher, through Destination.
+func (b *Bot) SetupWithManager(mgr ctrl.Manager) error { return mgr.Add(b) }
