@@ -562,6 +562,31 @@ func TestFaults(t *testing.T) {
 	g.Expect(codes).To(Equal([]string{"channel_not_found", "channel_not_found", "", "ratelimited", ""}))
 }
 
+func TestStandingFaults(t *testing.T) {
+	g := NewWithT(t)
+	s := New(t)
+	api := newAPI(s)
+
+	s.RateLimitFor("chat.postMessage", 300*time.Millisecond, time.Second)
+	for range 3 {
+		_, _, err := api.PostMessage("C1", slack.MsgOptionText("hi", false))
+		var rl *slack.RateLimitedError
+		g.Expect(errors.As(err, &rl)).To(BeTrue(), "every call in the window is limited; error is %v", err)
+	}
+	g.Eventually(func() error {
+		_, _, err := api.PostMessage("C1", slack.MsgOptionText("hi", false))
+		return err
+	}).WithTimeout(2 * time.Second).Should(Succeed(), "and none after it")
+
+	s.Refuse("conversations.open", "users", "UGONE", "user_not_found")
+	for range 2 {
+		_, _, _, err := api.OpenConversation(&slack.OpenConversationParameters{Users: []string{"UGONE"}})
+		g.Expect(err).To(MatchError("user_not_found"))
+	}
+	_, _, _, err := api.OpenConversation(&slack.OpenConversationParameters{Users: []string{"UHERE"}})
+	g.Expect(err).NotTo(HaveOccurred())
+}
+
 func TestTokens(t *testing.T) {
 	g := NewWithT(t)
 	s := New(t)

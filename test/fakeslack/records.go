@@ -255,8 +255,43 @@ func (s *Server) addFaults(method string, n int, f fault) {
 	}
 }
 
-// takeFaultLocked removes and returns the next fault set for method.
-func (s *Server) takeFaultLocked(method string) (fault, bool) {
+type limitWindow struct {
+	until      time.Time
+	retryAfter time.Duration
+}
+
+// RateLimitFor makes every call of method answer HTTP 429 with a Retry-After of retryAfter for the next d, as
+// Slack does to an app that keeps posting too fast.
+func (s *Server) RateLimitFor(method string, d, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limitedUntil[method] = limitWindow{until: time.Now().Add(d), retryAfter: retryAfter}
+}
+
+// Refuse makes every call of method whose parameter param is value answer {"ok":false,"error":errorCode}, for
+// good: a user who left ("users", "user_not_found"), a channel the bot is not in ("channel", "not_in_channel").
+func (s *Server) Refuse(method, param, value, errorCode string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refused[method] == nil {
+		s.refused[method] = map[string]string{}
+	}
+	s.refused[method][param+"="+value] = errorCode
+}
+
+// takeFaultLocked removes and returns the next fault set for method, or the standing one that applies to c.
+func (s *Server) takeFaultLocked(method string, c *Call) (fault, bool) {
+	if w, ok := s.limitedUntil[method]; ok && time.Now().Before(w.until) {
+		return fault{code: "ratelimited", rateLimit: true, retryAfter: w.retryAfter}, true
+	}
+	if c != nil {
+		for pv, code := range s.refused[method] {
+			param, value, _ := strings.Cut(pv, "=")
+			if c.Params.Get(param) == value || (param == "channel" && c.Channel == value) {
+				return fault{code: code}, true
+			}
+		}
+	}
 	q := s.faults[method]
 	if len(q) == 0 {
 		return fault{}, false

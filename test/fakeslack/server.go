@@ -97,6 +97,10 @@ type Server struct {
 	users    map[string]User
 	groups   map[string][]string
 	faults   map[string][]fault
+	// limitedUntil rate-limits every call of a method until a time; refused fails calls that name a user or
+	// channel, by method and parameter value.
+	limitedUntil map[string]limitWindow
+	refused      map[string]map[string]string
 	ims      map[string]bool
 	triggers map[string]*trigger
 	replies  map[string]*responseURL
@@ -129,7 +133,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	s := &Server{
 		t: t, cfg: cfg, start: time.Now(),
 		current: map[msgKey]Message{}, users: map[string]User{}, groups: map[string][]string{},
-		faults: map[string][]fault{}, ims: map[string]bool{}, triggers: map[string]*trigger{},
+		faults: map[string][]fault{}, limitedUntil: map[string]limitWindow{}, refused: map[string]map[string]string{}, ims: map[string]bool{}, triggers: map[string]*trigger{},
 		replies: map[string]*responseURL{}, views: map[string]*view{}, homes: map[string]string{},
 		tickets: map[string]bool{}, envelopes: map[string]*envelope{}, conns: map[*conn]struct{}{},
 	}

@@ -62,7 +62,7 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 		code = "unknown_method"
 	}
 	if code == "" {
-		if f, ok := s.takeFaultLocked(method); ok {
+		if f, ok := s.takeFaultLocked(method, &call); ok {
 			code, limited, retryWait = f.code, f.rateLimit, f.retryAfter
 		}
 	}
@@ -552,7 +552,7 @@ func (s *Server) handleResponseURL(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	ru, ok := s.replies[id]
-	f, faulted := s.takeFaultLocked(method)
+	f, faulted := s.takeFaultLocked(method, nil)
 	switch {
 	case faulted:
 		c.Error = f.code
