@@ -278,6 +278,8 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 			if timer != nil {
 				timer.Stop()
 			}
+			wg.Wait()
+			d.drop()
 			return nil
 		case <-d.wake:
 		case <-fire:
@@ -286,6 +288,20 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 			timer.Stop()
 		}
 	}
+}
+
+// drop forgets every queued job when the Dispatcher stops (it lost leadership or the manager ends): the next
+// leader derives them again from status.
+func (d *Dispatcher) drop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for name, l := range d.lanes {
+		for _, j := range l.jobs {
+			metrics.NotificationBacklog.WithLabelValues(kind(j.sink.Name)).Dec()
+		}
+		delete(d.lanes, name)
+	}
+	clear(d.pending)
 }
 
 // pruneLocked forgets idle lanes and old memos.

@@ -102,7 +102,7 @@ func TestReservationEvents(t *testing.T) {
 			told: []string{grantKey}, now: granted.Add(time.Minute), next: granted.Add(time.Hour - warnBefore),
 		},
 		"a hold shorter than the warning gets none": {
-			r: reservation(conchv1.StateGranted, func(r *conchv1.Reservation) { r.Status.ExpiresAt = micro(granted.Add(5 * time.Minute)) }),
+			r:    reservation(conchv1.StateGranted, func(r *conchv1.Reservation) { r.Status.ExpiresAt = micro(granted.Add(5 * time.Minute)) }),
 			told: []string{"granted:" + us(granted) + ":" + us(granted.Add(5*time.Minute))}, now: granted.Add(time.Minute),
 		},
 		"released: the end, even if the grant was never told": {

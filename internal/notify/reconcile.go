@@ -51,7 +51,9 @@ func (r reservations) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Res
 	now := d.Clock.Now()
 	next, err := d.consider(ctx, rsv, res,
 		func(sink string) []string { return Told(rsv, rsv.Status.Deliveries, sink) },
-		func(told []string) ([]Event, time.Time) { return ReservationEvents(rsv, resource, told, d.WarnBefore, now) })
+		func(told []string) ([]Event, time.Time) {
+			return ReservationEvents(rsv, resource, told, d.WarnBefore, now)
+		})
 	if err != nil || next.IsZero() {
 		return ctrl.Result{}, err
 	}

@@ -9,10 +9,14 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/slack-go/slack"
 	"k8s.io/utils/clock"
+
+	"github.com/conch-dev/conch/internal/notify"
 )
 
-// outbox sends notifications one at a time, in order, away from the command path and from reconciles: a 429
-// from Slack makes it wait Retry-After without holding up anything else.
+// outbox sends stand-up messages one at a time, in order, away from the command path and from reconciles: a 429
+// from Slack makes it wait Retry-After (as long as Slack keeps asking), a permanent error (a user who left, a
+// channel the bot is not in) is given up at once, and other errors are tried five times. Reservations'
+// notifications do not use it: the notify.Dispatcher delivers them, durably.
 type outbox struct {
 	api   func() *slack.Client
 	clock clock.Clock
@@ -71,10 +75,11 @@ func (o *outbox) send(ctx context.Context, m outMsg) {
 		var rl *slack.RateLimitedError
 		if errors.As(err, &rl) {
 			wait = rl.RetryAfter
+			attempt-- // Slack asked to wait, and will take it then
 		} else {
 			backoff *= 2
 		}
-		if attempt >= maxSendRetries || ctx.Err() != nil {
+		if attempt >= maxSendRetries || ctx.Err() != nil || notify.IsPermanent(classify(err)) {
 			o.log.Error(err, "Giving up on a Slack notification", "user", m.user, "channel", m.channel, "attempts", attempt)
 			return
 		}

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/metrics"
 	"github.com/conch-dev/conch/internal/notify"
 	"github.com/conch-dev/conch/internal/testutil"
 )
@@ -141,6 +143,8 @@ func TestRateLimitsAndFailuresWaitInTheirOwnLane(t *testing.T) {
 	NewWithT(t).Expect(limited[1].at.Sub(limited[0].at)).To(BeNumerically(">=", 1900*time.Millisecond), "Retry-After is honoured")
 	NewWithT(t).Expect(len(dest.keysTo("stuck")())).To(BeNumerically(">=", 2), "a transient failure is retried")
 	NewWithT(t).Expect(recorded(stuck, sinkName)()).To(BeEmpty())
+	NewWithT(t).Expect(promtest.ToFloat64(metrics.NotificationBacklog.WithLabelValues("eventsink"))).To(BeNumerically(">=", 1),
+		"the stuck delivery is in the backlog")
 }
 
 func TestAPermanentFailureIsRecordedAndNotRetried(t *testing.T) {
@@ -150,6 +154,7 @@ func TestAPermanentFailureIsRecordedAndNotRetried(t *testing.T) {
 		return notify.Permanent(errors.New("user_not_found"))
 	}
 	clk := testutil.NewStepClock()
+	failed := promtest.ToFloat64(metrics.Notifications.WithLabelValues("eventsink", "failed"))
 	start(t, dest, clk)
 	r := granted(t, ns, "a", "ghost", clk.Now())
 	eventually(t, recorded(r, sinkName)).Should(HaveLen(1))
@@ -157,6 +162,7 @@ func TestAPermanentFailureIsRecordedAndNotRetried(t *testing.T) {
 	NewWithT(t).Expect(k8s.Get(ctx, client.ObjectKeyFromObject(r), cur)).To(Succeed())
 	NewWithT(t).Expect(cur.Status.Deliveries[0].LastFailure).To(Equal("user_not_found"))
 	consistently(t, dest.keysTo("ghost")).Should(HaveLen(1), "not retried")
+	NewWithT(t).Expect(promtest.ToFloat64(metrics.Notifications.WithLabelValues("eventsink", "failed"))).To(Equal(failed+1))
 	eventually(t, func() []string {
 		var list eventsv1.EventList
 		_ = k8s.List(ctx, &list, client.InNamespace(ns))
