@@ -7,16 +7,19 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/internal/workqueue"
+	conchqueue "github.com/conch-dev/conch/internal/workqueue"
 )
 
 // The Dispatcher reads Reservations and Resources from the cache and writes what it delivered into their
@@ -60,6 +63,37 @@ func (r reservations) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Res
 	return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
 }
 
+// deleted queues the end of a Reservation deleted before it reached a final state (kubectl delete while it held
+// or waited): its status can no longer say so, so the end is derived from the last state the cache saw, with
+// the reason Deleted. This one event is best effort: it lives in memory only, and a Reservation deleted while no
+// manager leads is not told (docs/events.md).
+func (d *Dispatcher) deleted(ctx context.Context, e event.TypedDeleteEvent[client.Object], _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	was, ok := e.Object.(*conchv1.Reservation)
+	if !ok || was.Status.State.IsFinal() || was.Status.State == "" {
+		return
+	}
+	r := was.DeepCopy()
+	now := d.Clock.Now()
+	r.Status.State, r.Status.EndedAt = conchv1.StateReleased, &metav1.Time{Time: now}
+	meta.SetStatusCondition(&r.Status.Conditions, metav1.Condition{
+		Type: conchv1.ConditionReady, Status: metav1.ConditionFalse, Reason: conchv1.ReasonDeleted,
+		Message: "The Reservation was deleted", ObservedGeneration: r.Generation,
+	})
+	var res client.Object
+	var resource *conchv1.Resource
+	if name := r.Status.ResourceName; name != "" {
+		got := &conchv1.Resource{}
+		if err := d.Client.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: name}, got); err == nil {
+			res, resource = got, got
+		}
+	}
+	if _, err := d.consider(ctx, r, res,
+		func(sink string) []string { return Told(r, r.Status.Deliveries, sink) },
+		func(told []string) ([]Event, time.Time) { return ReservationEvents(r, resource, told, d.WarnBefore, now) }); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Cannot tell of a deleted Reservation", "reservation", klog.KObj(r))
+	}
+}
+
 // resources queues the events of one Resource.
 type resources struct{ d *Dispatcher }
 
@@ -82,10 +116,11 @@ func (d *Dispatcher) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(d); err != nil {
 		return err
 	}
-	opts := controller.Options{MaxConcurrentReconciles: 4, NewQueue: workqueue.New(d.Clock)}
+	opts := controller.Options{MaxConcurrentReconciles: 4, NewQueue: conchqueue.New(d.Clock)}
 	if err := ctrl.NewControllerManagedBy(mgr).
 		Named("notify-reservation").
 		For(&conchv1.Reservation{}, builder.WithPredicates(reservationTold{})).
+		Watches(&conchv1.Reservation{}, handler.Funcs{DeleteFunc: d.deleted}).
 		WithOptions(opts).
 		Complete(reservations{d}); err != nil {
 		return err

@@ -68,7 +68,7 @@ func isPerson(holder string) bool {
 }
 
 // wantsDM reports whether a holder is told of ev: their turn and the warning before its end; the end of a hold,
-// unless they released it themselves (they know); nothing about a Reservation never granted.
+// unless they released or deleted it themselves (they know); nothing about a Reservation never granted.
 func wantsDM(ev notify.Event) bool {
 	r := ev.Reservation
 	if r == nil || r.Status.GrantedAt == nil {
@@ -78,7 +78,8 @@ func wantsDM(ev notify.Event) bool {
 	case conchv1.EventReservationGranted, conchv1.EventReservationExpiring:
 		return true
 	case conchv1.EventReservationReleased, conchv1.EventReservationExpired, conchv1.EventReservationRejected:
-		return endReason(r) != conchv1.ReasonReleased || r.Annotations[conchv1.AnnotationReleasedBy] != ""
+		why := endReason(r)
+		return (why != conchv1.ReasonReleased && why != conchv1.ReasonDeleted) || r.Annotations[conchv1.AnnotationReleasedBy] != ""
 	}
 	return false
 }

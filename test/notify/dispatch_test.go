@@ -188,3 +188,20 @@ func TestALaneSendsNoFasterThanItsInterval(t *testing.T) {
 		NewWithT(t).Expect(s[i].at.Sub(s[i-1].at)).To(BeNumerically(">=", 950*time.Millisecond))
 	}
 }
+
+func TestADeletedHoldIsToldAsReleased(t *testing.T) {
+	ns := suite.Namespace(t, "n")
+	dest := &destination{ns: ns}
+	types := make(chan string, 4)
+	dest.send = func(_ context.Context, _ string, ev notify.Event) error {
+		types <- ev.Type + " " + ev.Data().(notify.ReservationData).Why
+		return nil
+	}
+	clk := testutil.NewStepClock()
+	start(t, dest, clk)
+	r := granted(t, ns, "a", "alice", clk.Now())
+	NewWithT(t).Eventually(types).WithTimeout(15 * time.Second).Should(Receive(Equal(conchv1.EventReservationGranted + " " + conchv1.ReasonGranted)))
+	eventually(t, recorded(r, sinkName)).Should(HaveLen(1))
+	NewWithT(t).Expect(k8s.Delete(ctx, r)).To(Succeed())
+	NewWithT(t).Eventually(types).WithTimeout(15 * time.Second).Should(Receive(Equal(conchv1.EventReservationReleased + " " + conchv1.ReasonDeleted)))
+}
