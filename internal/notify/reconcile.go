@@ -89,7 +89,9 @@ func (d *Dispatcher) deleted(ctx context.Context, e event.TypedDeleteEvent[clien
 	}
 	if _, err := d.consider(ctx, r, res,
 		func(sink string) []string { return Told(r, r.Status.Deliveries, sink) },
-		func(told []string) ([]Event, time.Time) { return ReservationEvents(r, resource, told, d.WarnBefore, now) }); err != nil {
+		func(told []string) ([]Event, time.Time) {
+			return ReservationEvents(r, resource, told, d.WarnBefore, now)
+		}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Cannot tell of a deleted Reservation", "reservation", klog.KObj(r))
 	}
 }

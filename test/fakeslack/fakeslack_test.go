@@ -576,7 +576,7 @@ func TestStandingFaults(t *testing.T) {
 	g.Eventually(func() error {
 		_, _, err := api.PostMessage("C1", slack.MsgOptionText("hi", false))
 		return err
-	}).WithTimeout(2 * time.Second).Should(Succeed(), "and none after it")
+	}).WithTimeout(2*time.Second).Should(Succeed(), "and none after it")
 
 	s.Refuse("conversations.open", "users", "UGONE", "user_not_found")
 	for range 2 {

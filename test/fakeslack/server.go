@@ -101,13 +101,13 @@ type Server struct {
 	// channel, by method and parameter value.
 	limitedUntil map[string]limitWindow
 	refused      map[string]map[string]string
-	ims      map[string]bool
-	triggers map[string]*trigger
-	replies  map[string]*responseURL
-	views    map[string]*view
-	viewIDs  []string          // creation order
-	homes    map[string]string // user ID → view ID of the published home tab
-	tickets  map[string]bool
+	ims          map[string]bool
+	triggers     map[string]*trigger
+	replies      map[string]*responseURL
+	views        map[string]*view
+	viewIDs      []string          // creation order
+	homes        map[string]string // user ID → view ID of the published home tab
+	tickets      map[string]bool
 
 	envelopes   map[string]*envelope
 	pending     []*frame // envelopes waiting for a connection

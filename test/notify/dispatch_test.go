@@ -162,7 +162,7 @@ func TestAPermanentFailureIsRecordedAndNotRetried(t *testing.T) {
 	NewWithT(t).Expect(k8s.Get(ctx, client.ObjectKeyFromObject(r), cur)).To(Succeed())
 	NewWithT(t).Expect(cur.Status.Deliveries[0].LastFailure).To(Equal("user_not_found"))
 	consistently(t, dest.keysTo("ghost")).Should(HaveLen(1), "not retried")
-	NewWithT(t).Expect(promtest.ToFloat64(metrics.Notifications.WithLabelValues("eventsink", "failed"))).To(Equal(failed+1))
+	NewWithT(t).Expect(promtest.ToFloat64(metrics.Notifications.WithLabelValues("eventsink", "failed"))).To(Equal(failed + 1))
 	eventually(t, func() []string {
 		var list eventsv1.EventList
 		_ = k8s.List(ctx, &list, client.InNamespace(ns))
