@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -137,6 +138,9 @@ func outcomeMessage(r *conchv1.Reservation, res *conchv1.Resource, o queue.Outco
 		return fmt.Sprintf("%s may not hold %s: the holder matches none of its allowedHolders %v",
 			r.Spec.Holder, res.Name, res.Spec.AllowedHolders)
 	case conchv1.StateReleased:
+		if o.Reason == conchv1.ReasonHolderFinished || o.Reason == conchv1.ReasonHolderDeleted {
+			return holderEnded(r, res, o)
+		}
 		if o.Reason == conchv1.ReasonDeleted {
 			return fmt.Sprintf("Deleted; %s was released", res.Name)
 		}
@@ -146,6 +150,26 @@ func outcomeMessage(r *conchv1.Reservation, res *conchv1.Resource, o queue.Outco
 		return fmt.Sprintf("Released %s at %s", res.Name, formatTime(o.EndedAt))
 	}
 	return string(o.State)
+}
+
+// holderEnded says that the object holding r (spec.heldBy) finished or went away, and what that did.
+func holderEnded(r *conchv1.Reservation, res *conchv1.Resource, o queue.Outcome) string {
+	who := "its holder"
+	if h := r.Spec.HeldBy; h != nil {
+		who = h.Kind + " " + h.Name
+	}
+	_, detail, _ := strings.Cut(r.Annotations[conchv1.AnnotationReleasedBecause], ":")
+	what := "finished"
+	if o.Reason == conchv1.ReasonHolderDeleted {
+		what = "is gone"
+	}
+	if detail = strings.TrimSpace(detail); detail != "" {
+		what += " (" + detail + ")"
+	}
+	if o.GrantedAt.IsZero() {
+		return fmt.Sprintf("%s %s, so the Reservation left the queue for %s", who, what, res.Name)
+	}
+	return fmt.Sprintf("%s %s, so %s was released at %s", who, what, res.Name, formatTime(o.EndedAt))
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -431,7 +431,11 @@ func (r *ResourceReconciler) recordChange(ctx context.Context, res *conchv1.Reso
 		metrics.Expirations.WithLabelValues(rsv.Namespace).Inc()
 		observeEnd(rsv.Namespace, st.State, o.GrantedAt, now)
 	case conchv1.StateReleased:
-		r.Recorder.Eventf(rsv, res, corev1.EventTypeNormal, conchv1.ReasonReleased, "Release", "%s", msg)
+		reason := conchv1.ReasonReleased
+		if o.Reason == conchv1.ReasonHolderFinished || o.Reason == conchv1.ReasonHolderDeleted {
+			reason = o.Reason // the Event says the holding object ended, not that someone let go
+		}
+		r.Recorder.Eventf(rsv, res, corev1.EventTypeNormal, reason, "Release", "%s", msg)
 		observeEnd(rsv.Namespace, st.State, o.GrantedAt, now)
 	case conchv1.StateRejected:
 		r.Recorder.Eventf(rsv, res, corev1.EventTypeWarning, o.Reason, "Reject", "%s", msg)

@@ -69,5 +69,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}
+	if err := (&HolderReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("conch-holder"),
+		Clock:     opts.Clock,
+	}).SetupWithManager(mgr, copts); err != nil {
+		return err
+	}
 	return mgr.Add(NewStateCollector(mgr.GetCache()))
 }

@@ -55,6 +55,8 @@ const (
 	ReasonExpired            = "Expired"
 	ReasonHolderNotAllowed   = "HolderNotAllowed"
 	ReasonHeartbeatMissed    = "HeartbeatMissed"
+	ReasonHolderFinished     = "HolderFinished"
+	ReasonHolderDeleted      = "HolderDeleted"
 	ReasonMaxDurationApplied = "MaxDurationApplied"
 	ReasonWithinMaxDuration  = "WithinMaxDuration"
 )
@@ -70,6 +72,9 @@ const (
 	AnnotationSlackUserName = "conch.dev/slack-user-name"
 	// AnnotationReleasedBy names who released a Reservation that was not theirs.
 	AnnotationReleasedBy = "conch.dev/released-by"
+	// AnnotationReleasedBecause says why Conch released a Reservation held by an object (spec.heldBy):
+	// HolderFinished or HolderDeleted, with the object's own word after a colon ("HolderFinished: Job Failed").
+	AnnotationReleasedBecause = "conch.dev/released-because"
 )
 
 // ReservationFinalizer was set on every Reservation by Conch before v0.2. Conch no longer sets it: a deleted
@@ -139,6 +144,49 @@ type ReservationSpec struct {
 	// Deleting the Reservation releases it too.
 	// +optional
 	Released bool `json:"released,omitempty"`
+
+	// heldBy names the object whose work holds this Reservation, in its namespace: a Pod, a Job, a Tekton
+	// PipelineRun or TaskRun, an Argo Workflow, or any object. When it finishes or disappears the Reservation is
+	// released (waiting or holding) with reason HolderFinished or HolderDeleted, so a pipeline that crashes hands
+	// over at once. It cannot be changed.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="heldBy cannot be changed; create a new Reservation"
+	HeldBy *HeldBy `json:"heldBy,omitempty"`
+}
+
+// HeldBy names the object a Reservation is held by.
+type HeldBy struct {
+	// apiVersion is the object's group/version: v1 for a Pod, batch/v1 for a Job, tekton.dev/v1 for a
+	// PipelineRun, argoproj.io/v1alpha1 for a Workflow.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	APIVersion string `json:"apiVersion"`
+
+	// kind is the object's kind: Pod, Job, PipelineRun, TaskRun, Workflow, or any other.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Kind string `json:"kind"`
+
+	// name is the object's name, in the Reservation's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// uid, when set, is the object's UID: another object created later under the same name is not the holder
+	// (the holder was deleted).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	UID string `json:"uid,omitempty"`
+
+	// finishedCondition is, for kinds Conch does not know, the condition type whose status True means the work is
+	// done (for example Complete). Unset, such an object is done when kstatus reads it as Current or Failed.
+	// Ignored for Pods, Jobs, PipelineRuns, TaskRuns and Workflows, whose end Conch knows.
+	// +optional
+	// +kubebuilder:validation:MaxLength=316
+	FinishedCondition string `json:"finishedCondition,omitempty"`
 }
 
 // ReservationStatus is what the controller decided about a Reservation.

@@ -5,6 +5,7 @@ package index
 import (
 	"context"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -20,7 +21,20 @@ const (
 	// UnboundPoolField indexes pooled Reservations that are not bound yet (value "true"), so that a new Resource
 	// in a namespace wakes only those that may want it.
 	UnboundPoolField = "conch.dev/unbound-pool"
+
+	// HeldByField indexes Reservations that are still open by the object holding them (spec.heldBy), as
+	// HeldByKey makes it, so that a Job that finishes wakes only the Reservations it holds.
+	HeldByField = "conch.dev/held-by"
 )
+
+// HeldByKey is the HeldByField value of an object of group and kind named name: "Job.batch/build-42".
+func HeldByKey(group, kind, name string) string {
+	gk := kind
+	if group != "" {
+		gk += "." + group
+	}
+	return gk + "/" + name
+}
 
 // BoundResource returns the name of the Resource r is bound to, or "" while a pooled Reservation is unbound.
 func BoundResource(r *conchv1.Reservation) string {
@@ -36,7 +50,24 @@ func Setup(ctx context.Context, mgr manager.Manager) error {
 	if err := idx.IndexField(ctx, &conchv1.Reservation{}, BoundResourceField, BoundResourceValues); err != nil {
 		return err
 	}
-	return idx.IndexField(ctx, &conchv1.Reservation{}, UnboundPoolField, UnboundPoolValues)
+	if err := idx.IndexField(ctx, &conchv1.Reservation{}, UnboundPoolField, UnboundPoolValues); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &conchv1.Reservation{}, HeldByField, HeldByValues)
+}
+
+// HeldByValues is the indexer of HeldByField.
+func HeldByValues(o client.Object) []string {
+	r := o.(*conchv1.Reservation)
+	h := r.Spec.HeldBy
+	if h == nil || r.Spec.Released || r.Status.State.IsFinal() {
+		return nil
+	}
+	gv, err := schema.ParseGroupVersion(h.APIVersion)
+	if err != nil {
+		return nil
+	}
+	return []string{HeldByKey(gv.Group, h.Kind, h.Name)}
 }
 
 // BoundResourceValues is the indexer of BoundResourceField.

@@ -546,12 +546,29 @@ func (d *decider) goneOutcome(name string, uid types.UID, ticket int64, since, u
 	}
 }
 
-// release ends o as released by its holder, or as deleted.
+// release ends o as released by its holder, by the end of the object that held it (spec.heldBy), or as deleted.
 func (d *decider) release(o *Outcome, r *conchv1.Reservation) {
 	o.State, o.Reason, o.EndedAt = conchv1.StateReleased, conchv1.ReasonReleased, d.now
-	if r.DeletionTimestamp != nil {
+	switch {
+	case r.DeletionTimestamp != nil:
 		o.Reason = conchv1.ReasonDeleted
+	case ReleasedBecause(r) != "":
+		o.Reason = ReleasedBecause(r)
 	}
+}
+
+// ReleasedBecause returns HolderFinished or HolderDeleted when Conch released r because the object holding it
+// ended (the annotation conch.dev/released-because), else "".
+func ReleasedBecause(r *conchv1.Reservation) string {
+	if !r.Spec.Released {
+		return ""
+	}
+	why, _, _ := strings.Cut(r.Annotations[conchv1.AnnotationReleasedBecause], ":")
+	switch why = strings.TrimSpace(why); why {
+	case conchv1.ReasonHolderFinished, conchv1.ReasonHolderDeleted:
+		return why
+	}
+	return ""
 }
 
 // unresolve notes that the entry with this ticket could not be decided about.
