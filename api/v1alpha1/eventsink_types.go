@@ -46,6 +46,8 @@ const (
 	// EventSinkReasonInvalidAddress: the URL or the Service cannot be delivered to (a Service of another
 	// namespace, a URL that does not parse).
 	EventSinkReasonInvalidAddress = "InvalidAddress"
+	// EventSinkReasonInvalidFilter: spec.filter.resourceSelector is not a valid label selector.
+	EventSinkReasonInvalidFilter = "InvalidFilter"
 	// EventSinkReasonTooManySinks: the namespace has more than MaxEventSinksPerNamespace EventSinks and this one
 	// is beyond the limit.
 	EventSinkReasonTooManySinks = "TooManySinks"
