@@ -47,11 +47,7 @@ func CloudEvent(ev notify.Event) (cloudevents.Event, error) {
 		ce.SetSubject(r)
 	}
 	ce.SetTime(ev.Time.UTC())
-	b, err := json.Marshal(ev.Data())
-	if err != nil {
-		return ce, err
-	}
-	if err := ce.SetData(cloudevents.ApplicationJSON, b); err != nil {
+	if err := ce.SetData(cloudevents.ApplicationJSON, ev.Data()); err != nil {
 		return ce, err
 	}
 	return ce, ce.Validate()
