@@ -125,7 +125,7 @@ func TestDeliverCloudEvents(t *testing.T) {
 	for _, format := range []conchv1.EventSinkFormat{conchv1.FormatCloudEventsBinary, conchv1.FormatCloudEventsStructured} {
 		t.Run(string(format), func(t *testing.T) {
 			rcv := newReceiver(t)
-			sink := testutil.EventSink("deploys").Namespace("team-a").URL(rcv.srv.URL + "/hook").Key("hook-key", "").Format(format).Obj()
+			sink := testutil.EventSink("deploys").Namespace("team-a").URL(rcv.srv.URL+"/hook").Key("hook-key", "").Format(format).Obj()
 			d, _ := newTestDestination(t, sink, keySecret("hook-key", testKey))
 			ev := granted("deploy pr-345")
 			s := sinkFor(t, d, ev)

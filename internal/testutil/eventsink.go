@@ -45,7 +45,10 @@ func (w *EventSinkWrapper) Key(secret, key string) *EventSinkWrapper {
 }
 
 // Format sets spec.format.
-func (w *EventSinkWrapper) Format(f conchv1.EventSinkFormat) *EventSinkWrapper { w.Spec.Format = f; return w }
+func (w *EventSinkWrapper) Format(f conchv1.EventSinkFormat) *EventSinkWrapper {
+	w.Spec.Format = f
+	return w
+}
 
 // Types sets spec.filter.types.
 func (w *EventSinkWrapper) Types(ts ...string) *EventSinkWrapper { w.Spec.Filter.Types = ts; return w }
