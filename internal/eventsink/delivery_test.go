@@ -110,9 +110,9 @@ func keySecret(name, value string) *corev1.Secret {
 // sinkFor returns the one notify.Sink the Destination makes for ev's object.
 func sinkFor(t *testing.T, d *Destination, ev notify.Event) notify.Sink {
 	t.Helper()
-	var obj client.Object = ev.Reservation
-	if obj == nil || ev.Reservation == nil {
-		obj = ev.Resource
+	var obj client.Object = ev.Resource
+	if ev.Reservation != nil {
+		obj = ev.Reservation
 	}
 	sinks, err := d.Sinks(t.Context(), obj, ev.Resource)
 	if err != nil || len(sinks) != 1 {

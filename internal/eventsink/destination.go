@@ -374,7 +374,7 @@ func (d *Destination) signingKey(ctx context.Context, s *conchv1.EventSink) ([]b
 	if v, ok := sec.Data[field]; !ok {
 		c.err = fmt.Errorf("%w: Secret %s has no key %q (spec.signingKeySecretRef.key)", errKeyNotInSecret, nn.Name, field)
 	} else if c.key, c.err = ParseSigningKey(v); c.err != nil {
-		c.err = fmt.Errorf("Secret %s, key %q: %w", nn.Name, field, c.err)
+		c.err = fmt.Errorf("the key %q of Secret %s: %w", field, nn.Name, c.err)
 	}
 	d.mu.Lock()
 	d.keys[nn] = c
