@@ -81,6 +81,13 @@ func newReceiver(t *testing.T, codes ...int) *receiver {
 	return r
 }
 
+// setHang makes the receiver wait d (or until the request is cancelled) before answering.
+func (r *receiver) setHang(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hang = d
+}
+
 func (r *receiver) received() []received {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -202,7 +209,7 @@ func TestDeliverFailures(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			rcv := newReceiver(t, tc.codes...)
-			rcv.hang = tc.hang
+			rcv.setHang(tc.hang)
 			sink := testutil.EventSink("deploys").Namespace("team-a").URL(rcv.srv.URL).Key("hook-key", "").Timeout(300 * time.Millisecond).Obj()
 			objs := []client.Object{sink}
 			if !tc.noSecret {
@@ -230,7 +237,7 @@ func TestDeliverFailures(t *testing.T) {
 				t.Errorf("figures %+v, want one failure recorded", st)
 			}
 			// The next attempt succeeds (the receiver answers 200 once its codes run out) and resets the count.
-			rcv.hang = 0
+			rcv.setHang(0)
 			if !tc.noSecret {
 				if err := s.Send(t.Context(), ev); err != nil {
 					t.Fatalf("second Send: %v", err)
