@@ -1,5 +1,6 @@
 // Package v1alpha1 contains the conch.dev/v1alpha1 API: Resource, the thing people take turns on, Reservation, one
-// request to hold it, and Standup, a team's asynchronous stand-up in Slack.
+// request to hold it, Standup, a team's asynchronous stand-up in Slack, and EventSink, an HTTP endpoint told of
+// their events.
 //
 // +kubebuilder:object:generate=true
 // +groupName=conch.dev
@@ -29,6 +30,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&Resource{}, &ResourceList{},
 		&Reservation{}, &ReservationList{},
 		&Standup{}, &StandupList{},
+		&EventSink{}, &EventSinkList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/eventsink"
 	"github.com/conch-dev/conch/internal/slackbot"
 )
 
@@ -35,6 +36,8 @@ type Flags struct {
 	qps  float64
 	// namespaces, channelNamespaces and admins are lists, split by Options.
 	namespaces, channelNamespaces, admins string
+	// eventSinkAllowedCIDRs is a list, parsed by Options.
+	eventSinkAllowedCIDRs string
 	// namespaceFile is inClusterNamespaceFile; tests point it elsewhere.
 	namespaceFile string
 }
@@ -66,6 +69,8 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.channelNamespaces, "slack-channel-namespaces", "", "Per-channel namespaces: C0123ABC=team-a,C0456DEF=team-b.")
 	fs.StringVar(&f.admins, "slack-admins", "", "Comma-separated Slack user IDs that may release anyone's hold.")
 	fs.DurationVar(&o.Slack.WarnBefore, "slack-warn-before", 10*time.Minute, "How long before a hold ends its holder is warned.")
+	fs.StringVar(&f.eventSinkAllowedCIDRs, "event-sink-allowed-cidrs", "",
+		"Comma-separated CIDRs EventSinks may deliver to although the manager refuses them by default (loopback, link-local and cloud metadata, the API server), e.g. 127.0.0.0/8 for a receiver beside a development manager.")
 	if fs.Lookup("kubeconfig") == nil {
 		fs.String("kubeconfig", "", "Paths to a kubeconfig. Only required if out-of-cluster.")
 	}
@@ -82,6 +87,9 @@ func (f *Flags) Options(log logr.Logger) (Options, error) {
 	o.Namespaces = splitList(f.namespaces)
 	o.Slack.Admins = splitList(f.admins)
 	var err error
+	if o.EventSinkAllowedCIDRs, err = eventsink.ParseCIDRs(f.eventSinkAllowedCIDRs); err != nil {
+		return Options{}, fmt.Errorf("--event-sink-allowed-cidrs: %w", err)
+	}
 	if o.Slack.ChannelNamespaces, err = slackbot.ParseChannelNamespaces(f.channelNamespaces); err != nil {
 		return Options{}, fmt.Errorf("--slack-channel-namespaces: %w", err)
 	}

@@ -146,3 +146,21 @@ func TestListFlags(t *testing.T) {
 		t.Error("a channel without a namespace was accepted")
 	}
 }
+
+// TestEventSinkAllowedCIDRs: the CIDRs are parsed, a bare address is one address, and garbage is refused.
+func TestEventSinkAllowedCIDRs(t *testing.T) {
+	opts, err := options(t, "", "--leader-elect=false", "--event-sink-allowed-cidrs=127.0.0.0/8, 169.254.169.254")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range opts.EventSinkAllowedCIDRs {
+		got = append(got, p.String())
+	}
+	if diff := cmp.Diff([]string{"127.0.0.0/8", "169.254.169.254/32"}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := options(t, "", "--leader-elect=false", "--event-sink-allowed-cidrs=localhost"); err == nil {
+		t.Error("a name was accepted as a CIDR")
+	}
+}

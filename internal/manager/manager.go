@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/netip"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -64,6 +65,9 @@ type Options struct {
 	Slack slackbot.Config
 	// SlackSecret names the Secret ("namespace/name") holding the Slack tokens; read at start.
 	SlackSecret string
+	// EventSinkAllowedCIDRs are ranges EventSinks may deliver to although the manager refuses them by default
+	// (eventsink.Options.AllowedCIDRs).
+	EventSinkAllowedCIDRs []netip.Prefix
 }
 
 // Scheme returns a scheme with the Kubernetes kinds and Conch's.
