@@ -360,7 +360,7 @@ func TestSendToDeletedSink(t *testing.T) {
 	if err := c.Delete(context.Background(), sink); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Send(t.Context(), ev); !errors.Is(err, errSinkGone) || !notify.IsPermanent(err) {
-		t.Errorf("Send = %v, want a permanent errSinkGone", err)
+	if err := s.Send(t.Context(), ev); !errors.Is(err, errSinkGone) || !notify.IsGone(err) {
+		t.Errorf("Send = %v, want errSinkGone marked Gone", err)
 	}
 }

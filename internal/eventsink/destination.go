@@ -148,7 +148,7 @@ func (d *Destination) Sinks(ctx context.Context, obj client.Object, res client.O
 		out = append(out, notify.Sink{
 			Name:  conchv1.DeliveryEventSinkPrefix + s.Name,
 			Lane:  "eventsink/" + s.Namespace + "/" + s.Name,
-			Wants: func(ev notify.Event) bool { return f.matches(ev, resLabels, known) },
+			Wants: func(ev notify.Event) bool { return f.matches(ev, resLabels, known) && owed(s, ev) },
 			Send:  func(ctx context.Context, ev notify.Event) error { return d.send(ctx, nn, ev) },
 			Done:  func(ev notify.Event, err error) { d.done(nn, err) },
 		})
@@ -207,6 +207,16 @@ func (f filter) matches(ev notify.Event, resLabels map[string]string, known bool
 	return true
 }
 
+// creationSkew allows for the clocks of the API server (which stamps a sink's creation) and the controllers
+// (which stamp a transition) to differ.
+const creationSkew = time.Minute
+
+// owed reports whether ev happened while s existed: a new sink is told what happens from now on, not the
+// history of every Reservation still around.
+func owed(s *conchv1.EventSink, ev notify.Event) bool {
+	return !ev.Time.Before(s.CreationTimestamp.Add(-creationSkew))
+}
+
 // errSinkGone: the EventSink was deleted while its events waited.
 var errSinkGone = errors.New("the EventSink was deleted")
 
@@ -215,7 +225,7 @@ func (d *Destination) send(ctx context.Context, nn types.NamespacedName, ev noti
 	s := &conchv1.EventSink{}
 	if err := d.client.Get(ctx, nn, s); err != nil {
 		if apierrors.IsNotFound(err) {
-			return notify.Permanent(errSinkGone)
+			return notify.Gone(errSinkGone)
 		}
 		return err
 	}

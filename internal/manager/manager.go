@@ -27,6 +27,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/eventsink"
 	"github.com/conch-dev/conch/internal/notify"
 	"github.com/conch-dev/conch/internal/slackbot"
 	"github.com/conch-dev/conch/internal/standup"
@@ -131,7 +132,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 	if err != nil {
 		return nil, err
 	}
-	if err := setupNotify(mgr, opts, bot); err != nil {
+	if err := setupNotify(ctx, mgr, opts, bot); err != nil {
 		return nil, fmt.Errorf("setting up notifications: %w", err)
 	}
 	// Stand-ups happen in Slack; without it their controller only says so (Ready=False, SlackDisabled).
@@ -193,8 +194,8 @@ func setupSlack(ctx context.Context, mgr manager.Manager, opts Options) (*slackb
 }
 
 // setupNotify adds the Dispatcher, which delivers what happens to Reservations and Resources to every destination:
-// Slack when it is on.
-func setupNotify(mgr manager.Manager, opts Options, bot *slackbot.Bot) error {
+// Slack when it is on, and the EventSinks of each namespace.
+func setupNotify(ctx context.Context, mgr manager.Manager, opts Options, bot *slackbot.Bot) error {
 	d := &notify.Dispatcher{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("conch-notify"), Clock: opts.Clock,
 		WarnBefore: opts.Slack.WarnBefore,
@@ -205,6 +206,11 @@ func setupNotify(mgr manager.Manager, opts Options, bot *slackbot.Bot) error {
 	if bot != nil {
 		d.Destinations = append(d.Destinations, bot.Destination())
 	}
+	sinks := eventsink.NewDestination(mgr.GetClient(), eventsink.Options{AllowedCIDRs: opts.EventSinkAllowedCIDRs, Clock: d.Clock})
+	if err := sinks.SetupWithManager(ctx, mgr); err != nil {
+		return err
+	}
+	d.Destinations = append(d.Destinations, sinks)
 	return d.SetupWithManager(mgr)
 }
 

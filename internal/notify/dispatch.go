@@ -334,11 +334,16 @@ func (d *Dispatcher) work(ctx context.Context, l *lane, j *job) {
 		err := j.sink.Send(sctx, j.ev)
 		cancel()
 		now := d.Clock.Now()
-		switch after, limited := retryAfterOf(err); {
+		switch after, limited := RetryAfterOf(err); {
 		case err == nil:
 			j.sent = true
 			metrics.Notifications.WithLabelValues(k, "delivered").Inc()
 			metrics.NotificationDelaySeconds.WithLabelValues(k).Observe(now.Sub(j.ev.Time).Seconds())
+		case IsGone(err):
+			metrics.Notifications.WithLabelValues(k, "dropped").Inc()
+			log.V(1).Info("The destination is gone; dropping the event", "error", err.Error())
+			d.finish(l, j)
+			return
 		case IsPermanent(err):
 			j.sent, j.failure = true, truncate(err.Error(), 256)
 			metrics.Notifications.WithLabelValues(k, "failed").Inc()

@@ -25,7 +25,7 @@ type Sink struct {
 	// Wants reports whether the destination takes ev; nil takes every event.
 	Wants func(ev Event) bool
 	// Send delivers ev once. An error wrapped by Permanent is not retried: the event is recorded as given up on,
-	// with the error. An error wrapped by RetryAfter is retried after the time it names; any other after a
+	// with the error. An error wrapped by Gone drops the event unrecorded. An error wrapped by RetryAfter is retried after the time it names; any other after a
 	// backoff (1 s doubling to 5 min).
 	Send func(ctx context.Context, ev Event) error
 	// Done, when set, hears the final outcome of each event (nil for delivered; a permanent error; never a
@@ -60,6 +60,27 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+// goneError marks a destination that no longer exists.
+type goneError struct{ err error }
+
+func (e goneError) Error() string { return e.err.Error() }
+func (e goneError) Unwrap() error { return e.err }
+
+// Gone marks err as saying the destination itself no longer exists (an EventSink deleted while its events
+// waited): the event is dropped and nothing is recorded, since there is no one left to record it for.
+func Gone(err error) error {
+	if err == nil {
+		return nil
+	}
+	return goneError{err}
+}
+
+// IsGone reports whether err was marked by Gone.
+func IsGone(err error) bool {
+	var g goneError
+	return errors.As(err, &g)
+}
+
 // retryAfterError carries the time a destination asked to wait (HTTP 429/503 Retry-After).
 type retryAfterError struct {
 	err   error
@@ -79,8 +100,8 @@ func RetryAfter(err error, d time.Duration) error {
 	return retryAfterError{err: err, after: d}
 }
 
-// retryAfterOf returns the wait err asks for, if any.
-func retryAfterOf(err error) (time.Duration, bool) {
+// RetryAfterOf returns the wait err asks for (see RetryAfter), if any.
+func RetryAfterOf(err error) (time.Duration, bool) {
 	var r retryAfterError
 	if errors.As(err, &r) {
 		return r.after, true
