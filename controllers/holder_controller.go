@@ -32,7 +32,8 @@ import (
 )
 
 // HolderGrace is how long a Reservation may name a holding object that does not exist yet (a Job applied just
-// after its Reservation) before it is released as HolderDeleted.
+// after its Reservation) before it is released as HolderDeleted. A holder named with its UID, or that this manager
+// saw, is gone at once.
 const HolderGrace = 30 * time.Second
 
 // HolderReconciler releases a Reservation when the object holding it (spec.heldBy) finishes its work or
@@ -53,6 +54,9 @@ type HolderReconciler struct {
 	ctrl    controller.Controller
 	mu      sync.Mutex
 	watched map[schema.GroupVersionKind]bool
+	// seen are the Reservations whose holding object this manager has seen exist: its disappearance then is a
+	// deletion, not a holder yet to come.
+	seen map[types.UID]bool
 }
 
 var _ reconcile.Reconciler = (*HolderReconciler)(nil)
@@ -99,7 +103,7 @@ func (r *HolderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 	switch {
 	case apierrors.IsNotFound(err):
-		if age := r.Clock.Since(rsv.CreationTimestamp.Time); age < HolderGrace {
+		if age := r.Clock.Since(rsv.CreationTimestamp.Time); age < HolderGrace && h.UID == "" && !r.sawHolder(rsv.UID) {
 			return ctrl.Result{RequeueAfter: HolderGrace - age}, nil
 		}
 		return ctrl.Result{}, r.release(ctx, rsv, conchv1.ReasonHolderDeleted, fmt.Sprintf("%s %s not found", h.Kind, h.Name))
@@ -110,10 +114,19 @@ func (r *HolderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	case held.GetDeletionTimestamp() != nil:
 		return ctrl.Result{}, r.release(ctx, rsv, conchv1.ReasonHolderDeleted, "being deleted")
 	}
+	r.mu.Lock()
+	r.seen[rsv.UID] = true
+	r.mu.Unlock()
 	if done, why := holding.Finished(held, h.FinishedCondition); done {
 		return ctrl.Result{}, r.release(ctx, rsv, conchv1.ReasonHolderFinished, why)
 	}
 	return ctrl.Result{}, nil
+}
+
+func (r *HolderReconciler) sawHolder(uid types.UID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen[uid]
 }
 
 // release sets spec.released on rsv and says why in its annotation; the queue ends it and hands over.
@@ -125,7 +138,13 @@ func (r *HolderReconciler) release(ctx context.Context, rsv *conchv1.Reservation
 	}
 	rsv.Annotations[conchv1.AnnotationReleasedBecause] = reason + ": " + detail
 	ctrl.LoggerFrom(ctx).Info("Releasing: its holder ended", "reason", reason, "detail", detail)
-	return client.IgnoreNotFound(r.Patch(ctx, rsv, patch))
+	if err := r.Patch(ctx, rsv, patch); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	r.mu.Lock()
+	delete(r.seen, rsv.UID)
+	r.mu.Unlock()
+	return nil
 }
 
 // watch starts watching a kind of holding object, once. A kind the API server does not serve is an error
@@ -181,7 +200,7 @@ func holderChanged() predicate.TypedPredicate[*unstructured.Unstructured] {
 
 // SetupWithManager runs the reconciler for Reservations that name a holding object.
 func (r *HolderReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	r.watched = map[schema.GroupVersionKind]bool{}
+	r.watched, r.seen = map[schema.GroupVersionKind]bool{}, map[types.UID]bool{}
 	if r.Cache == nil {
 		r.Cache = mgr.GetCache()
 	}

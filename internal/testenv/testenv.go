@@ -74,7 +74,7 @@ rules:
   - level: Metadata
 `
 
-// Start starts etcd and kube-apiserver and installs the CRDs from config/crd/bases.
+// Start starts etcd and kube-apiserver and installs the CRDs from config/crd/bases and test/crds.
 func Start(opts Options) (*Environment, error) {
 	root, err := RepoRoot()
 	if err != nil {
@@ -85,7 +85,9 @@ func Start(opts Options) (*Environment, error) {
 		return nil, err
 	}
 	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		// Conch's CRDs, and minimal ones for the kinds Reservations may be held by that a bare API server lacks
+		// (Tekton's PipelineRun and TaskRun, Argo's Workflow).
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases"), filepath.Join(root, "test", "crds")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 	}

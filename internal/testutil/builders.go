@@ -144,6 +144,12 @@ func (w *ReservationWrapper) Because(reason string) *ReservationWrapper {
 	return w
 }
 
+// HeldBy names the object holding the Reservation (spec.heldBy).
+func (w *ReservationWrapper) HeldBy(apiVersion, kind, name string) *ReservationWrapper {
+	w.Spec.HeldBy = &conchv1.HeldBy{APIVersion: apiVersion, Kind: kind, Name: name}
+	return w
+}
+
 // Released sets spec.released.
 func (w *ReservationWrapper) Released() *ReservationWrapper { w.Spec.Released = true; return w }
 

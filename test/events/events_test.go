@@ -227,7 +227,7 @@ func TestTheGrantPathDoesNotWaitForAHangingSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 20 {
-		r := testutil.Reservation("r"+string(rune('a'+i))).Namespace(ns).On("staging").Holder("ci:job").For(time.Hour).Obj()
+		r := testutil.Reservation("r" + string(rune('a'+i))).Namespace(ns).On("staging").Holder("ci:job").For(time.Hour).Obj()
 		created := time.Now()
 		if err := k8s.Create(ctx, r); err != nil {
 			t.Fatal(err)

@@ -391,12 +391,16 @@ func (h *harness) adminReleaseWarningAndExpiry() {
 	dms := h.posts("D" + alice)()
 	h.clk.Step(time.Hour - warnBefore)
 	h.eventually(h.posts("D"+alice)).Should(BeNumerically(">", dms), "the expiry warning")
-	h.eventually(func() *metav1.MicroTime {
-		if r := h.rsv(aliceRsv); r != nil && r.Status.Notified != nil {
-			return r.Status.Notified.Warned
+	h.eventually(func() []string {
+		if r := h.rsv(aliceRsv); r != nil {
+			for _, d := range r.Status.Deliveries {
+				if d.Sink == conchv1.DeliverySlackDM {
+					return d.Events
+				}
+			}
 		}
 		return nil
-	}).ShouldNot(BeNil())
+	}).Should(ContainElement(HavePrefix("expiring:")), "the warning is recorded once sent")
 	h.clk.Step(warnBefore)
 	h.eventually(h.stateOf(aliceRsv)).Should(Equal(conchv1.StateExpired))
 }
