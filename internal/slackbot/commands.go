@@ -150,16 +150,18 @@ func (b *Bot) resource(ctx context.Context, ns, name string) (*conchv1.Resource,
 	return nil, ephemeral("There is no *%s* here. `%s list` shows what there is.", name, b.cfg.Command)
 }
 
-// mine returns the user's Reservations for res that have not ended, oldest first.
+// mine returns the user's Reservations for res that have not ended, oldest first. A Reservation is the user's
+// when its spec.holder names them: the holder cannot change, while the label conch.dev/slack-user is written by
+// whoever may label Reservations, so it only says who a Reservation was made for, never who may change it.
 func (b *Bot) mine(ctx context.Context, ns, user, resource string) ([]conchv1.Reservation, error) {
 	var list conchv1.ReservationList
 	if err := b.client.List(ctx, &list, client.InNamespace(ns),
-		client.MatchingLabels{conchv1.LabelSlackUser: user},
 		client.MatchingFields{index.BoundResourceField: resource}); err != nil {
 		return nil, err
 	}
 	out := slices.DeleteFunc(list.Items, func(r conchv1.Reservation) bool {
-		return r.Status.State.IsFinal() || r.Spec.Released || r.DeletionTimestamp != nil
+		return SlackUserOf(r.Spec.Holder) != user ||
+			r.Status.State.IsFinal() || r.Spec.Released || r.DeletionTimestamp != nil
 	})
 	slices.SortFunc(out, func(a, b conchv1.Reservation) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) })
 	return out, nil

@@ -1,0 +1,37 @@
+package slack
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/testutil"
+)
+
+// TestSlashCommandsFindMyReservationsByHolder: "my Reservation" is the one whose spec.holder (immutable) names me,
+// not the one whose label says so: anyone who may label a Reservation can write the label.
+func TestSlashCommandsFindMyReservationsByHolder(t *testing.T) {
+	h := setup(t)
+	g := NewWithT(t)
+	h.create(h.resource("staging").Obj())
+	bobs := testutil.Reservation("bobs").Namespace(h.ns).On("staging").Holder("slack:" + bob).For(time.Hour).Obj()
+	bobs.Labels = map[string]string{conchv1.LabelSlackUser: alice}
+	h.create(bobs)
+	h.eventually(func() conchv1.ReservationState { return h.get("bobs").Status.State }).Should(Equal(conchv1.StateGranted))
+
+	h.dibs(alice, "extend staging 1h")
+	g.Expect(h.nthReply(alice, 1).Text).To(ContainSubstring("You do not hold *staging*"))
+	h.dibs(alice, "off staging")
+	g.Expect(h.nthReply(alice, 2).Text).To(ContainSubstring("You do not hold or wait for *staging*"))
+	g.Expect(h.get("bobs").Spec.Released).To(BeFalse())
+	g.Expect(h.get("bobs").Spec.Duration.Duration).To(Equal(time.Hour))
+
+	// Bob's own commands find it, whatever its label says.
+	h.dibs(bob, "extend staging 30m")
+	g.Expect(h.nthReply(bob, 1).Text).To(ContainSubstring("You now hold *staging* until"))
+	g.Expect(h.get("bobs").Spec.Duration.Duration).To(Equal(90 * time.Minute))
+	h.dibs(bob, "off staging")
+	g.Expect(h.nthReply(bob, 2).Text).To(Equal("<@UBOB> released *staging*."))
+}
