@@ -70,6 +70,9 @@ const (
 	AnnotationSlackUserName = "conch.dev/slack-user-name"
 	// AnnotationReleasedBy names who released a Reservation that was not theirs.
 	AnnotationReleasedBy = "conch.dev/released-by"
+	// AnnotationSlackRequests holds the keys of the last requests from Slack that changed a Reservation (at most
+	// 16, space-separated, oldest first), so that one Slack redelivers, even after later ones, changes nothing.
+	AnnotationSlackRequests = "conch.dev/slack-requests"
 )
 
 // ReservationFinalizer was set on every Reservation by Conch before v0.2. Conch no longer sets it: a deleted

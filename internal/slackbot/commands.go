@@ -392,8 +392,9 @@ func (b *Bot) extendOne(ctx context.Context, r *conchv1.Reservation, res *conchv
 	err := b.patchSpec(ctx, r, func(r *conchv1.Reservation) (bool, error) {
 		current := durationOf(r)
 		next, clamped = current+d, false
-		if r.Annotations[annotationLastRequest] == key {
+		if handled(r, key) {
 			next = current // a redelivered request: already done
+			return false, nil
 		}
 		if limit := res.Spec.MaxDuration; limit != nil && next > limit.Duration {
 			next, clamped = limit.Duration, true
@@ -402,10 +403,7 @@ func (b *Bot) extendOne(ctx context.Context, r *conchv1.Reservation, res *conchv
 			next, clamped = 720*time.Hour, true
 		}
 		r.Spec.Duration = &metav1.Duration{Duration: next}
-		if r.Annotations == nil {
-			r.Annotations = map[string]string{}
-		}
-		r.Annotations[annotationLastRequest] = key
+		remember(r, key)
 		return true, nil
 	})
 	if err != nil {
@@ -414,9 +412,33 @@ func (b *Bot) extendOne(ctx context.Context, r *conchv1.Reservation, res *conchv
 	return r.Status.GrantedAt.Add(next), clamped, nil
 }
 
-// annotationLastRequest records the key of the last request that changed a Reservation from Slack, so that a
-// redelivered click does not extend twice.
+// maxRequests is how many request keys a Reservation remembers (conchv1.AnnotationSlackRequests). Slack
+// redelivers an envelope for about five minutes; nobody changes one hold sixteen times in that while.
+const maxRequests = 16
+
+// annotationLastRequest is where Conch kept the key of the last request only, before it kept several; it is read
+// as one more remembered key and dropped at the next change.
 const annotationLastRequest = "conch.dev/last-request"
+
+// handled reports whether the request key has already changed r.
+func handled(r *conchv1.Reservation, key string) bool {
+	return r.Annotations[annotationLastRequest] == key ||
+		slices.Contains(strings.Fields(r.Annotations[conchv1.AnnotationSlackRequests]), key)
+}
+
+// remember records key in r's annotations as the newest request, forgetting the oldest beyond maxRequests.
+func remember(r *conchv1.Reservation, key string) {
+	keys := slices.DeleteFunc(strings.Fields(r.Annotations[conchv1.AnnotationSlackRequests]), func(k string) bool { return k == key })
+	keys = append(keys, key)
+	if len(keys) > maxRequests {
+		keys = keys[len(keys)-maxRequests:]
+	}
+	if r.Annotations == nil {
+		r.Annotations = map[string]string{}
+	}
+	delete(r.Annotations, annotationLastRequest)
+	r.Annotations[conchv1.AnnotationSlackRequests] = strings.Join(keys, " ")
+}
 
 func clampedNote(res *conchv1.Resource, clamped bool) string {
 	if !clamped {

@@ -35,3 +35,26 @@ func TestSlashCommandsFindMyReservationsByHolder(t *testing.T) {
 	h.dibs(bob, "off staging")
 	g.Expect(h.nthReply(bob, 2).Text).To(Equal("<@UBOB> released *staging*."))
 }
+
+// TestEveryRedeliveredExtensionIsANoOp: Slack may redeliver an extension after a later one (a restart forgets the
+// envelopes it saw); each request extends once, whatever came between.
+func TestEveryRedeliveredExtensionIsANoOp(t *testing.T) {
+	h := setup(t)
+	g := NewWithT(t)
+	h.create(h.resource("staging").Obj())
+	h.dibs(alice, "staging for 1h")
+	h.eventually(h.dms(alice)).Should(HaveLen(1))
+	r := h.reservationOf(alice)()
+
+	first := h.dibs(alice, "extend staging 1h")
+	h.nthReply(alice, 2)
+	h.dibs(alice, "extend staging 30m")
+	h.nthReply(alice, 3)
+	g.Expect(h.get(r.Name).Spec.Duration.Duration).To(Equal(150 * time.Minute))
+
+	h.stop()
+	h.start()
+	h.slack.Redeliver(first)
+	g.Expect(h.nthReply(alice, 4).Text).To(ContainSubstring("You now hold *staging* until"))
+	g.Expect(h.get(r.Name).Spec.Duration.Duration).To(Equal(150*time.Minute), "the redelivered extension extended again")
+}
