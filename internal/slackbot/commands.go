@@ -151,18 +151,28 @@ func (b *Bot) resource(ctx context.Context, ns, name string) (*conchv1.Resource,
 }
 
 // mine returns the user's Reservations for res that have not ended, oldest first. A Reservation is the user's
-// when its spec.holder names them: the holder cannot change, while the label conch.dev/slack-user is written by
-// whoever may label Reservations, so it only says who a Reservation was made for, never who may change it.
+// when its spec.holder names them ("slack:<id>", or their e-mail address): the holder cannot change, while the
+// label conch.dev/slack-user is written by whoever may label Reservations, so it only says who a Reservation was
+// made for, never who may change it.
 func (b *Bot) mine(ctx context.Context, ns, user, resource string) ([]conchv1.Reservation, error) {
 	var list conchv1.ReservationList
 	if err := b.client.List(ctx, &list, client.InNamespace(ns),
 		client.MatchingFields{index.BoundResourceField: resource}); err != nil {
 		return nil, err
 	}
-	out := slices.DeleteFunc(list.Items, func(r conchv1.Reservation) bool {
-		return SlackUserOf(r.Spec.Holder) != user ||
-			r.Status.State.IsFinal() || r.Spec.Released || r.DeletionTimestamp != nil
-	})
+	out := make([]conchv1.Reservation, 0, 1)
+	for _, r := range list.Items {
+		if r.Status.State.IsFinal() || r.Spec.Released || r.DeletionTimestamp != nil {
+			continue
+		}
+		holder, err := b.people.userOf(ctx, r.Spec.Holder)
+		if err != nil {
+			return nil, err
+		}
+		if holder == user {
+			out = append(out, r)
+		}
+	}
 	slices.SortFunc(out, func(a, b conchv1.Reservation) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) })
 	return out, nil
 }
@@ -287,7 +297,7 @@ func (b *Bot) release(ctx context.Context, cmd slack.SlashCommand, who person, r
 			if err := b.client.Get(ctx, types.NamespacedName{Namespace: res.Namespace, Name: h.Reservation}, r); err != nil {
 				continue
 			}
-			if err := b.releaseOne(ctx, r, cmd.UserID, who.Name, key); err != nil {
+			if err := b.releaseOne(ctx, r, true, cmd.UserID, who.Name, key); err != nil {
 				return ephemeral("I could not release %s's hold on *%s*: %v", Who(h.Holder), res.Name, err)
 			}
 			released = append(released, Who(h.Holder))
@@ -297,7 +307,7 @@ func (b *Bot) release(ctx context.Context, cmd slack.SlashCommand, who person, r
 	held := false
 	for i := range mine {
 		held = held || mine[i].Status.State == conchv1.StateGranted
-		if err := b.releaseOne(ctx, &mine[i], cmd.UserID, who.Name, key); err != nil {
+		if err := b.releaseOne(ctx, &mine[i], false, cmd.UserID, who.Name, key); err != nil {
 			return ephemeral("I could not release *%s*: %v", res.Name, err)
 		}
 	}
@@ -307,9 +317,9 @@ func (b *Bot) release(ctx context.Context, cmd slack.SlashCommand, who person, r
 	return ephemeral("You left the queue for *%s*.", res.Name)
 }
 
-// releaseOne sets spec.released, recording who did it when it was not the holder.
-func (b *Bot) releaseOne(ctx context.Context, r *conchv1.Reservation, userID, userName, key string) error {
-	byOther := SlackUserOf(r.Spec.Holder) != userID
+// releaseOne sets spec.released for the Slack user userID, recording who did it when they are not the holder
+// (byOther: an admin).
+func (b *Bot) releaseOne(ctx context.Context, r *conchv1.Reservation, byOther bool, userID, userName, key string) error {
 	err := b.patchSpec(ctx, r, func(r *conchv1.Reservation) (bool, error) {
 		if r.Spec.Released {
 			return false, nil

@@ -24,7 +24,7 @@ import (
 func TestChangesFromSlackSurviveAStatusWrite(t *testing.T) {
 	for name, change := range map[string]func(b *Bot, r *conchv1.Reservation, res *conchv1.Resource) error{
 		"release": func(b *Bot, r *conchv1.Reservation, _ *conchv1.Resource) error {
-			return b.releaseOne(context.Background(), r, "UALICE", "alice", "key")
+			return b.releaseOne(context.Background(), r, false, "UALICE", "alice", "key")
 		},
 		"extend": func(b *Bot, r *conchv1.Reservation, res *conchv1.Resource) error {
 			_, _, err := b.extendOne(context.Background(), r, res, time.Hour, "key")

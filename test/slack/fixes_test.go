@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/slackbot"
 	"github.com/conch-dev/conch/internal/testutil"
 )
 
@@ -57,4 +58,35 @@ func TestEveryRedeliveredExtensionIsANoOp(t *testing.T) {
 	h.slack.Redeliver(first)
 	g.Expect(h.nthReply(alice, 4).Text).To(ContainSubstring("You now hold *staging* until"))
 	g.Expect(h.get(r.Name).Spec.Duration.Duration).To(Equal(150*time.Minute), "the redelivered extension extended again")
+}
+
+// TestHoldersByEmailUseTheirButtonsAndCommands: a Reservation made with kubectl for "alice@example.com" is
+// Alice's in Slack: her buttons and commands work on it, and only on it.
+func TestHoldersByEmailUseTheirButtonsAndCommands(t *testing.T) {
+	h := setup(t)
+	g := NewWithT(t)
+	h.create(h.resource("staging").Obj())
+	h.create(testutil.Reservation("by-mail").Namespace(h.ns).On("staging").Holder("alice@example.com").For(time.Hour).Obj())
+	h.eventually(h.dms(alice)).Should(HaveLen(1))
+	dm := h.dms(alice)()[0]
+
+	click, ok := dm.Click(bob, slackbot.ActionExtend)
+	g.Expect(ok).To(BeTrue())
+	h.slack.ClickButton(click)
+	g.Expect(h.nthReply(bob, 1).Text).To(Equal("Only the holder (<@UALICE>) or an admin can extend it."))
+
+	click, _ = dm.Click(alice, slackbot.ActionExtend)
+	h.slack.ClickButton(click)
+	g.Expect(h.nthReply(alice, 1).Text).To(ContainSubstring("Extended: you hold *staging* until"))
+	g.Expect(h.get("by-mail").Spec.Duration.Duration).To(Equal(2 * time.Hour))
+
+	h.dibs(alice, "extend staging 30m")
+	g.Expect(h.nthReply(alice, 2).Text).To(ContainSubstring("You now hold *staging* until"))
+	g.Expect(h.get("by-mail").Spec.Duration.Duration).To(Equal(150 * time.Minute))
+	h.dibs(alice, "staging")
+	g.Expect(h.nthReply(alice, 3).Text).To(ContainSubstring("You already hold *staging*"))
+	h.dibs(alice, "off staging")
+	g.Expect(h.nthReply(alice, 4).Text).To(Equal("<@UALICE> released *staging*."))
+	h.eventually(func() conchv1.ReservationState { return h.get("by-mail").Status.State }).Should(Equal(conchv1.StateReleased))
+	g.Expect(h.get("by-mail").Annotations).NotTo(HaveKey(conchv1.AnnotationReleasedBy), "she released it herself")
 }
