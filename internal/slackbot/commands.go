@@ -187,7 +187,7 @@ func (b *Bot) take(ctx context.Context, cmd slack.SlashCommand, who person, res 
 	key := requestKey(cmd.TeamID, cmd.UserID, cmd.TriggerID, cmd.Text)
 	for _, m := range mine {
 		if m.Labels[conchv1.LabelRequest] != key {
-			return b.describe(&m, "You already")
+			return b.describe(&m, "You already", false)
 		}
 	}
 
@@ -214,7 +214,8 @@ func (b *Bot) take(ctx context.Context, cmd slack.SlashCommand, who person, res 
 	if decided == nil {
 		return ephemeral("Your request for *%s* is in; I will DM you when it is your turn.", res.Name)
 	}
-	return b.describe(decided, "You")
+	// In the Resource's own channel the Notifier's handover post announces the grant: the reply is for the user.
+	return b.describe(decided, "You", cmd.ChannelID != res.Spec.SlackChannel)
 }
 
 // awaitDecision waits briefly for the controllers to grant or queue a Reservation, so the reply can say which.
@@ -234,20 +235,21 @@ func (b *Bot) awaitDecision(ctx context.Context, key client.ObjectKey) *conchv1.
 	return got
 }
 
-// describe tells the user where their Reservation stands. subject is "You" or "You already".
-func (b *Bot) describe(r *conchv1.Reservation, subject string) reply {
+// describe tells the user where their Reservation stands. subject is "You" or "You already"; announce makes a
+// grant a reply the whole channel sees, saying who took what.
+func (b *Bot) describe(r *conchv1.Reservation, subject string, announce bool) reply {
 	res := r.Status.ResourceName
 	switch r.Status.State {
 	case conchv1.StateGranted:
 		text := fmt.Sprintf("%s hold *%s* until %s.", subject, res, When(r.Status.ExpiresAt.Time))
-		if subject == "You" {
+		if announce {
 			text = fmt.Sprintf("<@%s> took *%s* until %s.", SlackUserOf(r.Spec.Holder), res, When(r.Status.ExpiresAt.Time))
 			if r.Spec.Reason != "" {
 				text += " _" + r.Spec.Reason + "_"
 			}
 		}
 		text += clampNote(r)
-		return reply{text: text, inChannel: subject == "You"}
+		return reply{text: text, inChannel: announce}
 	case conchv1.StateQueued:
 		text := fmt.Sprintf("%s wait for *%s*: number %d in the queue", subject, res, r.Status.Position)
 		if r.Status.EstimatedGrantTime != nil {

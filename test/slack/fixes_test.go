@@ -90,3 +90,34 @@ func TestHoldersByEmailUseTheirButtonsAndCommands(t *testing.T) {
 	h.eventually(func() conchv1.ReservationState { return h.get("by-mail").Status.State }).Should(Equal(conchv1.StateReleased))
 	g.Expect(h.get("by-mail").Annotations).NotTo(HaveKey(conchv1.AnnotationReleasedBy), "she released it herself")
 }
+
+// TestACommandInTheResourcesChannelIsAnnouncedOnce: the handover post already tells the Resource's channel who
+// holds it now, so a take typed there is not announced a second time by the reply.
+func TestACommandInTheResourcesChannelIsAnnouncedOnce(t *testing.T) {
+	h := setup(t)
+	g := NewWithT(t)
+	res := h.resource("staging").Obj()
+	res.Spec.SlackChannel = stagingChannel
+	h.create(res)
+
+	h.slack.SendSlashCommand(fakeslackCommand("/dibs", "staging for 1h", alice, stagingChannel))
+	reply := h.nthReply(alice, 1)
+	g.Expect(reply.Text).To(ContainSubstring("*staging* until"))
+	public := func() []string {
+		var out []string
+		for _, m := range h.slack.Messages() {
+			if m.Channel == stagingChannel && !m.Ephemeral {
+				out = append(out, m.Text)
+			}
+		}
+		return out
+	}
+	h.eventually(public).Should(containing("*staging* is now held by <@UALICE>"))
+	h.consistently(public).Should(HaveLen(1))
+	g.Expect(reply.ResponseType).To(Equal("ephemeral"))
+
+	// Typed elsewhere, the reply still tells that channel.
+	h.dibs(bob, "staging")
+	h.dibs(alice, "off staging")
+	g.Expect(h.nthReply(alice, 2).ResponseType).To(Equal("in_channel"))
+}
