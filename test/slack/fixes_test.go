@@ -9,6 +9,7 @@ import (
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/slackbot"
 	"github.com/conch-dev/conch/internal/testutil"
+	"github.com/conch-dev/conch/test/fakeslack"
 )
 
 // TestSlashCommandsFindMyReservationsByHolder: "my Reservation" is the one whose spec.holder (immutable) names me,
@@ -120,4 +121,26 @@ func TestACommandInTheResourcesChannelIsAnnouncedOnce(t *testing.T) {
 	h.dibs(bob, "staging")
 	h.dibs(alice, "off staging")
 	g.Expect(h.nthReply(alice, 2).ResponseType).To(Equal("in_channel"))
+}
+
+// TestACommandSentAtStartIsAnsweredCorrectly: a command that waits for the manager (sent while it was down, as
+// one typed during a restart) is taken once the caches it reads have synced, and answered from them at once,
+// rather than taken on connecting and held up while the controllers' informers sync (client-go checks every
+// 100 ms).
+func TestACommandSentAtStartIsAnsweredCorrectly(t *testing.T) {
+	h := setup(t)
+	g := NewWithT(t)
+	h.create(h.resource("staging").Obj())
+	h.dibs(alice, "staging for 1h")
+	h.eventually(h.dms(alice)).Should(HaveLen(1))
+
+	h.stop()
+	// Sent once Slack knows the socket is gone, so that it waits for the next connection.
+	h.eventually(h.slack.OpenConnections).Should(BeZero())
+	env := h.slack.SendSlashCommand(fakeslack.SlashCommand{Command: "/dibs", Text: "who staging", UserID: bob, ChannelID: teamChannel})
+	h.start()
+	reply := h.nthReply(bob, 1)
+	g.Expect(reply.Text).To(ContainSubstring("*staging* — held by <@UALICE>"))
+	ack, _ := h.slack.AckFor(env)
+	g.Expect(reply.Time.Sub(ack.ReceivedAt)).To(BeNumerically("<", 50*time.Millisecond), "the reply waited for the caches")
 }
