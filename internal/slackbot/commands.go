@@ -244,9 +244,7 @@ func (b *Bot) describe(r *conchv1.Reservation, subject string, announce bool) re
 		text := fmt.Sprintf("%s hold *%s* until %s.", subject, res, When(r.Status.ExpiresAt.Time))
 		if announce {
 			text = fmt.Sprintf("<@%s> took *%s* until %s.", SlackUserOf(r.Spec.Holder), res, When(r.Status.ExpiresAt.Time))
-			if r.Spec.Reason != "" {
-				text += " _" + r.Spec.Reason + "_"
-			}
+			text += reasonNote(r)
 		}
 		text += clampNote(r)
 		return reply{text: text, inChannel: announce}
@@ -257,9 +255,9 @@ func (b *Bot) describe(r *conchv1.Reservation, subject string, announce bool) re
 		}
 		return ephemeral("%s. I will DM you when it is your turn.%s", text, clampNote(r))
 	case conchv1.StateRejected:
-		return ephemeral("You may not hold *%s*: %s", res, readyMessage(r))
+		return ephemeral("You may not hold *%s*: %s", res, literal(readyMessage(r)))
 	default:
-		return ephemeral("Your Reservation for *%s* is %s: %s", res, strings.ToLower(string(r.Status.State)), readyMessage(r))
+		return ephemeral("Your Reservation for *%s* is %s: %s", res, strings.ToLower(string(r.Status.State)), literal(readyMessage(r)))
 	}
 }
 
@@ -461,11 +459,6 @@ func clampedNote(res *conchv1.Resource, clamped bool) string {
 		limit = res.Spec.MaxDuration.Duration
 	}
 	return fmt.Sprintf(" (*%s* allows holds of at most %s.)", res.Name, ShortDuration(limit))
-}
-
-// escape makes text safe to show in Slack, where &, < and > are markup.
-func escape(text string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(text)
 }
 
 // list answers `/dibs list`: every Resource in the namespace with its holders and queue length.

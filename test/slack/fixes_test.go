@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -143,4 +144,51 @@ func TestACommandSentAtStartIsAnsweredCorrectly(t *testing.T) {
 	g.Expect(reply.Text).To(ContainSubstring("*staging* — held by <@UALICE>"))
 	ack, _ := h.slack.AckFor(env)
 	g.Expect(reply.Time.Sub(ack.ReceivedAt)).To(BeNumerically("<", 50*time.Millisecond), "the reply waited for the caches")
+}
+
+// TestFreeTextIsShownAsWritten: text that did not come through Slack's own escaping (a reason, a holder or a
+// description written with kubectl or by CI) reaches every message escaped: it notifies nobody, makes no link
+// that reads as something else, and its *, _, ~ and backticks cannot end or start the formatting around it.
+func TestFreeTextIsShownAsWritten(t *testing.T) {
+	h := setup(t)
+	g := NewWithT(t)
+	const reason = "<!channel> deploy <https://example.com|release notes> with _care_ and *speed*"
+	res := h.resource("staging").Obj()
+	res.Spec.SlackChannel = stagingChannel
+	res.Spec.Description = "Shared *staging* <!here> for `web`"
+	h.create(res, h.resource("qa").Obj())
+	h.create(testutil.Reservation("by-mail").Namespace(h.ns).On("staging").Holder("alice@example.com").Because(reason).For(time.Hour).Obj())
+
+	safe := func(text string) {
+		t.Helper()
+		for _, raw := range []string{"<!channel>", "<!here>", "<https://example.com", "_care_", "*speed*", "*staging* <", "`web`"} {
+			g.Expect(text).NotTo(ContainSubstring(raw), "free text reached Slack as markup")
+		}
+	}
+	italicReason := func(text string) {
+		t.Helper()
+		_, after, ok := strings.Cut(text, ". _")
+		g.Expect(ok).To(BeTrue(), text)
+		g.Expect(after).To(HaveSuffix("_"))
+		g.Expect(strings.Count(after, "_")).To(Equal(1), "the reason ends the italics early: %s", text)
+		g.Expect(after).To(ContainSubstring("&lt;!channel&gt; deploy &lt;https://example.com|release notes&gt;"))
+	}
+	h.eventually(h.posts(stagingChannel)).Should(HaveLen(1))
+	h.eventually(h.dms(alice)).Should(HaveLen(1))
+	for _, m := range []string{h.posts(stagingChannel)()[0].Text, h.dms(alice)()[0].Text} {
+		safe(m)
+		italicReason(m)
+	}
+
+	h.dibs(bob, "who staging")
+	who := h.nthReply(bob, 1).Text
+	safe(who)
+	g.Expect(who).To(ContainSubstring("&lt;!here&gt;"))
+
+	// A reason typed in Slack is shown the same way in the reply that announces the grant.
+	h.dibs(bob, "qa because "+reason)
+	took := h.nthReply(bob, 2).Text
+	g.Expect(took).To(ContainSubstring("<@UBOB> took *qa*"))
+	safe(took)
+	italicReason(took)
 }
