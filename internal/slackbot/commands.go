@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -55,9 +57,9 @@ func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) reply {
 	if err != nil {
 		var e *chat.Error
 		if errors.As(err, &e) && e.Standup {
-			return ephemeral("%s.\nTry `%s standup help`.", strings.TrimSuffix(escape(e.Message), "."), b.cfg.Command)
+			return ephemeral("%s\nTry `%s standup help`.", sentence(escape(e.Message)), b.cfg.Command)
 		}
-		return ephemeral("%s\nTry `%s help`.", escape(err.Error()), b.cfg.Command)
+		return ephemeral("%s\nTry `%s help`.", sentence(escape(err.Error())), b.cfg.Command)
 	}
 	ns := b.namespaceFor(cmd.ChannelID)
 	if len(b.cfg.Namespaces) > 0 && !slices.Contains(b.cfg.Namespaces, ns) {
@@ -87,6 +89,21 @@ func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) reply {
 		return b.standupCommand(ctx, cmd, ns, parsed)
 	}
 	return ephemeral("I do not know that command. Try `%s help`.", b.cfg.Command)
+}
+
+// sentence makes a message of the chat grammar, written the way Go errors are (lower-case, no full stop, so that
+// the kubectl plugin can wrap them), a sentence for Slack.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	first, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
+		return s
+	}
+	s = string(unicode.ToUpper(first)) + s[n:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "?") && !strings.HasSuffix(s, "!") {
+		s += "."
+	}
+	return s
 }
 
 // resourceCommand carries out take, release and extend on the Resource the command names.
@@ -288,8 +305,11 @@ func (b *Bot) release(ctx context.Context, cmd slack.SlashCommand, who person, r
 	}
 	key := requestKey(cmd.TeamID, cmd.UserID, cmd.TriggerID, cmd.Text)
 	if len(mine) == 0 {
-		if !b.isAdmin(cmd.UserID) || len(res.Status.Holders) == 0 {
+		if len(res.Status.Holders) == 0 {
 			return ephemeral("You do not hold or wait for *%s*. %s", res.Name, ResourceLine(res))
+		}
+		if !b.isAdmin(cmd.UserID) {
+			return ephemeral("You do not hold or wait for *%s*. %s", res.Name, b.onlyHolders(ctx, res, "release"))
 		}
 		var released []string
 		for _, h := range res.Status.Holders {
@@ -315,6 +335,28 @@ func (b *Bot) release(ctx context.Context, cmd slack.SlashCommand, who person, r
 		return reply{text: fmt.Sprintf("<@%s> released *%s*.", cmd.UserID, res.Name), inChannel: true}
 	}
 	return ephemeral("You left the queue for *%s*.", res.Name)
+}
+
+// onlyHolders refuses a change to res's holds to someone who holds none, saying who may make it: its holders
+// (shown as Slack users when Slack knows them) and, when there are any, the admins.
+func (b *Bot) onlyHolders(ctx context.Context, res *conchv1.Resource, verb string) string {
+	if len(res.Status.Holders) == 1 {
+		h := res.Status.Holders[0].Holder
+		id, _ := b.people.userOf(ctx, h) // on a Slack error, the holder as written
+		return b.onlyHolder(h, id, verb)
+	}
+	names := make([]string, 0, len(res.Status.Holders))
+	for _, h := range res.Status.Holders {
+		who := Who(h.Holder)
+		if id, _ := b.people.userOf(ctx, h.Holder); id != "" {
+			who = Who(conchv1.SlackHolderPrefix + id)
+		}
+		names = append(names, who)
+	}
+	if len(b.cfg.Admins) == 0 {
+		return fmt.Sprintf("Only its holders (%s) can %s their holds.", strings.Join(names, ", "), verb)
+	}
+	return fmt.Sprintf("Only its holders (%s) or an admin can %s their holds.", strings.Join(names, ", "), verb)
 }
 
 // releaseOne sets spec.released for the Slack user userID, recording who did it when they are not the holder

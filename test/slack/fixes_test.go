@@ -192,3 +192,22 @@ func TestFreeTextIsShownAsWritten(t *testing.T) {
 	safe(took)
 	italicReason(took)
 }
+
+// TestAnswersAreSentencesThatCountCharacters: the limits count characters, as people (and the API server) do, not
+// bytes; answers are sentences; a refusal says who may act.
+func TestAnswersAreSentencesThatCountCharacters(t *testing.T) {
+	h := setup(t)
+	g := NewWithT(t)
+	h.create(h.resource("staging").Obj())
+
+	h.dibs(alice, strings.Repeat("é", 4001))
+	g.Expect(h.nthReply(alice, 1).Text).To(HavePrefix("That text is too long: 4001 characters, and the limit is 4000.\n"))
+	// 1,000 characters are 2,000 bytes: a reason within the limit.
+	h.dibs(alice, "staging for 1h because "+strings.Repeat("é", 1000))
+	g.Expect(h.nthReply(alice, 2).Text).To(ContainSubstring("<@UALICE> took *staging*"))
+	h.dibs(bob, "staging because "+strings.Repeat("é", 1025))
+	g.Expect(h.nthReply(bob, 1).Text).To(HavePrefix("The reason is 1025 characters long; the limit is 1024, so please shorten it.\n"))
+
+	h.dibs(bob, "off staging")
+	g.Expect(h.nthReply(bob, 2).Text).To(Equal("You do not hold or wait for *staging*. Only the holder (<@UALICE>) or an admin can release it."))
+}
