@@ -442,7 +442,12 @@ func (b *Bot) extendOne(ctx context.Context, r *conchv1.Reservation, res *conchv
 	var next time.Duration
 	clamped := false
 	err := b.patchSpec(ctx, r, func(r *conchv1.Reservation) (bool, error) {
+		// What was asked for last (spec), rather than what the controllers report (status): right after an
+		// extension the status still has the old length, and building on it would undo that extension.
 		current := durationOf(r)
+		if r.Spec.Duration != nil {
+			current = r.Spec.Duration.Duration
+		}
 		next, clamped = current+d, false
 		if handled(r, key) {
 			next = current // a redelivered request: already done
