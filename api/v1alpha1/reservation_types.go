@@ -75,6 +75,9 @@ const (
 	// AnnotationReleasedBecause says why Conch released a Reservation held by an object (spec.heldBy):
 	// HolderFinished or HolderDeleted, with the object's own word after a colon ("HolderFinished: Job Failed").
 	AnnotationReleasedBecause = "conch.dev/released-because"
+	// AnnotationSlackRequests holds the keys of the last requests from Slack that changed a Reservation (at most
+	// 16, space-separated, oldest first), so that one Slack redelivers, even after later ones, changes nothing.
+	AnnotationSlackRequests = "conch.dev/slack-requests"
 )
 
 // ReservationFinalizer was set on every Reservation by Conch before v0.2. Conch no longer sets it: a deleted

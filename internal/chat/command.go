@@ -14,12 +14,12 @@ const DefaultCommand = "/dibs"
 // Limits on what Parse accepts. The reason and duration limits mirror the Reservation API, so that a command that
 // parses is one the API server takes and the front end never has to explain a rejection from further down.
 const (
-	// MaxInputBytes bounds the text Parse and ParseDuration read. It is checked before any other work, so that a
-	// pasted log file costs nothing.
-	MaxInputBytes = 4000
-	// MaxReasonBytes bounds a reason. The API counts spec.reason's 1024 in characters; counting bytes here is
-	// stricter, so every reason that parses fits.
-	MaxReasonBytes = 1024
+	// MaxInputLength bounds the text Parse and ParseDuration read, in characters (runes), as people count. It is
+	// checked before any other work, so that a pasted log file costs next to nothing.
+	MaxInputLength = 4000
+	// MaxReasonLength bounds a reason in characters, as the API server counts spec.reason's maxLength: every
+	// reason that parses fits, and every one that fits parses.
+	MaxReasonLength = 1024
 	// MinDuration is the shortest duration, as for spec.duration.
 	MinDuration = time.Second
 	// MaxDuration is the longest duration, as for spec.duration (720h).

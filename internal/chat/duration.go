@@ -41,8 +41,8 @@ type span struct {
 
 // checkInput rejects what no rule should look at: too much text, or bytes that are not text.
 func checkInput(text string) *Error {
-	if len(text) > MaxInputBytes {
-		return &Error{Message: fmt.Sprintf("that text is too long: %d bytes, and the limit is %d", len(text), MaxInputBytes)}
+	if n := utf8.RuneCountInString(text); n > MaxInputLength {
+		return &Error{Message: fmt.Sprintf("that text is too long: %d characters, and the limit is %d", n, MaxInputLength)}
 	}
 	if !utf8.ValidString(text) {
 		return &Error{Message: "that is not valid UTF-8 text"}

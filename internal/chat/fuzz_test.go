@@ -94,7 +94,7 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 		if cmd.Verb != VerbTake {
 			t.Fatalf("Parse(%q) %s has reason %q", text, cmd.Verb, cmd.Reason)
 		}
-		if len(cmd.Reason) > MaxReasonBytes || !utf8.ValidString(cmd.Reason) ||
+		if utf8.RuneCountInString(cmd.Reason) > MaxReasonLength || !utf8.ValidString(cmd.Reason) ||
 			strings.TrimSpace(cmd.Reason) != cmd.Reason || !strings.Contains(text, cmd.Reason) {
 			t.Fatalf("Parse(%q) reason %q is not trimmed, bounded text from the input", text, cmd.Reason)
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/conch-dev/conch/internal/text"
 )
@@ -25,8 +26,8 @@ import (
 // name a verb or a keyword cannot be taken bare; "on list" takes a resource called list.
 //
 // now and loc (the person's time zone; nil means UTC) give "until 17:00" its meaning; Parse reads no clock. Any
-// malformed text is an *Error whose message says how to write it. Text over MaxInputBytes is refused before it
-// is read.
+// malformed text is an *Error whose message says how to write it. Text over MaxInputLength characters is refused
+// before it is read.
 func Parse(text string, now time.Time, loc *time.Location) (Command, error) {
 	if err := checkInput(text); err != nil {
 		return Command{}, err
@@ -187,9 +188,10 @@ func splitReason(text string, words []token) ([]token, string, *Error) {
 		switch {
 		case reason == "":
 			return nil, "", errorf("%s needs a reason after it, such as because testing the hotfix", quote(w.text))
-		case len(reason) > MaxReasonBytes:
+		case utf8.RuneCountInString(reason) > MaxReasonLength:
 			// Refused rather than cut: a reason cut short can say something else ("not" lost at the end).
-			return nil, "", errorf("the reason is %d bytes long; the limit is %d, so please shorten it", len(reason), MaxReasonBytes)
+			return nil, "", errorf("the reason is %d characters long; the limit is %d, so please shorten it",
+				utf8.RuneCountInString(reason), MaxReasonLength)
 		}
 		return words[:i], reason, nil
 	}

@@ -12,8 +12,8 @@ func TestParse(t *testing.T) {
 	ny := newYork(t)
 	springForward := time.Date(2026, 3, 8, 0, 0, 0, 0, ny)
 	longName := strings.Repeat("a", 254)
-	// 1024 bytes of two-byte runes: at the limit, and one rune over it.
-	reasonAtLimit := strings.Repeat("é", MaxReasonBytes/2)
+	// 1024 characters of two bytes each: at the limit, and one character over it.
+	reasonAtLimit := strings.Repeat("é", MaxReasonLength)
 
 	cases := map[string]struct {
 		text    string
@@ -92,13 +92,13 @@ func TestParse(t *testing.T) {
 			text: "staging because for 2h because",
 			want: Command{Verb: VerbTake, Resource: "staging", Reason: "for 2h because"},
 		},
-		"reason at the byte limit": {
+		"reason at the limit": {
 			text: "staging because " + reasonAtLimit,
 			want: Command{Verb: VerbTake, Resource: "staging", Reason: reasonAtLimit},
 		},
-		"reason over the byte limit": {
+		"reason over the limit": {
 			text:    "staging because " + reasonAtLimit + "é",
-			wantErr: "the reason is 1026 bytes long; the limit is 1024, so please shorten it",
+			wantErr: "the reason is 1025 characters long; the limit is 1024, so please shorten it",
 		},
 		"because without a reason": {text: "staging for 1h because  ", wantErr: `"because" needs a reason after it, such as because testing the hotfix`},
 		"for without a duration": {
@@ -171,7 +171,7 @@ func TestParse(t *testing.T) {
 		"extend too long":      {text: "extend staging 31d", wantErr: `"31d" is too long; a duration can be at most 30 days`},
 
 		// Bounds.
-		"over the input limit": {text: "staging because " + strings.Repeat("x", MaxInputBytes), wantErr: "that text is too long: 4016 bytes, and the limit is 4000"},
+		"over the input limit": {text: "staging because " + strings.Repeat("x", MaxInputLength), wantErr: "that text is too long: 4016 characters, and the limit is 4000"},
 		"not UTF-8":            {text: "staging because \xc3", wantErr: "that is not valid UTF-8 text"},
 	}
 	for name, tc := range cases {

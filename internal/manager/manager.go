@@ -177,7 +177,7 @@ func setupSlack(ctx context.Context, mgr manager.Manager, opts Options) (*slackb
 		log.Info("Slack is off: no bot token (xoxb-) and app-level token (xapp-) configured")
 		return nil, nil
 	}
-	bot, err := slackbot.New(cfg, mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder("conch-slack"), opts.Clock)
+	bot, err := slackbot.New(cfg, mgr.GetClient(), mgr.GetAPIReader(), mgr.GetCache(), mgr.GetEventRecorder("conch-slack"), opts.Clock)
 	if err != nil {
 		return nil, fmt.Errorf("configuring Slack: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -14,8 +15,11 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 )
 
 // The Slack front end acts for people: it creates their Reservations, and releases or extends them (spec), and
@@ -30,14 +34,17 @@ import (
 // Bot is the socket-mode connection to Slack and what answers it: it acks every envelope at once and handles
 // commands and button clicks in their own goroutines, so a slow API server or Slack never delays an ack.
 type Bot struct {
-	cfg      Config
-	client   client.Client
-	reader   client.Reader // uncached, for the rare read the cache may be too young for
-	recorder events.EventRecorder
-	clock    clock.WithTicker
-	people   *people
-	out      *outbox
-	log      logr.Logger
+	cfg    Config
+	client client.Client
+	reader client.Reader // uncached, for the rare read the cache may be too young for
+	// informers are the client's cache, whose informers Start waits for before it takes commands; nil waits for
+	// nothing.
+	informers cache.Informers
+	recorder  events.EventRecorder
+	clock     clock.WithTicker
+	people    *people
+	out       *outbox
+	log       logr.Logger
 
 	seen *recent // envelope IDs handled lately: Slack redelivers an envelope whose ack it missed
 	wg   sync.WaitGroup
@@ -54,8 +61,9 @@ var (
 	_ manager.LeaderElectionRunnable = (*Bot)(nil)
 )
 
-// New returns a Bot. c should be the manager's client (reads from its cache) and reader its API reader.
-func New(cfg Config, c client.Client, reader client.Reader, recorder events.EventRecorder, clk clock.WithTicker) (*Bot, error) {
+// New returns a Bot. c should be the manager's client (reads from its cache), reader its API reader and informers
+// its cache.
+func New(cfg Config, c client.Client, reader client.Reader, informers cache.Informers, recorder events.EventRecorder, clk clock.WithTicker) (*Bot, error) {
 	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -64,7 +72,7 @@ func New(cfg Config, c client.Client, reader client.Reader, recorder events.Even
 		clk = clock.RealClock{}
 	}
 	b := &Bot{
-		cfg: cfg, client: c, reader: reader, recorder: recorder, clock: clk, log: ctrl.Log.WithName("slack"),
+		cfg: cfg, client: c, reader: reader, informers: informers, recorder: recorder, clock: clk, log: ctrl.Log.WithName("slack"),
 		seen: newRecent(4096), rotated: make(chan struct{}),
 	}
 	b.api = b.newAPI(cfg.BotToken, cfg.AppToken)
@@ -122,7 +130,15 @@ func (b *Bot) NeedLeaderElection() bool { return true }
 
 // Start connects to Slack and serves until ctx ends. A connection refused for good (a revoked token) is logged and
 // retried with back-off: the queue keeps working without Slack.
+//
+// It connects only once the cache holds every kind the commands read: the manager starts the Bot beside the
+// controllers, before their informers have synced, and a command taken then would wait for them, and its reply
+// for a decision the controllers could not make yet. Until the Bot connects, Slack keeps the commands (socket
+// mode) or tells people the app is not answering; neither is a wrong answer.
 func (b *Bot) Start(ctx context.Context) error {
+	if err := b.waitForCache(ctx); err != nil {
+		return err
+	}
 	go b.out.run(ctx)
 	b.log.Info("Slack is on", "command", b.cfg.Command, "namespace", b.cfg.DefaultNamespace)
 	for {
@@ -142,6 +158,27 @@ func (b *Bot) Start(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// waitForCache blocks until the informers of the kinds the Bot reads have synced, or ctx ends (not an error: the
+// manager is stopping).
+func (b *Bot) waitForCache(ctx context.Context) error {
+	if b.informers == nil {
+		return nil
+	}
+	for _, obj := range []client.Object{&conchv1.Reservation{}, &conchv1.Resource{}, &conchv1.Standup{}} {
+		// GetInformer blocks until the informer has synced (cache.BlockUntilSynced defaults to true).
+		if _, err := b.informers.GetInformer(ctx, obj); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("waiting for the cache of %T: %w", obj, err)
+		}
+	}
+	if !b.informers.WaitForCacheSync(ctx) && ctx.Err() == nil {
+		return errors.New("the cache did not sync")
+	}
+	return nil
 }
 
 // serve runs one socket-mode session with api until sctx ends; the work envelopes bring is done under ctx, so

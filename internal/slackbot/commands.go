@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -55,9 +57,9 @@ func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) reply {
 	if err != nil {
 		var e *chat.Error
 		if errors.As(err, &e) && e.Standup {
-			return ephemeral("%s.\nTry `%s standup help`.", strings.TrimSuffix(escape(e.Message), "."), b.cfg.Command)
+			return ephemeral("%s\nTry `%s standup help`.", sentence(escape(e.Message)), b.cfg.Command)
 		}
-		return ephemeral("%s\nTry `%s help`.", escape(err.Error()), b.cfg.Command)
+		return ephemeral("%s\nTry `%s help`.", sentence(escape(err.Error())), b.cfg.Command)
 	}
 	ns := b.namespaceFor(cmd.ChannelID)
 	if len(b.cfg.Namespaces) > 0 && !slices.Contains(b.cfg.Namespaces, ns) {
@@ -87,6 +89,21 @@ func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) reply {
 		return b.standupCommand(ctx, cmd, ns, parsed)
 	}
 	return ephemeral("I do not know that command. Try `%s help`.", b.cfg.Command)
+}
+
+// sentence makes a message of the chat grammar, written the way Go errors are (lower-case, no full stop, so that
+// the kubectl plugin can wrap them), a sentence for Slack.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	first, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
+		return s
+	}
+	s = string(unicode.ToUpper(first)) + s[n:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "?") && !strings.HasSuffix(s, "!") {
+		s += "."
+	}
+	return s
 }
 
 // resourceCommand carries out take, release and extend on the Resource the command names.
@@ -150,17 +167,29 @@ func (b *Bot) resource(ctx context.Context, ns, name string) (*conchv1.Resource,
 	return nil, ephemeral("There is no *%s* here. `%s list` shows what there is.", name, b.cfg.Command)
 }
 
-// mine returns the user's Reservations for res that have not ended, oldest first.
+// mine returns the user's Reservations for res that have not ended, oldest first. A Reservation is the user's
+// when its spec.holder names them ("slack:<id>", or their e-mail address): the holder cannot change, while the
+// label conch.dev/slack-user is written by whoever may label Reservations, so it only says who a Reservation was
+// made for, never who may change it.
 func (b *Bot) mine(ctx context.Context, ns, user, resource string) ([]conchv1.Reservation, error) {
 	var list conchv1.ReservationList
 	if err := b.client.List(ctx, &list, client.InNamespace(ns),
-		client.MatchingLabels{conchv1.LabelSlackUser: user},
 		client.MatchingFields{index.BoundResourceField: resource}); err != nil {
 		return nil, err
 	}
-	out := slices.DeleteFunc(list.Items, func(r conchv1.Reservation) bool {
-		return r.Status.State.IsFinal() || r.Spec.Released || r.DeletionTimestamp != nil
-	})
+	out := make([]conchv1.Reservation, 0, 1)
+	for _, r := range list.Items {
+		if r.Status.State.IsFinal() || r.Spec.Released || r.DeletionTimestamp != nil {
+			continue
+		}
+		holder, err := b.people.userOf(ctx, r.Spec.Holder)
+		if err != nil {
+			return nil, err
+		}
+		if holder == user {
+			out = append(out, r)
+		}
+	}
 	slices.SortFunc(out, func(a, b conchv1.Reservation) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) })
 	return out, nil
 }
@@ -175,7 +204,7 @@ func (b *Bot) take(ctx context.Context, cmd slack.SlashCommand, who person, res 
 	key := requestKey(cmd.TeamID, cmd.UserID, cmd.TriggerID, cmd.Text)
 	for _, m := range mine {
 		if m.Labels[conchv1.LabelRequest] != key {
-			return b.describe(&m, "You already")
+			return b.describe(&m, "You already", false)
 		}
 	}
 
@@ -202,7 +231,8 @@ func (b *Bot) take(ctx context.Context, cmd slack.SlashCommand, who person, res 
 	if decided == nil {
 		return ephemeral("Your request for *%s* is in; I will DM you when it is your turn.", res.Name)
 	}
-	return b.describe(decided, "You")
+	// In the Resource's own channel the Notifier's handover post announces the grant: the reply is for the user.
+	return b.describe(decided, "You", cmd.ChannelID != res.Spec.SlackChannel)
 }
 
 // awaitDecision waits briefly for the controllers to grant or queue a Reservation, so the reply can say which.
@@ -222,20 +252,19 @@ func (b *Bot) awaitDecision(ctx context.Context, key client.ObjectKey) *conchv1.
 	return got
 }
 
-// describe tells the user where their Reservation stands. subject is "You" or "You already".
-func (b *Bot) describe(r *conchv1.Reservation, subject string) reply {
+// describe tells the user where their Reservation stands. subject is "You" or "You already"; announce makes a
+// grant a reply the whole channel sees, saying who took what.
+func (b *Bot) describe(r *conchv1.Reservation, subject string, announce bool) reply {
 	res := r.Status.ResourceName
 	switch r.Status.State {
 	case conchv1.StateGranted:
 		text := fmt.Sprintf("%s hold *%s* until %s.", subject, res, When(r.Status.ExpiresAt.Time))
-		if subject == "You" {
+		if announce {
 			text = fmt.Sprintf("<@%s> took *%s* until %s.", SlackUserOf(r.Spec.Holder), res, When(r.Status.ExpiresAt.Time))
-			if r.Spec.Reason != "" {
-				text += " _" + r.Spec.Reason + "_"
-			}
+			text += reasonNote(r)
 		}
 		text += clampNote(r)
-		return reply{text: text, inChannel: subject == "You"}
+		return reply{text: text, inChannel: announce}
 	case conchv1.StateQueued:
 		text := fmt.Sprintf("%s wait for *%s*: number %d in the queue", subject, res, r.Status.Position)
 		if r.Status.EstimatedGrantTime != nil {
@@ -243,9 +272,9 @@ func (b *Bot) describe(r *conchv1.Reservation, subject string) reply {
 		}
 		return ephemeral("%s. I will DM you when it is your turn.%s", text, clampNote(r))
 	case conchv1.StateRejected:
-		return ephemeral("You may not hold *%s*: %s", res, readyMessage(r))
+		return ephemeral("You may not hold *%s*: %s", res, literal(readyMessage(r)))
 	default:
-		return ephemeral("Your Reservation for *%s* is %s: %s", res, strings.ToLower(string(r.Status.State)), readyMessage(r))
+		return ephemeral("Your Reservation for *%s* is %s: %s", res, strings.ToLower(string(r.Status.State)), literal(readyMessage(r)))
 	}
 }
 
@@ -276,8 +305,11 @@ func (b *Bot) release(ctx context.Context, cmd slack.SlashCommand, who person, r
 	}
 	key := requestKey(cmd.TeamID, cmd.UserID, cmd.TriggerID, cmd.Text)
 	if len(mine) == 0 {
-		if !b.isAdmin(cmd.UserID) || len(res.Status.Holders) == 0 {
+		if len(res.Status.Holders) == 0 {
 			return ephemeral("You do not hold or wait for *%s*. %s", res.Name, ResourceLine(res))
+		}
+		if !b.isAdmin(cmd.UserID) {
+			return ephemeral("You do not hold or wait for *%s*. %s", res.Name, b.onlyHolders(ctx, res, "release"))
 		}
 		var released []string
 		for _, h := range res.Status.Holders {
@@ -285,7 +317,7 @@ func (b *Bot) release(ctx context.Context, cmd slack.SlashCommand, who person, r
 			if err := b.client.Get(ctx, types.NamespacedName{Namespace: res.Namespace, Name: h.Reservation}, r); err != nil {
 				continue
 			}
-			if err := b.releaseOne(ctx, r, cmd.UserID, who.Name, key); err != nil {
+			if err := b.releaseOne(ctx, r, true, cmd.UserID, who.Name, key); err != nil {
 				return ephemeral("I could not release %s's hold on *%s*: %v", Who(h.Holder), res.Name, err)
 			}
 			released = append(released, Who(h.Holder))
@@ -295,7 +327,7 @@ func (b *Bot) release(ctx context.Context, cmd slack.SlashCommand, who person, r
 	held := false
 	for i := range mine {
 		held = held || mine[i].Status.State == conchv1.StateGranted
-		if err := b.releaseOne(ctx, &mine[i], cmd.UserID, who.Name, key); err != nil {
+		if err := b.releaseOne(ctx, &mine[i], false, cmd.UserID, who.Name, key); err != nil {
 			return ephemeral("I could not release *%s*: %v", res.Name, err)
 		}
 	}
@@ -305,9 +337,31 @@ func (b *Bot) release(ctx context.Context, cmd slack.SlashCommand, who person, r
 	return ephemeral("You left the queue for *%s*.", res.Name)
 }
 
-// releaseOne sets spec.released, recording who did it when it was not the holder.
-func (b *Bot) releaseOne(ctx context.Context, r *conchv1.Reservation, userID, userName, key string) error {
-	byOther := SlackUserOf(r.Spec.Holder) != userID
+// onlyHolders refuses a change to res's holds to someone who holds none, saying who may make it: its holders
+// (shown as Slack users when Slack knows them) and, when there are any, the admins.
+func (b *Bot) onlyHolders(ctx context.Context, res *conchv1.Resource, verb string) string {
+	if len(res.Status.Holders) == 1 {
+		h := res.Status.Holders[0].Holder
+		id, _ := b.people.userOf(ctx, h) // on a Slack error, the holder as written
+		return b.onlyHolder(h, id, verb)
+	}
+	names := make([]string, 0, len(res.Status.Holders))
+	for _, h := range res.Status.Holders {
+		who := Who(h.Holder)
+		if id, _ := b.people.userOf(ctx, h.Holder); id != "" {
+			who = Who(conchv1.SlackHolderPrefix + id)
+		}
+		names = append(names, who)
+	}
+	if len(b.cfg.Admins) == 0 {
+		return fmt.Sprintf("Only its holders (%s) can %s their holds.", strings.Join(names, ", "), verb)
+	}
+	return fmt.Sprintf("Only its holders (%s) or an admin can %s their holds.", strings.Join(names, ", "), verb)
+}
+
+// releaseOne sets spec.released for the Slack user userID, recording who did it when they are not the holder
+// (byOther: an admin).
+func (b *Bot) releaseOne(ctx context.Context, r *conchv1.Reservation, byOther bool, userID, userName, key string) error {
 	err := b.patchSpec(ctx, r, func(r *conchv1.Reservation) (bool, error) {
 		if r.Spec.Released {
 			return false, nil
@@ -388,10 +442,16 @@ func (b *Bot) extendOne(ctx context.Context, r *conchv1.Reservation, res *conchv
 	var next time.Duration
 	clamped := false
 	err := b.patchSpec(ctx, r, func(r *conchv1.Reservation) (bool, error) {
+		// What was asked for last (spec), rather than what the controllers report (status): right after an
+		// extension the status still has the old length, and building on it would undo that extension.
 		current := durationOf(r)
+		if r.Spec.Duration != nil {
+			current = r.Spec.Duration.Duration
+		}
 		next, clamped = current+d, false
-		if r.Annotations[annotationLastRequest] == key {
+		if handled(r, key) {
 			next = current // a redelivered request: already done
+			return false, nil
 		}
 		if limit := res.Spec.MaxDuration; limit != nil && next > limit.Duration {
 			next, clamped = limit.Duration, true
@@ -400,10 +460,7 @@ func (b *Bot) extendOne(ctx context.Context, r *conchv1.Reservation, res *conchv
 			next, clamped = 720*time.Hour, true
 		}
 		r.Spec.Duration = &metav1.Duration{Duration: next}
-		if r.Annotations == nil {
-			r.Annotations = map[string]string{}
-		}
-		r.Annotations[annotationLastRequest] = key
+		remember(r, key)
 		return true, nil
 	})
 	if err != nil {
@@ -412,9 +469,33 @@ func (b *Bot) extendOne(ctx context.Context, r *conchv1.Reservation, res *conchv
 	return r.Status.GrantedAt.Add(next), clamped, nil
 }
 
-// annotationLastRequest records the key of the last request that changed a Reservation from Slack, so that a
-// redelivered click does not extend twice.
+// maxRequests is how many request keys a Reservation remembers (conchv1.AnnotationSlackRequests). Slack
+// redelivers an envelope for about five minutes; nobody changes one hold sixteen times in that while.
+const maxRequests = 16
+
+// annotationLastRequest is where Conch kept the key of the last request only, before it kept several; it is read
+// as one more remembered key and dropped at the next change.
 const annotationLastRequest = "conch.dev/last-request"
+
+// handled reports whether the request key has already changed r.
+func handled(r *conchv1.Reservation, key string) bool {
+	return r.Annotations[annotationLastRequest] == key ||
+		slices.Contains(strings.Fields(r.Annotations[conchv1.AnnotationSlackRequests]), key)
+}
+
+// remember records key in r's annotations as the newest request, forgetting the oldest beyond maxRequests.
+func remember(r *conchv1.Reservation, key string) {
+	keys := slices.DeleteFunc(strings.Fields(r.Annotations[conchv1.AnnotationSlackRequests]), func(k string) bool { return k == key })
+	keys = append(keys, key)
+	if len(keys) > maxRequests {
+		keys = keys[len(keys)-maxRequests:]
+	}
+	if r.Annotations == nil {
+		r.Annotations = map[string]string{}
+	}
+	delete(r.Annotations, annotationLastRequest)
+	r.Annotations[conchv1.AnnotationSlackRequests] = strings.Join(keys, " ")
+}
 
 func clampedNote(res *conchv1.Resource, clamped bool) string {
 	if !clamped {
@@ -425,11 +506,6 @@ func clampedNote(res *conchv1.Resource, clamped bool) string {
 		limit = res.Spec.MaxDuration.Duration
 	}
 	return fmt.Sprintf(" (*%s* allows holds of at most %s.)", res.Name, ShortDuration(limit))
-}
-
-// escape makes text safe to show in Slack, where &, < and > are markup.
-func escape(text string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(text)
 }
 
 // list answers `/dibs list`: every Resource in the namespace with its holders and queue length.

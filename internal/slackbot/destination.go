@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/slack-go/slack"
@@ -63,9 +62,7 @@ func (d *Destination) Sinks(_ context.Context, obj client.Object, res client.Obj
 
 // isPerson reports whether a holder is someone Slack can DM: "slack:<id>", or an e-mail address Slack may know.
 // Other holders ("ci:deploy") are no person: they get channel posts only.
-func isPerson(holder string) bool {
-	return SlackUserOf(holder) != "" || (strings.Contains(holder, "@") && !strings.ContainsAny(holder, " :"))
-}
+func isPerson(holder string) bool { return SlackUserOf(holder) != "" || isEmail(holder) }
 
 // wantsDM reports whether a holder is told of ev: their turn and the warning before its end; the end of a hold,
 // unless they released or deleted it themselves (they know); nothing about a Reservation never granted.
@@ -107,16 +104,12 @@ func (d *Destination) dmFor(ev notify.Event) Message {
 // sendDM finds the holder's Slack user (an e-mail is looked up; an address Slack does not know is a permanent
 // failure) and sends them the DM for ev.
 func (d *Destination) sendDM(ctx context.Context, holder string, ev notify.Event) error {
-	user := SlackUserOf(holder)
-	if user == "" {
-		p, ok, err := d.bot.people.byEmail(ctx, holder)
-		switch {
-		case err != nil:
-			return classify(err)
-		case !ok:
-			return notify.Permanent(fmt.Errorf("no Slack user has the e-mail address %s", holder))
-		}
-		user = p.ID
+	user, err := d.bot.people.userOf(ctx, holder)
+	switch {
+	case err != nil:
+		return classify(err)
+	case user == "":
+		return notify.Permanent(fmt.Errorf("no Slack user has the e-mail address %s", holder))
 	}
 	channel, err := d.dm(ctx, user)
 	if err != nil {

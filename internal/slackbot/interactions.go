@@ -47,8 +47,17 @@ func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback, a *slack.
 		return "That Reservation is gone.", true
 	}
 	user := cb.User.ID
-	if SlackUserOf(r.Spec.Holder) != user && !b.isAdmin(user) {
-		return fmt.Sprintf("Only %s can change this hold.", Who(r.Spec.Holder)), false
+	holder, err := b.people.userOf(ctx, r.Spec.Holder)
+	if err != nil {
+		return fmt.Sprintf("I could not check who holds *%s*: %v. Try again in a moment.", r.Status.ResourceName, err), false
+	}
+	byOther := holder != user
+	if byOther && !b.isAdmin(user) {
+		verb := "release"
+		if a.ActionID == ActionExtend {
+			verb = "extend"
+		}
+		return b.onlyHolder(r.Spec.Holder, holder, verb), false
 	}
 	if r.Status.State.IsFinal() || r.Spec.Released {
 		return fmt.Sprintf("Your Reservation for *%s* has already ended (%s).", r.Status.ResourceName, strings.ToLower(string(r.Status.State))), true
@@ -57,7 +66,7 @@ func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback, a *slack.
 	switch a.ActionID {
 	case ActionRelease:
 		name := cb.User.Name
-		if err := b.releaseOne(ctx, r, user, name, key); err != nil {
+		if err := b.releaseOne(ctx, r, byOther, user, name, key); err != nil {
 			return fmt.Sprintf("I could not release *%s*: %v", r.Status.ResourceName, err), false
 		}
 		return fmt.Sprintf("Released *%s*. Thanks for handing it over!", r.Status.ResourceName), true
@@ -79,4 +88,17 @@ func (b *Bot) click(ctx context.Context, cb slack.InteractionCallback, a *slack.
 		}
 		return fmt.Sprintf("Extended: you hold *%s* until %s.%s", r.Status.ResourceName, When(until), clampedNote(res, clamped)), true
 	}
+}
+
+// onlyHolder refuses a change to a hold, saying who may make it: the holder (holder, shown as the Slack user
+// holderID when Slack knows them) and, when there are any, the admins.
+func (b *Bot) onlyHolder(holder, holderID, verb string) string {
+	who := Who(holder)
+	if holderID != "" {
+		who = Who(conchv1.SlackHolderPrefix + holderID)
+	}
+	if len(b.cfg.Admins) == 0 {
+		return fmt.Sprintf("Only the holder (%s) can %s it.", who, verb)
+	}
+	return fmt.Sprintf("Only the holder (%s) or an admin can %s it.", who, verb)
 }

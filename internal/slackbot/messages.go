@@ -20,6 +20,36 @@ const (
 	ActionExtend  = "conch_extend"
 )
 
+// escape makes text safe to show in Slack mrkdwn: &, < and > become the entities Slack reads, so that
+// "<!channel>" notifies nobody and "<https://x|y>" is no link; everything else is left as it is. It is for text
+// whose formatting is welcome: messages Conch writes and what people type into Slack for others to read
+// (stand-up answers). Free text from elsewhere is shown with literal.
+func escape(text string) string { return entities.Replace(text) }
+
+var entities = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// literal makes free text that did not come from Slack (a Reservation's reason, a Resource's description, a
+// condition's message: written with kubectl or by CI) show in mrkdwn as written, inside any formatting around it.
+// It escapes &, < and > as escape does; the characters mrkdwn formats with, which it gives no way to escape,
+// become look-alikes it leaves alone (* ∗, _ ˍ, ~ ∼, ` ˋ), and line breaks and tabs become spaces (a line of
+// its own would end the italics, and one starting with > would be a quote). So "_care_" cannot end the italics
+// it is shown in, nor "*" start bold that runs into Conch's own text.
+func literal(text string) string { return plain.Replace(text) }
+
+var plain = strings.NewReplacer(
+	"&", "&amp;", "<", "&lt;", ">", "&gt;",
+	"*", "\u2217", "_", "\u02cd", "~", "\u223c", "`", "\u02cb",
+	"\r\n", " ", "\n", " ", "\r", " ", "\t", " ",
+)
+
+// reasonNote is a Reservation's reason in italics after a message, or "" when it has none.
+func reasonNote(r *conchv1.Reservation) string {
+	if r.Spec.Reason == "" {
+		return ""
+	}
+	return " _" + literal(r.Spec.Reason) + "_"
+}
+
 // SlackUserOf returns the Slack user ID of a holder "slack:<id>", or "".
 func SlackUserOf(holder string) string {
 	if id, ok := strings.CutPrefix(holder, conchv1.SlackHolderPrefix); ok {
@@ -48,7 +78,7 @@ func mention(by string) string {
 			return by
 		}
 	}
-	return escape(by)
+	return literal(by)
 }
 
 // When renders a time that Slack shows in each reader's own time zone, with a UTC fallback for clients that
@@ -94,10 +124,7 @@ type Message struct {
 
 // GrantedDM tells a holder their turn has come, with Release and Extend 1h buttons.
 func GrantedDM(r *conchv1.Reservation) Message {
-	text := fmt.Sprintf("You now hold *%s* until %s.", r.Status.ResourceName, When(r.Status.ExpiresAt.Time))
-	if r.Spec.Reason != "" {
-		text += " _" + escape(r.Spec.Reason) + "_"
-	}
+	text := fmt.Sprintf("You now hold *%s* until %s.", r.Status.ResourceName, When(r.Status.ExpiresAt.Time)) + reasonNote(r)
 	return Message{Text: text, Blocks: []slack.Block{
 		section(text),
 		slack.NewActionBlock("grant",
@@ -146,10 +173,8 @@ func EndedDM(r *conchv1.Reservation, reason string) Message {
 
 // HandoverPost announces in a Resource's channel who holds it now.
 func HandoverPost(r *conchv1.Reservation) Message {
-	text := fmt.Sprintf(":arrows_counterclockwise: *%s* is now held by %s until %s.", r.Status.ResourceName, Who(r.Spec.Holder), When(r.Status.ExpiresAt.Time))
-	if r.Spec.Reason != "" {
-		text += " _" + escape(r.Spec.Reason) + "_"
-	}
+	text := fmt.Sprintf(":arrows_counterclockwise: *%s* is now held by %s until %s.", r.Status.ResourceName, Who(r.Spec.Holder), When(r.Status.ExpiresAt.Time)) +
+		reasonNote(r)
 	return Message{Text: text, Blocks: []slack.Block{section(text)}}
 }
 
@@ -183,7 +208,7 @@ func ResourceDetail(res *conchv1.Resource, queued []conchv1.Reservation) string 
 	var b strings.Builder
 	b.WriteString(ResourceLine(res))
 	if res.Spec.Description != "" {
-		b.WriteString("\n_" + res.Spec.Description + "_")
+		b.WriteString("\n_" + literal(res.Spec.Description) + "_")
 	}
 	for i, q := range queued {
 		fmt.Fprintf(&b, "\n%d. %s for %s", i+1, Who(q.Spec.Holder), ShortDuration(durationOf(&q)))

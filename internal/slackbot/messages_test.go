@@ -242,9 +242,11 @@ func TestStandupSummaryGolden(t *testing.T) {
 }
 
 // TestMrkdwnEscaping checks that each piece of free text that reaches a mrkdwn field gets to Slack escaped
-// (&amp; &lt; &gt;, the only escapes mrkdwn has: *, _, ` and ~ cannot be escaped and pass through as they are,
-// except a backtick inside a holder, shown in a code span it would end early, which becomes ').
-// Free text not escaped could notify a channel ("<!channel>") or show a link that reads as something else.
+// (&amp; &lt; &gt;, the only escapes mrkdwn has), so that it notifies nobody ("<!channel>") and shows no link that
+// reads as something else. Free text from outside Slack (reasons, descriptions, questions, annotations) is shown as
+// written: *, _, ~ and `, which mrkdwn cannot escape, become look-alikes, so that they cannot end or start the
+// formatting around the text. What people type into Slack for others to read (stand-up answers) keeps its
+// formatting; a holder is shown in a code span, where only a backtick counts (it becomes ').
 func TestMrkdwnEscaping(t *testing.T) {
 	withAnnotation := holdOf("slack:UALICE", "")
 	withAnnotation.Annotations = map[string]string{conchv1.AnnotationReleasedBy: hostile}
@@ -253,14 +255,19 @@ func TestMrkdwnEscaping(t *testing.T) {
 		r.Status.Holders = []conchv1.ResourceHolder{{Holder: holder, Until: metav1.NewMicroTime(expiresAt)}}
 		return r
 	}
+	described := &conchv1.Resource{ObjectMeta: metav1.ObjectMeta{Name: "staging"}}
+	described.Spec.Description = hostile
+	const (
+		kept    = "kept"    // formatting characters pass as they are
+		code    = "code"    // in a code span: a backtick becomes '
+		literal = "literal" // formatting characters become look-alikes
+	)
 	cases := map[string]struct {
-		text    []Message
-		escaped bool
-		// inCode: the text is shown in a code span, where a backtick becomes '.
-		inCode bool
+		text       []Message
+		formatting string
 	}{
 		"StandupSummary: answers": {
-			text: summaryOf(map[string][]string{"UALICE": {hostile}}, standup.Environments{}), escaped: true,
+			text: summaryOf(map[string][]string{"UALICE": {hostile}}, standup.Environments{}), formatting: kept,
 		},
 		"StandupSummary: questions": {
 			text: func() []Message {
@@ -270,48 +277,62 @@ func TestMrkdwnEscaping(t *testing.T) {
 				}}
 				return StandupSummary(st, run, standup.Environments{})
 			}(),
-			escaped: true,
+			formatting: literal,
 		},
-		"GrantedDM: spec.reason": {text: []Message{GrantedDM(holdOf("slack:UALICE", hostile))}, escaped: true},
+		"GrantedDM: spec.reason": {text: []Message{GrantedDM(holdOf("slack:UALICE", hostile))}, formatting: literal},
 		"HandoverPost, in a channel: spec.reason": {
-			text: []Message{HandoverPost(holdOf("slack:UALICE", hostile))}, escaped: true,
+			text: []Message{HandoverPost(holdOf("slack:UALICE", hostile))}, formatting: literal,
 		},
 		"HandoverPost, in a channel: spec.holder": {
-			text: []Message{HandoverPost(holdOf("ci:"+hostile, ""))}, escaped: true, inCode: true,
+			text: []Message{HandoverPost(holdOf("ci:"+hostile, ""))}, formatting: code,
 		},
 		"EndedDM: the released-by annotation (Conch writes a mention there)": {
-			text: []Message{EndedDM(withAnnotation, conchv1.ReasonReleased)}, escaped: true,
+			text: []Message{EndedDM(withAnnotation, conchv1.ReasonReleased)}, formatting: literal,
 		},
 		"ResourceLine: spec.holder": {
-			text: []Message{{Text: ResourceLine(holding("ci:" + hostile))}}, escaped: true, inCode: true,
+			text: []Message{{Text: ResourceLine(holding("ci:" + hostile))}}, formatting: code,
+		},
+		"ResourceDetail: spec.description": {
+			text: []Message{{Text: ResourceDetail(described, nil)}}, formatting: literal,
 		},
 		"StandupSummary, in a channel: the holder of a hold ending today": {
 			text: summaryOf(nil, standup.Environments{EndingToday: []standup.Holding{
 				{Resource: "load", Holder: "ci:" + hostile, State: conchv1.StateGranted, Until: expiresAt, EndsToday: true},
 			}}),
-			escaped: true, inCode: true,
+			formatting: code,
 		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			sent := string(marshal(t, wire(tc.text...)))
-			raw := strings.Contains(sent, "<!channel>") || strings.Contains(sent, "<https://evil.example|click>") || strings.Contains(sent, " & ")
-			escapedForm := strings.Contains(sent, "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;")
-			switch {
-			case tc.escaped && (raw || !escapedForm):
+			if strings.Contains(sent, "<!channel>") || strings.Contains(sent, "<https://evil.example|click>") || strings.Contains(sent, " & ") ||
+				!strings.Contains(sent, "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;") {
 				t.Errorf("free text reaches Slack unescaped:\n%s", sent)
-			case !tc.escaped && !raw:
-				t.Errorf("free text is escaped now: this line of the table says it is not; flip it:\n%s", sent)
 			}
-			code := "`code`"
-			if tc.inCode {
-				code = "'code'"
-			}
-			for _, f := range []string{"*bold*", "_italic_", code, "~strike~"} {
+			want := map[string][]string{
+				kept:    {"*bold*", "_italic_", "`code`", "~strike~"},
+				code:    {"*bold*", "_italic_", "'code'", "~strike~"},
+				literal: {"\u2217bold\u2217", "\u02cditalic\u02cd", "\u02cbcode\u02cb", "\u223cstrike\u223c"},
+			}[tc.formatting]
+			for _, f := range want {
 				if !strings.Contains(sent, f) {
-					t.Errorf("the formatting %s was changed, want it as given:\n%s", f, sent)
+					t.Errorf("the formatting %s is not shown as %s:\n%s", tc.formatting, f, sent)
 				}
 			}
 		})
+	}
+}
+
+// TestLiteralKeepsTextOnOneLine: a line break in free text would end the italics it is shown in, and a line
+// starting with > would be a quote.
+func TestLiteralKeepsTextOnOneLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"deploy\n> quoted": "deploy &gt; quoted",
+		"a\r\nb\tc\rd":     "a b c d",
+		"plain words, é ✓": "plain words, é ✓",
+	} {
+		if got := literal(in); got != want {
+			t.Errorf("literal(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
@@ -24,7 +25,7 @@ import (
 func TestChangesFromSlackSurviveAStatusWrite(t *testing.T) {
 	for name, change := range map[string]func(b *Bot, r *conchv1.Reservation, res *conchv1.Resource) error{
 		"release": func(b *Bot, r *conchv1.Reservation, _ *conchv1.Resource) error {
-			return b.releaseOne(context.Background(), r, "UALICE", "alice", "key")
+			return b.releaseOne(context.Background(), r, false, "UALICE", "alice", "key")
 		},
 		"extend": func(b *Bot, r *conchv1.Reservation, res *conchv1.Resource) error {
 			_, _, err := b.extendOne(context.Background(), r, res, time.Hour, "key")
@@ -73,5 +74,34 @@ func TestChangesFromSlackSurviveAStatusWrite(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAnExtensionBuildsOnTheLastOneNotOnAStaleStatus: a second extension right after a first one finds the
+// controllers' status.duration still at the old length; it adds to the duration asked for (spec), so that the
+// first extension is not lost.
+func TestAnExtensionBuildsOnTheLastOneNotOnAStaleStatus(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := conchv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	rsv := testutil.Reservation("a").Namespace("ns").On("staging").Holder("slack:UALICE").For(2 * time.Hour).
+		Granted(time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)).Obj()
+	rsv.Status.Duration = &metav1.Duration{Duration: time.Hour} // the first extension, 1h → 2h, not seen yet
+	res := testutil.Resource("staging").Namespace("ns").Obj()
+	store := fake.NewClientBuilder().WithScheme(scheme).WithObjects(rsv, res).WithStatusSubresource(rsv).Build()
+	b := &Bot{client: store, reader: store, recorder: events.NewFakeRecorder(10)}
+	got := rsv.DeepCopy()
+	if err := store.Get(context.Background(), client.ObjectKeyFromObject(rsv), got); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.extendOne(context.Background(), got, res, 30*time.Minute, "second"); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Get(context.Background(), client.ObjectKeyFromObject(rsv), got); err != nil {
+		t.Fatal(err)
+	}
+	if d := got.Spec.Duration.Duration; d != 150*time.Minute {
+		t.Errorf("duration %v after extending 2h by 30m, want 2h30m", d)
 	}
 }

@@ -17,6 +17,28 @@ type person struct {
 	TZ   *time.Location
 }
 
+// userOf returns the Slack user ID of a holder: "slack:<id>", or an e-mail address Slack knows (users.lookupByEmail);
+// "" for a holder that is no Slack user ("ci:deploy"). It decides who may act on a Reservation from Slack, so it
+// reads the holder the way the Notifier does to decide who is told about it.
+func (p *people) userOf(ctx context.Context, holder string) (string, error) {
+	if id := SlackUserOf(holder); id != "" {
+		return id, nil
+	}
+	if !isEmail(holder) {
+		return "", nil
+	}
+	pr, ok, err := p.byEmail(ctx, holder)
+	if err != nil || !ok {
+		return "", err
+	}
+	return pr.ID, nil
+}
+
+// isEmail reports whether a holder is written as an e-mail address.
+func isEmail(holder string) bool {
+	return strings.Contains(holder, "@") && !strings.ContainsAny(holder, " :")
+}
+
 // people looks up Slack users (users.info, users.lookupByEmail) and remembers them for an hour: names and time
 // zones rarely change, and Slack rate-limits the look-ups.
 type people struct {

@@ -74,7 +74,7 @@ func standupLine(st *conchv1.Standup) string {
 	}
 	for _, c := range st.Status.Conditions {
 		if c.Type == conchv1.ConditionReady && c.Status != "True" {
-			s += " · :warning: " + escape(c.Message)
+			s += " · :warning: " + literal(c.Message)
 		}
 	}
 	return s

@@ -71,7 +71,7 @@ func StandupPromptDM(st *conchv1.Standup, run *conchv1.StandupRun) Message {
 		st.Name, runDay(st, run), When(run.Deadline.Time), channelLink(st.Spec.Channel))
 	var qs strings.Builder
 	for _, q := range run.Questions {
-		qs.WriteString("• " + escape(q) + "\n")
+		qs.WriteString("• " + literal(q) + "\n")
 	}
 	return Message{Text: intro, Blocks: []slack.Block{
 		section(intro),
@@ -161,7 +161,7 @@ func StandupSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs standup.E
 			} else {
 				a = escape(a)
 			}
-			fmt.Fprintf(&b, "\n*%s*\n%s", escape(q), a)
+			fmt.Fprintf(&b, "\n*%s*\n%s", literal(q), a)
 		}
 		if line := holdingsLine(envs.ByUser[p.User]); line != "" {
 			b.WriteString("\n" + line)

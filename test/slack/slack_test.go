@@ -159,7 +159,7 @@ func TestOnlyTheHolderOrAnAdminMayRelease(t *testing.T) {
 	h.slack.ClickButton(click)
 	refusal := h.nthReply(bob, 1)
 	g.Expect(refusal.ResponseType).To(Equal("ephemeral"))
-	g.Expect(refusal.Text).To(Equal("Only <@UALICE> can change this hold."))
+	g.Expect(refusal.Text).To(Equal("Only the holder (<@UALICE>) or an admin can release it."))
 	h.dibs(bob, "off staging")
 	g.Expect(h.nthReply(bob, 2).Text).To(ContainSubstring("You do not hold or wait for *staging*"))
 	g.Expect(h.get(r.Name).Spec.Released).To(BeFalse())
