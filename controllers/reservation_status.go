@@ -57,10 +57,11 @@ func reservationStatus(r *conchv1.Reservation, res *conchv1.Resource, o queue.Ou
 	return st
 }
 
-// untilOf is status.until for the outcome o, the UNTIL that `kubectl get` shows: while Granted, the planned end;
-// once ended, the real end (a hold that ran its full term ended at its term's end, however late the controller
-// noticed, for example after a restart); zero while waiting. Rounded up to the whole second, as metav1.Time
-// stores it, so that a hold never reads as ending before it does and a status computed again equals the stored one.
+// untilOf is status.until for the outcome o, the UNTIL that `kubectl get` shows, in whole seconds: while Granted,
+// the planned end, rounded up so that a hold never reads as ending before it does; once ended, the real end: a hold
+// that ran its full term ended at its term's end (the same second as before, however late the controller noticed,
+// for example after a restart), any other at endedAt, in the whole second that endedAt itself reads. Zero while
+// waiting.
 func untilOf(o queue.Outcome) time.Time {
 	switch {
 	case o.State == conchv1.StateGranted:
@@ -68,7 +69,7 @@ func untilOf(o queue.Outcome) time.Time {
 	case o.State == conchv1.StateExpired && o.Reason == conchv1.ReasonExpired && !o.ExpiresAt.IsZero():
 		return ceilSecond(o.ExpiresAt)
 	case o.State.IsFinal():
-		return ceilSecond(o.EndedAt)
+		return o.EndedAt.Truncate(time.Second)
 	}
 	return time.Time{}
 }
@@ -104,7 +105,7 @@ func endedStatus(r *conchv1.Reservation, story string, now time.Time) conchv1.Re
 	st.State = conchv1.StateReleased
 	st.Position, st.EstimatedGrantTime = 0, nil
 	st.EndedAt = &metav1.Time{Time: now}
-	st.Until = &metav1.Time{Time: ceilSecond(now)}
+	st.Until = &metav1.Time{Time: now.Truncate(time.Second)}
 	st.ObservedGeneration = r.Generation
 	o := queue.Outcome{State: conchv1.StateReleased, Reason: conchv1.ReasonResourceDeleted, EndedAt: now}
 	if r.Status.GrantedAt != nil {

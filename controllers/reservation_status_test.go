@@ -328,7 +328,7 @@ func TestReservationStatus(t *testing.T) {
 			},
 			health: kstatus.CurrentStatus,
 		},
-		"expired, heartbeat missed: Stalled, not Ready; Stalled says what to do": {
+		"expired, heartbeat missed: Stalled, not Ready; Stalled says what to do; until the second endedAt reads": {
 			r: func() *conchv1.Reservation {
 				r := alice().Obj()
 				r.Spec.HeartbeatTimeout = dur(5 * time.Minute)
@@ -342,11 +342,11 @@ func TestReservationStatus(t *testing.T) {
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateExpired, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 4,
 				Duration: dur(2 * time.Hour), GrantedAt: ptrMicro(at(-time.Hour)), ExpiresAt: ptrMicro(at(time.Hour)),
-				EndedAt: ptrMeta(at(time.Millisecond)), Until: ptrMeta(at(time.Second)), ObservedGeneration: rsvGen,
+				EndedAt: ptrMeta(at(time.Millisecond)), Until: ptrMeta(tNow), ObservedGeneration: rsvGen,
 				Conditions: append(stateConds(conchv1.ReasonHeartbeatMissed, conditionMessages{
-					ready:       "alice stopped renewing: no heartbeat within 5m0s, so the Reservation for staging ended at 2026-11-23T09:00:01Z",
-					granted:     "alice held staging from 2026-11-23T08:00:00Z until 2026-11-23T09:00:01Z",
-					reconciling: "Not in the queue: it ended at 2026-11-23T09:00:01Z",
+					ready:       "alice stopped renewing: no heartbeat within 5m0s, so the Reservation for staging ended at 2026-11-23T09:00:00Z",
+					granted:     "alice held staging from 2026-11-23T08:00:00Z until 2026-11-23T09:00:00Z",
+					reconciling: "Not in the queue: it ended at 2026-11-23T09:00:00Z",
 					stalled:     "No heartbeat within 5m0s (spec.heartbeatTimeout): renew spec.renewTime more often, and create a new Reservation to take another turn",
 				}, false, false, false, true), within("2h0m0s")),
 			},
@@ -597,16 +597,16 @@ func TestEndedStatus(t *testing.T) {
 					true, false, false, false),
 			},
 		},
-		"position and estimate cleared; endedAt is now, not rounded; until rounded up": {
+		"position and estimate cleared; endedAt is now, not rounded; until the second it reads": {
 			status: conchv1.ReservationStatus{
 				State: conchv1.StateQueued, ResourceName: "staging", Position: 3, EstimatedGrantTime: ptrMeta(tNow.Add(time.Hour)),
 			},
 			at: tNow.Add(1500 * time.Microsecond),
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateReleased, ResourceName: "staging", EndedAt: ptrMeta(tNow.Add(1500 * time.Microsecond)),
-				Until: ptrMeta(tNow.Add(time.Second)), ObservedGeneration: rsvGen,
+				Until: ptrMeta(tNow), ObservedGeneration: rsvGen,
 				Conditions: func() []metav1.Condition {
-					cs := stateConds(conchv1.ReasonResourceDeleted, ended(msg, "Never granted", "2026-11-23T09:00:01Z"),
+					cs := stateConds(conchv1.ReasonResourceDeleted, ended(msg, "Never granted", "2026-11-23T09:00:00Z"),
 						true, false, false, false)
 					for i := range cs {
 						cs[i].LastTransitionTime = metav1.NewTime(tNow.Add(1500 * time.Microsecond))
@@ -776,11 +776,11 @@ func TestOutcomeMessages(t *testing.T) {
 			o:    queue.Outcome{State: conchv1.StateReleased, Reason: conchv1.ReasonReleased, EndedAt: tNow},
 			want: conditionMessages{ready: "Released before it was granted; left the queue for staging at 2026-11-23T09:00:00Z"},
 		},
-		"released after the grant: when, rounded up, and after how long": {
-			o: queue.Outcome{State: conchv1.StateReleased, Reason: conchv1.ReasonReleased, GrantedAt: tBefore, EndedAt: tNow.Add(time.Millisecond)},
+		"released after the grant: when, in the second endedAt reads, and after how long": {
+			o: queue.Outcome{State: conchv1.StateReleased, Reason: conchv1.ReasonReleased, GrantedAt: tBefore, EndedAt: tNow.Add(999 * time.Millisecond)},
 			want: conditionMessages{
-				ready:       "Released staging at 2026-11-23T09:00:01Z after holding it for 1h0m0s",
-				reconciling: "Not in the queue: it ended at 2026-11-23T09:00:01Z",
+				ready:       "Released staging at 2026-11-23T09:00:00Z after holding it for 1h0m1s",
+				reconciling: "Not in the queue: it ended at 2026-11-23T09:00:00Z",
 			},
 		},
 		"a state it does not know: its name": {

@@ -200,10 +200,10 @@ type ReservationStatus struct {
 	// +optional
 	EndedAt *metav1.Time `json:"endedAt,omitempty"`
 
-	// until is, for people reading `kubectl get`, when the hold ends: expiresAt while Granted; once ended, when it
-	// really ended (expiresAt for a hold that ran its full term, else endedAt, so before expiresAt for a hold
-	// released early). Rounded up to the whole second. Absent while it waits (see estimatedGrantTime) and on
-	// Reservations that ended before Conch wrote it. Programs should read expiresAt and endedAt.
+	// until is, for people reading `kubectl get`, when the hold ends, in whole seconds: while Granted, expiresAt
+	// rounded up; once ended, when it really ended: expiresAt (rounded up) for a hold that ran its full term, else
+	// endedAt, which for a hold released early is before expiresAt. Absent while it waits (see estimatedGrantTime)
+	// and on Reservations that ended before Conch wrote it. Programs should read expiresAt and endedAt.
 	// +optional
 	Until *metav1.Time `json:"until,omitempty"`
 
