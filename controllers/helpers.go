@@ -49,9 +49,10 @@ func observeEnd(namespace string, state conchv1.ReservationState, grantedAt, now
 	}
 }
 
-// condMessage is the message of a Reservation's Ready condition, the sentence Events repeat.
-func condMessage(st conchv1.ReservationStatus) string {
-	if c := meta.FindStatusCondition(st.Conditions, conchv1.ConditionReady); c != nil {
+// condMessage is the message of a Reservation's condition typ, the sentence an Event repeats: Granted's (until
+// when) for a grant, Ready's (the story) for an end.
+func condMessage(st conchv1.ReservationStatus, typ string) string {
+	if c := meta.FindStatusCondition(st.Conditions, typ); c != nil {
 		return c.Message
 	}
 	return string(st.State)

@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/internal/holding"
+	workend "github.com/conch-dev/conch/internal/holding"
 	"github.com/conch-dev/conch/internal/index"
 )
 
@@ -117,7 +117,7 @@ func (r *HolderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	r.mu.Lock()
 	r.seen[rsv.UID] = true
 	r.mu.Unlock()
-	if done, why := holding.Finished(held, h.FinishedCondition); done {
+	if done, why := workend.Finished(held, h.FinishedCondition); done {
 		return ctrl.Result{}, r.release(ctx, rsv, conchv1.ReasonHolderFinished, why)
 	}
 	return ctrl.Result{}, nil

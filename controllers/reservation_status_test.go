@@ -19,17 +19,59 @@ import (
 const rsvGen = 2
 
 // stateConds are Ready, Granted, Reconciling and Stalled as setStateConditions writes them at tNow.
-func stateConds(reason, message string, ready, granted, reconciling, stalled bool) []metav1.Condition {
-	c := func(typ string, on bool) metav1.Condition {
+func stateConds(reason string, m conditionMessages, ready, granted, reconciling, stalled bool) []metav1.Condition {
+	return stateCondsAt(reason, m, rsvGen, tNow, ready, granted, reconciling, stalled)
+}
+
+// stateCondsAt are Ready, Granted, Reconciling and Stalled of generation gen, last changed at at.
+func stateCondsAt(reason string, m conditionMessages, gen int64, at time.Time, ready, granted, reconciling, stalled bool) []metav1.Condition {
+	c := func(typ string, on bool, message string) metav1.Condition {
 		s := metav1.ConditionFalse
 		if on {
 			s = metav1.ConditionTrue
 		}
-		return wantCond(typ, s, reason, message, rsvGen, tNow)
+		return wantCond(typ, s, reason, message, gen, at)
 	}
 	return []metav1.Condition{
-		c(conchv1.ConditionReady, ready), c(conchv1.ConditionGranted, granted),
-		c(conchv1.ConditionReconciling, reconciling), c(conchv1.ConditionStalled, stalled),
+		c(conchv1.ConditionReady, ready, m.ready), c(conchv1.ConditionGranted, granted, m.granted),
+		c(conchv1.ConditionReconciling, reconciling, m.reconciling), c(conchv1.ConditionStalled, stalled, m.stalled),
+	}
+}
+
+// The messages of the conditions, as a person reads them in `kubectl describe`.
+const (
+	holdsStill   = "Nothing stands in the way. Release it early with spec.released: true; extend it with spec.duration"
+	queueMoves   = "Nothing stands in the way: the queue moves as holds end. Leave it with spec.released: true"
+	stagingAgain = "Nothing failed. To hold staging again, create a new Reservation"
+)
+
+// holding are the messages of alice's hold on staging, granted at g (with the story's tail, such as " after
+// waiting 5m0s") until u.
+func holding(g, tail, u string) conditionMessages {
+	return conditionMessages{
+		ready: "alice was granted staging at " + g + tail, granted: "alice holds staging until " + u,
+		reconciling: "Not in the queue: it holds staging", stalled: holdsStill,
+	}
+}
+
+// ended are the messages of a Reservation for staging that ended at end, with the story ready; held is the
+// Granted message ("Never granted" for one that never held).
+func ended(ready, held, end string) conditionMessages {
+	return conditionMessages{ready: ready, granted: held, reconciling: "Not in the queue: it ended at " + end, stalled: stagingAgain}
+}
+
+// distinctMessages fails t when two of Ready, Granted, Reconciling and Stalled say the same.
+func distinctMessages(t *testing.T, conds []metav1.Condition) {
+	t.Helper()
+	seen := map[string]string{}
+	for _, c := range conds {
+		if c.Type == conchv1.ConditionDurationClamped {
+			continue
+		}
+		if other, ok := seen[c.Message]; ok {
+			t.Errorf("conditions %s and %s both say %q", other, c.Type, c.Message)
+		}
+		seen[c.Message] = c.Type
 	}
 }
 
@@ -63,22 +105,33 @@ func TestReservationStatus(t *testing.T) {
 	alice := func() *testutil.ReservationWrapper {
 		return testutil.Reservation("r1").On("staging").Holder("alice").For(2 * time.Hour)
 	}
+	// grantedStatus is how an earlier version of Conch left a hold: one sentence in every condition, no until.
+	const oldMessage = "alice holds staging until 2026-11-23T10:00:00Z"
 	grantedStatus := conchv1.ReservationStatus{
 		State: conchv1.StateGranted, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 4,
 		Duration: dur(2 * time.Hour), GrantedAt: ptrMicro(at(-time.Hour)), ExpiresAt: ptrMicro(at(time.Hour)),
 		Notified:           &conchv1.Notified{Granted: ptrMicro(at(-time.Hour))},
 		ObservedGeneration: 1,
-		Conditions: []metav1.Condition{
-			wantCond(conchv1.ConditionReady, metav1.ConditionTrue, conchv1.ReasonGranted, "alice holds staging until 2026-11-23T10:00:00Z", 1, tBefore),
-			wantCond(conchv1.ConditionGranted, metav1.ConditionTrue, conchv1.ReasonGranted, "alice holds staging until 2026-11-23T10:00:00Z", 1, tBefore),
-			wantCond(conchv1.ConditionReconciling, metav1.ConditionFalse, conchv1.ReasonGranted, "alice holds staging until 2026-11-23T10:00:00Z", 1, tBefore),
-			wantCond(conchv1.ConditionStalled, metav1.ConditionFalse, conchv1.ReasonGranted, "alice holds staging until 2026-11-23T10:00:00Z", 1, tBefore),
-			wantCond(conchv1.ConditionDurationClamped, metav1.ConditionFalse, conchv1.ReasonWithinMaxDuration, "The hold lasts 2h0m0s", 1, tBefore),
-		},
+		Conditions: append(stateCondsAt(conchv1.ReasonGranted,
+			conditionMessages{ready: oldMessage, granted: oldMessage, reconciling: oldMessage, stalled: oldMessage},
+			1, tBefore, true, true, false, false),
+			wantCond(conchv1.ConditionDurationClamped, metav1.ConditionFalse, conchv1.ReasonWithinMaxDuration, "The hold lasts 2h0m0s", 1, tBefore)),
 	}
 	queuedStatus := conchv1.ReservationStatus{
 		State: conchv1.StateQueued, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 4, Position: 1,
 		EstimatedGrantTime: ptrMeta(at(time.Hour)), Duration: dur(2 * time.Hour), ObservedGeneration: 1,
+	}
+	// after a grant, the four state conditions keep their transition times except Granted's, which flips.
+	afterGrant := func(reason string, m conditionMessages, ready, stalled bool) []metav1.Condition {
+		cs := stateCondsAt(reason, m, rsvGen, tBefore, ready, false, false, stalled)
+		cs[1].LastTransitionTime = metav1.NewTime(tNow)
+		if !ready {
+			cs[0].LastTransitionTime = metav1.NewTime(tNow)
+		}
+		if stalled {
+			cs[3].LastTransitionTime = metav1.NewTime(tNow)
+		}
+		return append(cs, wantCond(conchv1.ConditionDurationClamped, metav1.ConditionFalse, conchv1.ReasonWithinMaxDuration, "The hold lasts 2h0m0s", rsvGen, tBefore))
 	}
 
 	cases := map[string]struct {
@@ -89,7 +142,7 @@ func TestReservationStatus(t *testing.T) {
 		// health is what kstatus reads from the result.
 		health kstatus.Status
 	}{
-		"granted": {
+		"granted: until rounded up to the whole second, in status and message": {
 			r:   alice().Obj(),
 			res: staging().Obj(),
 			o: queue.Outcome{
@@ -99,14 +152,16 @@ func TestReservationStatus(t *testing.T) {
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateGranted, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 4,
 				Duration: dur(2 * time.Hour), GrantedAt: ptrMicro(at(time.Microsecond)),
-				ExpiresAt: ptrMicro(at(2*time.Hour + time.Microsecond)), ObservedGeneration: rsvGen,
-				Conditions: append(stateConds(conchv1.ReasonGranted, "alice holds staging until 2026-11-23T11:00:00Z", true, true, false, false),
+				ExpiresAt: ptrMicro(at(2*time.Hour + time.Microsecond)), Until: ptrMeta(at(2*time.Hour + time.Second)),
+				ObservedGeneration: rsvGen,
+				Conditions: append(stateConds(conchv1.ReasonGranted,
+					holding("2026-11-23T09:00:00Z", "", "2026-11-23T11:00:01Z"), true, true, false, false),
 					within("2h0m0s")),
 			},
 			health: kstatus.CurrentStatus,
 		},
-		"granted: the estimate and position of the queue are dropped": {
-			r:   alice().Obj(),
+		"granted after waiting: the wait told; the estimate and position of the queue are dropped": {
+			r:   alice().Created(at(-5*time.Minute - 400*time.Millisecond)).Obj(),
 			res: staging().Obj(),
 			o: queue.Outcome{
 				State: conchv1.StateGranted, Reason: conchv1.ReasonGranted, Ticket: 4, Duration: 2 * time.Hour,
@@ -115,13 +170,14 @@ func TestReservationStatus(t *testing.T) {
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateGranted, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 4,
 				Duration: dur(2 * time.Hour), GrantedAt: ptrMicro(tNow), ExpiresAt: ptrMicro(at(2 * time.Hour)),
-				ObservedGeneration: rsvGen,
-				Conditions: append(stateConds(conchv1.ReasonGranted, "alice holds staging until 2026-11-23T11:00:00Z", true, true, false, false),
+				Until: ptrMeta(at(2 * time.Hour)), ObservedGeneration: rsvGen,
+				Conditions: append(stateConds(conchv1.ReasonGranted,
+					holding("2026-11-23T09:00:00Z", " after waiting 5m0s", "2026-11-23T11:00:00Z"), true, true, false, false),
 					within("2h0m0s")),
 			},
 			health: kstatus.CurrentStatus,
 		},
-		"granted again after an extension: transition times, notified and the ledger's report kept": {
+		"granted again after an extension: until moves; transition times, notified and the ledger's report kept": {
 			r: func() *conchv1.Reservation {
 				r := alice().Obj()
 				r.Status = *grantedStatus.DeepCopy()
@@ -135,14 +191,11 @@ func TestReservationStatus(t *testing.T) {
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateGranted, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 4,
 				Duration: dur(3 * time.Hour), GrantedAt: ptrMicro(at(-time.Hour)), ExpiresAt: ptrMicro(at(2 * time.Hour)),
+				Until:    ptrMeta(at(2 * time.Hour)),
 				Notified: &conchv1.Notified{Granted: ptrMicro(at(-time.Hour))}, ObservedGeneration: rsvGen,
-				Conditions: []metav1.Condition{
-					wantCond(conchv1.ConditionReady, metav1.ConditionTrue, conchv1.ReasonGranted, "alice holds staging until 2026-11-23T11:00:00Z", rsvGen, tBefore),
-					wantCond(conchv1.ConditionGranted, metav1.ConditionTrue, conchv1.ReasonGranted, "alice holds staging until 2026-11-23T11:00:00Z", rsvGen, tBefore),
-					wantCond(conchv1.ConditionReconciling, metav1.ConditionFalse, conchv1.ReasonGranted, "alice holds staging until 2026-11-23T11:00:00Z", rsvGen, tBefore),
-					wantCond(conchv1.ConditionStalled, metav1.ConditionFalse, conchv1.ReasonGranted, "alice holds staging until 2026-11-23T11:00:00Z", rsvGen, tBefore),
-					wantCond(conchv1.ConditionDurationClamped, metav1.ConditionFalse, conchv1.ReasonWithinMaxDuration, "The hold lasts 3h0m0s", rsvGen, tBefore),
-				},
+				Conditions: append(stateCondsAt(conchv1.ReasonGranted,
+					holding("2026-11-23T08:00:00Z", "", "2026-11-23T11:00:00Z"), rsvGen, tBefore, true, true, false, false),
+					wantCond(conchv1.ConditionDurationClamped, metav1.ConditionFalse, conchv1.ReasonWithinMaxDuration, "The hold lasts 3h0m0s", rsvGen, tBefore)),
 			},
 			health: kstatus.CurrentStatus,
 		},
@@ -156,16 +209,21 @@ func TestReservationStatus(t *testing.T) {
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateGranted, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 1,
 				Duration: dur(time.Hour), GrantedAt: ptrMicro(tNow), ExpiresAt: ptrMicro(at(time.Hour)),
-				ObservedGeneration: rsvGen,
-				Conditions: append(stateConds(conchv1.ReasonGranted, "alice holds staging until 2026-11-23T10:00:00Z", true, true, false, false),
+				Until: ptrMeta(at(time.Hour)), ObservedGeneration: rsvGen,
+				Conditions: append(stateConds(conchv1.ReasonGranted,
+					holding("2026-11-23T09:00:00Z", "", "2026-11-23T10:00:00Z"), true, true, false, false),
 					wantCond(conchv1.ConditionDurationClamped, metav1.ConditionTrue, conchv1.ReasonMaxDurationApplied,
 						"Asked for 3h0m0s; staging allows holds of at most 1h0m0s, so the hold lasts 1h0m0s", rsvGen, tNow)),
 			},
 			health: kstatus.CurrentStatus,
 		},
-		"queued: estimatedGrantTime rounded up to the whole second": {
-			r:   alice().Obj(),
-			res: staging().Obj(),
+		"queued: who holds it until when; the place in line without the queue's length; estimate rounded up": {
+			r: alice().Obj(),
+			res: func() *conchv1.Resource {
+				res := staging().Obj()
+				res.Status.HeldBy, res.Status.NextRelease = "bob, carol", ptrMeta(at(30*time.Minute))
+				return res
+			}(),
 			o: queue.Outcome{
 				State: conchv1.StateQueued, Reason: conchv1.ReasonQueued, Ticket: 5, Position: 2, Waiting: 3,
 				EstimatedGrantTime: at(90*time.Minute + time.Millisecond), Duration: 2 * time.Hour, Requested: 2 * time.Hour,
@@ -174,9 +232,12 @@ func TestReservationStatus(t *testing.T) {
 				State: conchv1.StateQueued, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 5, Position: 2,
 				EstimatedGrantTime: ptrMeta(at(90*time.Minute + time.Second)), Duration: dur(2 * time.Hour),
 				ObservedGeneration: rsvGen,
-				Conditions: append(stateConds(conchv1.ReasonQueued,
-					"Waiting for staging, number 2 of 3 in the queue, expected around 2026-11-23T10:30:01Z", false, false, true, false),
-					within("2h0m0s")),
+				Conditions: append(stateConds(conchv1.ReasonQueued, conditionMessages{
+					ready:       "Waiting for staging (held by bob, carol; next release at 2026-11-23T09:30:00Z)",
+					granted:     "Not granted yet",
+					reconciling: "Number 2 in line for staging, expected around 2026-11-23T10:30:01Z",
+					stalled:     queueMoves,
+				}, false, false, true, false), within("2h0m0s")),
 			},
 			health: kstatus.InProgressStatus,
 		},
@@ -194,9 +255,12 @@ func TestReservationStatus(t *testing.T) {
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateQueued, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 4, Position: 1,
 				Duration: dur(2 * time.Hour), ObservedGeneration: rsvGen,
-				Conditions: append(stateConds(conchv1.ReasonQueued,
-					"Waiting for staging, number 1 of 1 in the queue; granting is paused", false, false, true, false),
-					within("2h0m0s")),
+				Conditions: append(stateConds(conchv1.ReasonQueued, conditionMessages{
+					ready:       "Waiting for staging; granting is paused",
+					granted:     "Not granted yet",
+					reconciling: "Number 1 in line for staging; granting is paused, so no time is expected",
+					stalled:     "Nothing to fix: granting of staging is paused (spec.granting) for maintenance; the queue moves once it is open again",
+				}, false, false, true, false), within("2h0m0s")),
 			},
 			health: kstatus.InProgressStatus,
 		},
@@ -213,13 +277,16 @@ func TestReservationStatus(t *testing.T) {
 			},
 			want: conchv1.ReservationStatus{
 				State: conchv1.StatePending, ResourceName: "staging", Duration: dur(2 * time.Hour), ObservedGeneration: rsvGen,
-				Conditions: append(stateConds(conchv1.ReasonQueueFull,
-					"Waiting to join the queue for staging: it is full (1000 waiting)", false, false, true, false),
-					within("2h0m0s")),
+				Conditions: append(stateConds(conchv1.ReasonQueueFull, conditionMessages{
+					ready:       "Waiting to join the queue for staging: it is full (1000 waiting)",
+					granted:     "Not granted yet",
+					reconciling: "Not in the queue yet, so no position or expected time",
+					stalled:     "Nothing to fix: it joins the queue when there is room",
+				}, false, false, true, false), within("2h0m0s")),
 			},
 			health: kstatus.InProgressStatus,
 		},
-		"expired at the end of its term: Ready, not Granted": {
+		"expired at the end of its term, noticed late: Ready, not Granted; until is the term's end": {
 			r: func() *conchv1.Reservation {
 				r := alice().Obj()
 				r.Status = *grantedStatus.DeepCopy()
@@ -228,24 +295,20 @@ func TestReservationStatus(t *testing.T) {
 			res: staging().Obj(),
 			o: queue.Outcome{
 				State: conchv1.StateExpired, Reason: conchv1.ReasonExpired, Ticket: 4, Duration: 2 * time.Hour,
-				Requested: 2 * time.Hour, GrantedAt: at(-2 * time.Hour), ExpiresAt: tNow, EndedAt: at(time.Microsecond),
+				Requested: 2 * time.Hour, GrantedAt: at(-2 * time.Hour), ExpiresAt: tNow, EndedAt: at(time.Minute + time.Microsecond),
 			},
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateExpired, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 4,
 				Duration: dur(2 * time.Hour), GrantedAt: ptrMicro(at(-2 * time.Hour)), ExpiresAt: ptrMicro(tNow),
-				EndedAt: ptrMeta(at(time.Microsecond)), Notified: &conchv1.Notified{Granted: ptrMicro(at(-time.Hour))},
-				ObservedGeneration: rsvGen,
-				Conditions: []metav1.Condition{
-					wantCond(conchv1.ConditionReady, metav1.ConditionTrue, conchv1.ReasonExpired, "The hold on staging ended at 2026-11-23T09:00:00Z after 2h0m0s", rsvGen, tBefore),
-					wantCond(conchv1.ConditionGranted, metav1.ConditionFalse, conchv1.ReasonExpired, "The hold on staging ended at 2026-11-23T09:00:00Z after 2h0m0s", rsvGen, tNow),
-					wantCond(conchv1.ConditionReconciling, metav1.ConditionFalse, conchv1.ReasonExpired, "The hold on staging ended at 2026-11-23T09:00:00Z after 2h0m0s", rsvGen, tBefore),
-					wantCond(conchv1.ConditionStalled, metav1.ConditionFalse, conchv1.ReasonExpired, "The hold on staging ended at 2026-11-23T09:00:00Z after 2h0m0s", rsvGen, tBefore),
-					wantCond(conchv1.ConditionDurationClamped, metav1.ConditionFalse, conchv1.ReasonWithinMaxDuration, "The hold lasts 2h0m0s", rsvGen, tBefore),
-				},
+				EndedAt: ptrMeta(at(time.Minute + time.Microsecond)), Until: ptrMeta(tNow),
+				Notified: &conchv1.Notified{Granted: ptrMicro(at(-time.Hour))}, ObservedGeneration: rsvGen,
+				Conditions: afterGrant(conchv1.ReasonExpired, ended(
+					"The hold on staging ran its full 2h0m0s and ended at 2026-11-23T09:00:00Z",
+					"alice held staging from 2026-11-23T07:00:00Z until 2026-11-23T09:00:00Z", "2026-11-23T09:00:00Z"), true, false),
 			},
 			health: kstatus.CurrentStatus,
 		},
-		"expired, shortened below what it had lasted": {
+		"expired, shortened below what it had lasted: until is when it ended": {
 			r:   alice().For(30 * time.Minute).Obj(),
 			res: staging().Obj(),
 			o: queue.Outcome{
@@ -256,15 +319,16 @@ func TestReservationStatus(t *testing.T) {
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateExpired, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 4,
 				Duration: dur(30 * time.Minute), GrantedAt: ptrMicro(at(-45*time.Minute - 400*time.Microsecond)),
-				ExpiresAt: ptrMicro(at(-15*time.Minute - 400*time.Microsecond)), EndedAt: ptrMeta(tNow),
+				ExpiresAt: ptrMicro(at(-15*time.Minute - 400*time.Microsecond)), EndedAt: ptrMeta(tNow), Until: ptrMeta(tNow),
 				ObservedGeneration: rsvGen,
-				Conditions: append(stateConds(conchv1.ReasonShortened,
+				Conditions: append(stateConds(conchv1.ReasonShortened, ended(
 					"The hold on staging was shortened to 30m0s, less than it had already lasted, so it ended at 2026-11-23T09:00:00Z after 45m0s",
+					"alice held staging from 2026-11-23T08:14:59Z until 2026-11-23T09:00:00Z", "2026-11-23T09:00:00Z"),
 					true, false, false, false), within("30m0s")),
 			},
 			health: kstatus.CurrentStatus,
 		},
-		"expired, heartbeat missed: Stalled, not Ready": {
+		"expired, heartbeat missed: Stalled, not Ready; Stalled says what to do; until the second endedAt reads": {
 			r: func() *conchv1.Reservation {
 				r := alice().Obj()
 				r.Spec.HeartbeatTimeout = dur(5 * time.Minute)
@@ -273,19 +337,22 @@ func TestReservationStatus(t *testing.T) {
 			res: staging().Obj(),
 			o: queue.Outcome{
 				State: conchv1.StateExpired, Reason: conchv1.ReasonHeartbeatMissed, Ticket: 4, Duration: 2 * time.Hour,
-				Requested: 2 * time.Hour, GrantedAt: at(-time.Hour), ExpiresAt: at(time.Hour), EndedAt: tNow,
+				Requested: 2 * time.Hour, GrantedAt: at(-time.Hour), ExpiresAt: at(time.Hour), EndedAt: at(time.Millisecond),
 			},
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateExpired, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 4,
 				Duration: dur(2 * time.Hour), GrantedAt: ptrMicro(at(-time.Hour)), ExpiresAt: ptrMicro(at(time.Hour)),
-				EndedAt: ptrMeta(tNow), ObservedGeneration: rsvGen,
-				Conditions: append(stateConds(conchv1.ReasonHeartbeatMissed,
-					"alice stopped renewing: no heartbeat within 5m0s, so the Reservation for staging ended",
-					false, false, false, true), within("2h0m0s")),
+				EndedAt: ptrMeta(at(time.Millisecond)), Until: ptrMeta(tNow), ObservedGeneration: rsvGen,
+				Conditions: append(stateConds(conchv1.ReasonHeartbeatMissed, conditionMessages{
+					ready:       "alice stopped renewing: no heartbeat within 5m0s, so the Reservation for staging ended at 2026-11-23T09:00:00Z",
+					granted:     "alice held staging from 2026-11-23T08:00:00Z until 2026-11-23T09:00:00Z",
+					reconciling: "Not in the queue: it ended at 2026-11-23T09:00:00Z",
+					stalled:     "No heartbeat within 5m0s (spec.heartbeatTimeout): renew spec.renewTime more often, and create a new Reservation to take another turn",
+				}, false, false, false, true), within("2h0m0s")),
 			},
 			health: kstatus.FailedStatus,
 		},
-		"rejected: Stalled, never ticketed": {
+		"rejected: Stalled, never ticketed; Stalled says what to do": {
 			r:   alice().Obj(),
 			res: staging().Allow("ci:*", "slack:*").Obj(),
 			o: queue.Outcome{
@@ -294,14 +361,17 @@ func TestReservationStatus(t *testing.T) {
 			},
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateRejected, ResourceName: "staging", ResourceUID: "uid-staging",
-				Duration: dur(2 * time.Hour), EndedAt: ptrMeta(tNow), ObservedGeneration: rsvGen,
-				Conditions: append(stateConds(conchv1.ReasonHolderNotAllowed,
-					"alice may not hold staging: the holder matches none of its allowedHolders [ci:* slack:*]",
-					false, false, false, true), within("2h0m0s")),
+				Duration: dur(2 * time.Hour), EndedAt: ptrMeta(tNow), Until: ptrMeta(tNow), ObservedGeneration: rsvGen,
+				Conditions: append(stateConds(conchv1.ReasonHolderNotAllowed, conditionMessages{
+					ready:       "alice may not hold staging: the holder matches none of its allowedHolders [ci:* slack:*]",
+					granted:     "Never granted",
+					reconciling: "Not in the queue: it ended at 2026-11-23T09:00:00Z",
+					stalled:     "alice is not among the allowedHolders of staging: ask whoever manages it to allow the holder, or reserve another Resource with a new Reservation",
+				}, false, false, false, true), within("2h0m0s")),
 			},
 			health: kstatus.FailedStatus,
 		},
-		"released after the grant": {
+		"released after the grant: until is the release, before expiresAt": {
 			r:   alice().Released().Obj(),
 			res: staging().Obj(),
 			o: queue.Outcome{
@@ -311,8 +381,10 @@ func TestReservationStatus(t *testing.T) {
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateReleased, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 4,
 				Duration: dur(2 * time.Hour), GrantedAt: ptrMicro(at(-time.Hour)), ExpiresAt: ptrMicro(at(time.Hour)),
-				EndedAt: ptrMeta(tNow), ObservedGeneration: rsvGen,
-				Conditions: append(stateConds(conchv1.ReasonReleased, "Released staging at 2026-11-23T09:00:00Z",
+				EndedAt: ptrMeta(tNow), Until: ptrMeta(tNow), ObservedGeneration: rsvGen,
+				Conditions: append(stateConds(conchv1.ReasonReleased, ended(
+					"Released staging at 2026-11-23T09:00:00Z after holding it for 1h0m0s",
+					"alice held staging from 2026-11-23T08:00:00Z until 2026-11-23T09:00:00Z", "2026-11-23T09:00:00Z"),
 					true, false, false, false), within("2h0m0s")),
 			},
 			health: kstatus.CurrentStatus,
@@ -330,8 +402,10 @@ func TestReservationStatus(t *testing.T) {
 			},
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateReleased, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 4,
-				Duration: dur(2 * time.Hour), EndedAt: ptrMeta(tNow), ObservedGeneration: rsvGen,
-				Conditions: append(stateConds(conchv1.ReasonReleased, "Released before it was granted; left the queue for staging",
+				Duration: dur(2 * time.Hour), EndedAt: ptrMeta(tNow), Until: ptrMeta(tNow), ObservedGeneration: rsvGen,
+				Conditions: append(stateConds(conchv1.ReasonReleased, ended(
+					"Released before it was granted; left the queue for staging at 2026-11-23T09:00:00Z",
+					"Never granted", "2026-11-23T09:00:00Z"),
 					true, false, false, false), within("2h0m0s")),
 			},
 			health: kstatus.CurrentStatus,
@@ -346,8 +420,9 @@ func TestReservationStatus(t *testing.T) {
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateReleased, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 4,
 				Duration: dur(2 * time.Hour), GrantedAt: ptrMicro(at(-time.Hour)), ExpiresAt: ptrMicro(at(time.Hour)),
-				EndedAt: ptrMeta(tNow), ObservedGeneration: rsvGen,
-				Conditions: append(stateConds(conchv1.ReasonDeleted, "Deleted; staging was released",
+				EndedAt: ptrMeta(tNow), Until: ptrMeta(tNow), ObservedGeneration: rsvGen,
+				Conditions: append(stateConds(conchv1.ReasonDeleted, ended("Deleted; staging was released",
+					"alice held staging from 2026-11-23T08:00:00Z until 2026-11-23T09:00:00Z", "2026-11-23T09:00:00Z"),
 					true, false, false, false), within("2h0m0s")),
 			},
 			health: kstatus.CurrentStatus,
@@ -387,6 +462,12 @@ func TestReservationStatus(t *testing.T) {
 			if diff := cmp.Diff(stored, tc.r); diff != "" {
 				t.Errorf("the Reservation was changed (-before +after):\n%s", diff)
 			}
+			if !stored.Status.State.IsFinal() {
+				distinctMessages(t, got.Conditions)
+			}
+			if got.Until != nil && !got.Until.Time.Equal(got.Until.Time.Truncate(time.Second)) {
+				t.Errorf("until %s is not a whole second", got.Until.Time)
+			}
 		})
 	}
 }
@@ -402,6 +483,11 @@ func TestPendingStatus(t *testing.T) {
 			wantCond(conchv1.ConditionDurationClamped, metav1.ConditionFalse, conchv1.ReasonWithinMaxDuration, "The hold lasts 1h0m0s", 1, tBefore),
 		},
 	}
+	const missing = "Resource staging does not exist; waiting for it to be created"
+	missingMsgs := conditionMessages{
+		ready: missing, granted: "Not granted yet", reconciling: "Not in a queue yet, so no position or expected time",
+		stalled: "Nothing to fix if Resource staging is on its way; otherwise create it, or create a new Reservation for a Resource that exists",
+	}
 	cases := map[string]struct {
 		r       *conchv1.Reservation
 		reason  string
@@ -413,8 +499,7 @@ func TestPendingStatus(t *testing.T) {
 			reason: conchv1.ReasonResourceMissing, message: "Resource staging does not exist; waiting for it to be created",
 			want: conchv1.ReservationStatus{
 				State: conchv1.StatePending, ResourceName: "staging", ObservedGeneration: rsvGen,
-				Conditions: stateConds(conchv1.ReasonResourceMissing, "Resource staging does not exist; waiting for it to be created",
-					false, false, true, false),
+				Conditions: stateConds(conchv1.ReasonResourceMissing, missingMsgs, false, false, true, false),
 			},
 		},
 		"was queued: ticket, resourceUID, position and estimate cleared; duration, notified, other conditions kept": {
@@ -428,11 +513,11 @@ func TestPendingStatus(t *testing.T) {
 				State: conchv1.StatePending, ResourceName: "staging", Duration: &metav1.Duration{Duration: time.Hour},
 				Notified: &conchv1.Notified{Queued: true}, ObservedGeneration: rsvGen,
 				Conditions: []metav1.Condition{
-					wantCond(conchv1.ConditionReady, metav1.ConditionFalse, conchv1.ReasonResourceMissing, "Resource staging does not exist; waiting for it to be created", rsvGen, tBefore),
-					wantCond(conchv1.ConditionReconciling, metav1.ConditionTrue, conchv1.ReasonResourceMissing, "Resource staging does not exist; waiting for it to be created", rsvGen, tBefore),
+					wantCond(conchv1.ConditionReady, metav1.ConditionFalse, conchv1.ReasonResourceMissing, missingMsgs.ready, rsvGen, tBefore),
+					wantCond(conchv1.ConditionReconciling, metav1.ConditionTrue, conchv1.ReasonResourceMissing, missingMsgs.reconciling, rsvGen, tBefore),
 					wantCond(conchv1.ConditionDurationClamped, metav1.ConditionFalse, conchv1.ReasonWithinMaxDuration, "The hold lasts 1h0m0s", 1, tBefore),
-					wantCond(conchv1.ConditionGranted, metav1.ConditionFalse, conchv1.ReasonResourceMissing, "Resource staging does not exist; waiting for it to be created", rsvGen, tNow),
-					wantCond(conchv1.ConditionStalled, metav1.ConditionFalse, conchv1.ReasonResourceMissing, "Resource staging does not exist; waiting for it to be created", rsvGen, tNow),
+					wantCond(conchv1.ConditionGranted, metav1.ConditionFalse, conchv1.ReasonResourceMissing, missingMsgs.granted, rsvGen, tNow),
+					wantCond(conchv1.ConditionStalled, metav1.ConditionFalse, conchv1.ReasonResourceMissing, missingMsgs.stalled, rsvGen, tNow),
 				},
 			},
 		},
@@ -445,8 +530,11 @@ func TestPendingStatus(t *testing.T) {
 			reason: conchv1.ReasonNoMatchingResource, message: "No Resource matches the selector env=qa; waiting for one",
 			want: conchv1.ReservationStatus{
 				State: conchv1.StatePending, ObservedGeneration: rsvGen,
-				Conditions: stateConds(conchv1.ReasonNoMatchingResource, "No Resource matches the selector env=qa; waiting for one",
-					false, false, true, false),
+				Conditions: stateConds(conchv1.ReasonNoMatchingResource, conditionMessages{
+					ready: "No Resource matches the selector env=qa; waiting for one", granted: "Not granted yet",
+					reconciling: "Not in a queue yet, so no position or expected time",
+					stalled:     "Nothing to fix if a Resource of the pool is on its way; otherwise create one that matches the selector and allows this holder",
+				}, false, false, true, false),
 			},
 		},
 		// pendingStatus does not guard final states as reservationStatus does: its caller, the
@@ -460,8 +548,7 @@ func TestPendingStatus(t *testing.T) {
 			reason: conchv1.ReasonResourceMissing, message: "Resource staging does not exist; waiting for it to be created",
 			want: conchv1.ReservationStatus{
 				State: conchv1.StatePending, ResourceName: "staging", EndedAt: ptrMeta(tBefore), ObservedGeneration: rsvGen,
-				Conditions: stateConds(conchv1.ReasonResourceMissing, "Resource staging does not exist; waiting for it to be created",
-					false, false, true, false),
+				Conditions: stateConds(conchv1.ReasonResourceMissing, missingMsgs, false, false, true, false),
 			},
 		},
 	}
@@ -479,6 +566,7 @@ func TestPendingStatus(t *testing.T) {
 			if diff := cmp.Diff(stored, tc.r); diff != "" {
 				t.Errorf("the Reservation was changed (-before +after):\n%s", diff)
 			}
+			distinctMessages(t, got.Conditions)
 		})
 	}
 }
@@ -502,21 +590,24 @@ func TestEndedStatus(t *testing.T) {
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateReleased, ResourceName: "staging", ResourceUID: "uid-staging", Ticket: 4,
 				Duration: &metav1.Duration{Duration: 2 * time.Hour}, GrantedAt: ptrMicro(tBefore),
-				ExpiresAt: ptrMicro(tBefore.Add(2 * time.Hour)), EndedAt: ptrMeta(tNow),
+				ExpiresAt: ptrMicro(tBefore.Add(2 * time.Hour)), EndedAt: ptrMeta(tNow), Until: ptrMeta(tNow),
 				Notified: &conchv1.Notified{Granted: ptrMicro(tBefore)}, ObservedGeneration: rsvGen,
-				Conditions: stateConds(conchv1.ReasonResourceDeleted, msg, true, false, false, false),
+				Conditions: stateConds(conchv1.ReasonResourceDeleted, ended(msg,
+					"alice held staging from 2026-11-23T08:00:00Z until 2026-11-23T09:00:00Z", "2026-11-23T09:00:00Z"),
+					true, false, false, false),
 			},
 		},
-		"position and estimate cleared; endedAt is now, not rounded": {
+		"position and estimate cleared; endedAt is now, not rounded; until the second it reads": {
 			status: conchv1.ReservationStatus{
 				State: conchv1.StateQueued, ResourceName: "staging", Position: 3, EstimatedGrantTime: ptrMeta(tNow.Add(time.Hour)),
 			},
 			at: tNow.Add(1500 * time.Microsecond),
 			want: conchv1.ReservationStatus{
 				State: conchv1.StateReleased, ResourceName: "staging", EndedAt: ptrMeta(tNow.Add(1500 * time.Microsecond)),
-				ObservedGeneration: rsvGen,
+				Until: ptrMeta(tNow), ObservedGeneration: rsvGen,
 				Conditions: func() []metav1.Condition {
-					cs := stateConds(conchv1.ReasonResourceDeleted, msg, true, false, false, false)
+					cs := stateConds(conchv1.ReasonResourceDeleted, ended(msg, "Never granted", "2026-11-23T09:00:00Z"),
+						true, false, false, false)
 					for i := range cs {
 						cs[i].LastTransitionTime = metav1.NewTime(tNow.Add(1500 * time.Microsecond))
 					}
@@ -539,6 +630,7 @@ func TestEndedStatus(t *testing.T) {
 			if diff := cmp.Diff(tc.status, r.Status); diff != "" {
 				t.Errorf("the Reservation was changed (-before +after):\n%s", diff)
 			}
+			distinctMessages(t, got.Conditions)
 		})
 	}
 }
@@ -571,8 +663,9 @@ func TestSetStateConditions(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			var st conchv1.ReservationStatus
-			setStateConditions(&st, rsvGen, tNow, tc.state, tc.reason, "a message")
-			want := stateConds(tc.reason, "a message", tc.ready, tc.granted, tc.reconciling, tc.stalled)
+			m := conditionMessages{ready: "the story", granted: "until when", reconciling: "where in line", stalled: "what to do"}
+			setStateConditions(&st, rsvGen, tNow, tc.state, tc.reason, m)
+			want := stateConds(tc.reason, m, tc.ready, tc.granted, tc.reconciling, tc.stalled)
 			if diff := cmp.Diff(want, st.Conditions); diff != "" {
 				t.Errorf("conditions (-want +got):\n%s", diff)
 			}
@@ -587,13 +680,14 @@ func TestSetStateConditions(t *testing.T) {
 			wantCond(conchv1.ConditionReconciling, metav1.ConditionFalse, conchv1.ReasonGranted, "holds", 1, tBefore),
 			wantCond(conchv1.ConditionStalled, metav1.ConditionFalse, conchv1.ReasonGranted, "holds", 1, tBefore),
 		}}
-		setStateConditions(&st, rsvGen, tNow, conchv1.StateReleased, conchv1.ReasonReleased, "released")
+		setStateConditions(&st, rsvGen, tNow, conchv1.StateReleased, conchv1.ReasonReleased,
+			conditionMessages{ready: "released", granted: "held", reconciling: "not waiting", stalled: "nothing failed"})
 		want := []metav1.Condition{
 			wantCond(conchv1.ConditionDurationClamped, metav1.ConditionFalse, conchv1.ReasonWithinMaxDuration, "The hold lasts 1h0m0s", 1, tBefore),
 			wantCond(conchv1.ConditionReady, metav1.ConditionTrue, conchv1.ReasonReleased, "released", rsvGen, tBefore),
-			wantCond(conchv1.ConditionGranted, metav1.ConditionFalse, conchv1.ReasonReleased, "released", rsvGen, tNow),
-			wantCond(conchv1.ConditionReconciling, metav1.ConditionFalse, conchv1.ReasonReleased, "released", rsvGen, tBefore),
-			wantCond(conchv1.ConditionStalled, metav1.ConditionFalse, conchv1.ReasonReleased, "released", rsvGen, tBefore),
+			wantCond(conchv1.ConditionGranted, metav1.ConditionFalse, conchv1.ReasonReleased, "held", rsvGen, tNow),
+			wantCond(conchv1.ConditionReconciling, metav1.ConditionFalse, conchv1.ReasonReleased, "not waiting", rsvGen, tBefore),
+			wantCond(conchv1.ConditionStalled, metav1.ConditionFalse, conchv1.ReasonReleased, "nothing failed", rsvGen, tBefore),
 		}
 		if diff := cmp.Diff(want, st.Conditions); diff != "" {
 			t.Errorf("conditions (-want +got):\n%s", diff)
@@ -601,70 +695,97 @@ func TestSetStateConditions(t *testing.T) {
 	})
 }
 
-func TestOutcomeMessage(t *testing.T) {
+// TestOutcomeMessages checks the sentences of each outcome; a field left empty in want is not checked (see
+// TestReservationStatus for whole statuses).
+func TestOutcomeMessages(t *testing.T) {
 	r := testutil.Reservation("r1").On("staging").Holder("slack:UALICE").Obj()
 	r.Spec.HeartbeatTimeout = &metav1.Duration{Duration: 90 * time.Second}
 	open := testutil.Resource("staging").Obj()
 	cases := map[string]struct {
 		res  *conchv1.Resource
 		o    queue.Outcome
-		want string
+		want conditionMessages
 	}{
-		"granted": {
-			o:    queue.Outcome{State: conchv1.StateGranted, ExpiresAt: tNow.Add(time.Hour + time.Millisecond)},
-			want: "slack:UALICE holds staging until 2026-11-23T10:00:00Z",
+		"granted: the story in Ready, until when (rounded up) in Granted": {
+			o: queue.Outcome{State: conchv1.StateGranted, GrantedAt: tNow.Add(time.Millisecond), ExpiresAt: tNow.Add(time.Hour + time.Millisecond)},
+			want: conditionMessages{
+				ready:   "slack:UALICE was granted staging at 2026-11-23T09:00:00Z",
+				granted: "slack:UALICE holds staging until 2026-11-23T10:00:01Z",
+			},
 		},
-		"queued, with an estimate, rounded up": {
-			o:    queue.Outcome{State: conchv1.StateQueued, Position: 2, Waiting: 5, EstimatedGrantTime: tNow.Add(time.Millisecond)},
-			want: "Waiting for staging, number 2 of 5 in the queue, expected around 2026-11-23T09:00:01Z",
+		"queued, with an estimate, rounded up; the queue's length is not said": {
+			o: queue.Outcome{State: conchv1.StateQueued, Position: 2, Waiting: 5, EstimatedGrantTime: tNow.Add(time.Millisecond)},
+			want: conditionMessages{
+				ready:       "Waiting for staging",
+				reconciling: "Number 2 in line for staging, expected around 2026-11-23T09:00:01Z",
+			},
 		},
 		"queued, no estimate": {
 			o:    queue.Outcome{State: conchv1.StateQueued, Position: 1, Waiting: 1},
-			want: "Waiting for staging, number 1 of 1 in the queue",
+			want: conditionMessages{reconciling: "Number 1 in line for staging"},
 		},
 		"queued, granting paused: paused is said even with an estimate": {
 			res:  testutil.Resource("staging").Paused().Obj(),
 			o:    queue.Outcome{State: conchv1.StateQueued, Position: 3, Waiting: 4, EstimatedGrantTime: tNow},
-			want: "Waiting for staging, number 3 of 4 in the queue; granting is paused",
+			want: conditionMessages{reconciling: "Number 3 in line for staging; granting is paused, so no time is expected"},
 		},
 		"expired at the end of its term: the term's end, not when it was noticed": {
 			o: queue.Outcome{State: conchv1.StateExpired, Reason: conchv1.ReasonExpired, Duration: 2 * time.Hour,
-				ExpiresAt: tNow, EndedAt: tNow.Add(time.Minute)},
-			want: "The hold on staging ended at 2026-11-23T09:00:00Z after 2h0m0s",
+				GrantedAt: tNow.Add(-2 * time.Hour), ExpiresAt: tNow, EndedAt: tNow.Add(time.Minute)},
+			want: conditionMessages{
+				ready:   "The hold on staging ran its full 2h0m0s and ended at 2026-11-23T09:00:00Z",
+				granted: "slack:UALICE held staging from 2026-11-23T07:00:00Z until 2026-11-23T09:00:00Z",
+			},
 		},
 		"expired, shortened: how long it lasted, to the millisecond": {
 			o: queue.Outcome{State: conchv1.StateExpired, Reason: conchv1.ReasonShortened, Requested: 10 * time.Minute,
 				GrantedAt: tNow.Add(-20*time.Minute - 1400*time.Microsecond), EndedAt: tNow},
-			want: "The hold on staging was shortened to 10m0s, less than it had already lasted, so it ended at 2026-11-23T09:00:00Z after 20m0.001s",
+			want: conditionMessages{
+				ready: "The hold on staging was shortened to 10m0s, less than it had already lasted, so it ended at 2026-11-23T09:00:00Z after 20m0.001s",
+			},
 		},
-		"expired, heartbeat missed": {
-			o:    queue.Outcome{State: conchv1.StateExpired, Reason: conchv1.ReasonHeartbeatMissed},
-			want: "slack:UALICE stopped renewing: no heartbeat within 1m30s, so the Reservation for staging ended",
+		"expired, heartbeat missed while waiting: never granted; what to do": {
+			o: queue.Outcome{State: conchv1.StateExpired, Reason: conchv1.ReasonHeartbeatMissed, EndedAt: tNow},
+			want: conditionMessages{
+				ready:   "slack:UALICE stopped renewing: no heartbeat within 1m30s, so the Reservation for staging ended at 2026-11-23T09:00:00Z",
+				granted: "Never granted",
+				stalled: "No heartbeat within 1m30s (spec.heartbeatTimeout): renew spec.renewTime more often, and create a new Reservation to take another turn",
+			},
 		},
 		"pending: the queue is full": {
 			o:    queue.Outcome{State: conchv1.StatePending, Reason: conchv1.ReasonQueueFull},
-			want: "Waiting to join the queue for staging: it is full (1000 waiting)",
+			want: conditionMessages{ready: "Waiting to join the queue for staging: it is full (1000 waiting)"},
 		},
 		"rejected": {
-			res:  testutil.Resource("staging").Allow("ci:*").Obj(),
-			o:    queue.Outcome{State: conchv1.StateRejected, Reason: conchv1.ReasonHolderNotAllowed},
-			want: "slack:UALICE may not hold staging: the holder matches none of its allowedHolders [ci:*]",
+			res: testutil.Resource("staging").Allow("ci:*").Obj(),
+			o:   queue.Outcome{State: conchv1.StateRejected, Reason: conchv1.ReasonHolderNotAllowed, EndedAt: tNow},
+			want: conditionMessages{
+				ready:   "slack:UALICE may not hold staging: the holder matches none of its allowedHolders [ci:*]",
+				stalled: "slack:UALICE is not among the allowedHolders of staging: ask whoever manages it to allow the holder, or reserve another Resource with a new Reservation",
+			},
 		},
 		"released by deletion": {
 			o:    queue.Outcome{State: conchv1.StateReleased, Reason: conchv1.ReasonDeleted, GrantedAt: tBefore, EndedAt: tNow},
-			want: "Deleted; staging was released",
+			want: conditionMessages{ready: "Deleted; staging was released"},
+		},
+		"deleted while waiting": {
+			o:    queue.Outcome{State: conchv1.StateReleased, Reason: conchv1.ReasonDeleted, EndedAt: tNow},
+			want: conditionMessages{ready: "Deleted; left the queue for staging", granted: "Never granted"},
 		},
 		"released before the grant": {
 			o:    queue.Outcome{State: conchv1.StateReleased, Reason: conchv1.ReasonReleased, EndedAt: tNow},
-			want: "Released before it was granted; left the queue for staging",
+			want: conditionMessages{ready: "Released before it was granted; left the queue for staging at 2026-11-23T09:00:00Z"},
 		},
-		"released after the grant": {
-			o:    queue.Outcome{State: conchv1.StateReleased, Reason: conchv1.ReasonReleased, GrantedAt: tBefore, EndedAt: tNow.Add(time.Millisecond)},
-			want: "Released staging at 2026-11-23T09:00:00Z",
+		"released after the grant: when, in the second endedAt reads, and after how long": {
+			o: queue.Outcome{State: conchv1.StateReleased, Reason: conchv1.ReasonReleased, GrantedAt: tBefore, EndedAt: tNow.Add(999 * time.Millisecond)},
+			want: conditionMessages{
+				ready:       "Released staging at 2026-11-23T09:00:00Z after holding it for 1h0m1s",
+				reconciling: "Not in the queue: it ended at 2026-11-23T09:00:00Z",
+			},
 		},
 		"a state it does not know: its name": {
 			o:    queue.Outcome{State: "Unheard"},
-			want: "Unheard",
+			want: conditionMessages{ready: "Unheard"},
 		},
 	}
 	for name, tc := range cases {
@@ -673,8 +794,14 @@ func TestOutcomeMessage(t *testing.T) {
 			if res == nil {
 				res = open
 			}
-			if diff := cmp.Diff(tc.want, outcomeMessage(r, res, tc.o)); diff != "" {
-				t.Errorf("message (-want +got):\n%s", diff)
+			got := outcomeMessages(r, res, tc.o)
+			for _, f := range []struct{ name, want, got string }{
+				{"Ready", tc.want.ready, got.ready}, {"Granted", tc.want.granted, got.granted},
+				{"Reconciling", tc.want.reconciling, got.reconciling}, {"Stalled", tc.want.stalled, got.stalled},
+			} {
+				if f.want != "" && f.want != f.got {
+					t.Errorf("%s message (-want +got):\n%s", f.name, cmp.Diff(f.want, f.got))
+				}
 			}
 		})
 	}

@@ -416,10 +416,10 @@ func (r *ResourceReconciler) report(ctx context.Context, res *conchv1.Resource, 
 // and ends.
 func (r *ResourceReconciler) recordChange(ctx context.Context, res *conchv1.Resource, rsv *conchv1.Reservation, o queue.Outcome, st conchv1.ReservationStatus, now time.Time) {
 	ctrl.LoggerFrom(ctx).V(1).Info("Reservation changed state", "reservation", klog.KObj(rsv), "to", st.State)
-	msg := condMessage(st)
+	msg := condMessage(st, conchv1.ConditionReady)
 	switch st.State {
 	case conchv1.StateGranted:
-		r.Recorder.Eventf(rsv, res, corev1.EventTypeNormal, conchv1.ReasonGranted, "Grant", "%s", msg)
+		r.Recorder.Eventf(rsv, res, corev1.EventTypeNormal, conchv1.ReasonGranted, "Grant", "%s", condMessage(st, conchv1.ConditionGranted))
 		metrics.Grants.WithLabelValues(rsv.Namespace).Inc()
 		metrics.WaitSeconds.WithLabelValues(rsv.Namespace).Observe(o.GrantedAt.Sub(rsv.CreationTimestamp.Time).Seconds())
 	case conchv1.StateExpired:

@@ -50,7 +50,7 @@ type Delivery struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=263
-	Sink string `json:"sink"`
+	Sink string `json:"sink,omitempty"`
 
 	// events are the keys of the events delivered to this destination (or given up on after a permanent error),
 	// newest last; only the latest are kept, and the key of the grant always.
@@ -62,6 +62,7 @@ type Delivery struct {
 
 	// lastFailure says why the latest event given up on was not delivered, for example "user_not_found".
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
 	LastFailure string `json:"lastFailure,omitempty"`
 }

@@ -251,6 +251,13 @@ type ReservationStatus struct {
 	// +optional
 	EndedAt *metav1.Time `json:"endedAt,omitempty"`
 
+	// until is, for people reading `kubectl get`, when the hold ends, in whole seconds: while Granted, expiresAt
+	// rounded up; once ended, when it really ended: expiresAt (rounded up) for a hold that ran its full term, else
+	// endedAt, which for a hold released early is before expiresAt. Absent while it waits (see estimatedGrantTime)
+	// and on Reservations that ended before Conch wrote it. Programs should read expiresAt and endedAt.
+	// +optional
+	Until *metav1.Time `json:"until,omitempty"`
+
 	// observedGeneration is the generation of the spec this status was computed from.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -296,11 +303,12 @@ type Notified struct {
 // +kubebuilder:printcolumn:name="Resource",type=string,JSONPath=`.status.resourceName`
 // +kubebuilder:printcolumn:name="Holder",type=string,JSONPath=`.spec.holder`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,description="Why it is in its state: the Ready condition's reason (ResourceMissing, HeartbeatMissed, HolderNotAllowed, ...)"
 // +kubebuilder:printcolumn:name="Position",type=integer,JSONPath=`.status.position`
-// +kubebuilder:printcolumn:name="Until",type=string,JSONPath=`.status.expiresAt`
+// +kubebuilder:printcolumn:name="Until",type=string,JSONPath=`.status.until`,description="When the hold ends while held; when it ended, once ended"
 // +kubebuilder:printcolumn:name="Expected",type=string,JSONPath=`.status.estimatedGrantTime`,description="When a waiting Reservation expects its turn"
 // +kubebuilder:printcolumn:name="Ticket",type=integer,JSONPath=`.status.ticket`,priority=1,description="Arrival ticket: the queue is granted in ticket order"
-// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.spec.reason`,priority=1
+// +kubebuilder:printcolumn:name="Purpose",type=string,JSONPath=`.spec.reason`,priority=1,description="The holder's own words (spec.reason)"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Reservation struct {
 	metav1.TypeMeta `json:",inline"`

@@ -262,7 +262,8 @@ type ResourceStatus struct {
 // +kubebuilder:printcolumn:name="Holders",type=string,JSONPath=`.status.heldBy`
 // +kubebuilder:printcolumn:name="Until",type=string,JSONPath=`.status.nextRelease`,description="When the earliest current hold ends"
 // +kubebuilder:printcolumn:name="Waiting",type=integer,JSONPath=`.status.waiting`
-// +kubebuilder:printcolumn:name="Capacity",type=integer,JSONPath=`.spec.capacity`,priority=1
+// +kubebuilder:printcolumn:name="Next",type=string,JSONPath=`.status.queue[0].holder`,description="Who is first in the queue"
+// +kubebuilder:printcolumn:name="Capacity",type=integer,JSONPath=`.spec.capacity`
 // +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Resource struct {

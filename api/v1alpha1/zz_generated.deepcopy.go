@@ -410,6 +410,10 @@ func (in *ReservationStatus) DeepCopyInto(out *ReservationStatus) {
 		in, out := &in.EndedAt, &out.EndedAt
 		*out = (*in).DeepCopy()
 	}
+	if in.Until != nil {
+		in, out := &in.Until, &out.Until
+		*out = (*in).DeepCopy()
+	}
 	if in.Notified != nil {
 		in, out := &in.Notified, &out.Notified
 		*out = new(Notified)

@@ -117,7 +117,7 @@ func TestGrant(t *testing.T) {
 	g.Expect(r.Finalizers).To(BeEmpty(), "no finalizer: a deleted holder is released once the API server confirms it is gone")
 	g.Expect(r.Status.Ticket).To(Equal(int64(1)), "the first arrival at the ledger")
 	g.Expect(condition(r, conchv1.ConditionGranted).Status).To(Equal(metav1.ConditionTrue))
-	g.Expect(condition(r, conchv1.ConditionReady).Message).To(ContainSubstring("alice holds staging until"))
+	g.Expect(condition(r, conchv1.ConditionGranted).Message).To(ContainSubstring("alice holds staging until"))
 	g.Expect(condition(r, conchv1.ConditionReconciling).Status).To(Equal(metav1.ConditionFalse))
 	g.Expect(r.Status.ObservedGeneration).To(Equal(r.Generation))
 
@@ -166,7 +166,7 @@ func TestQueueOfThreeIsGrantedInCreationOrder(t *testing.T) {
 		g.Expect(second.Status.EstimatedGrantTime.Time).To(BeTemporally("~", first.Status.ExpiresAt.Time, time.Second))
 		g.Expect(third.Status.EstimatedGrantTime.Time).To(BeTemporally("~", first.Status.ExpiresAt.Add(time.Hour), time.Second))
 		g.Expect(condition(second, conchv1.ConditionReconciling).Status).To(Equal(metav1.ConditionTrue))
-		g.Expect(condition(second, conchv1.ConditionReady).Message).To(ContainSubstring("number 1 of 2 in the queue"))
+		g.Expect(condition(second, conchv1.ConditionReconciling).Message).To(ContainSubstring("Number 1 in line for staging"))
 	}).Should(Succeed())
 	res := resource(t, ns, "staging")
 	g.Expect(res.Status.Waiting).To(BeEquivalentTo(2))
