@@ -182,6 +182,18 @@ func TestEveryTransitionReachesASignedSinkAcrossARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, rcv.types).Should(ContainElement(conchv1.EventReservationQueued))
+	// The duplicate window is a delivery not yet recorded when the manager stops: wait for the record, so that
+	// every event below must arrive exactly once.
+	eventually(t, func() int {
+		n := 0
+		for _, r := range []*conchv1.Reservation{alice, bob} {
+			_ = k8s.Get(ctx, client.ObjectKeyFromObject(r), r)
+			for _, d := range r.Status.Deliveries {
+				n += len(d.Events)
+			}
+		}
+		return n
+	}).Should(Equal(2))
 
 	// While no manager runs, the Resource is paused and alice lets go: a new manager tells of both.
 	stop()
