@@ -35,7 +35,7 @@ var _ reconcile.Reconciler = (*StatusReconciler)(nil)
 
 // The status controller reads EventSinks and the metadata of Secrets from the cache (the Secret holding a key is
 // read through the API when its version changes), and writes EventSink status.
-// +kubebuilder:rbac:groups=conch.dev,resources=eventsinks,verbs=get;list;watch
+// +kubebuilder:rbac:groups=conch.dev,resources=eventsinks,verbs=list;watch
 // +kubebuilder:rbac:groups=conch.dev,resources=eventsinks/status,verbs=patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 

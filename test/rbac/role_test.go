@@ -3,6 +3,7 @@ package rbac
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -37,10 +38,16 @@ const listFallback = "informers LIST when the API server does not stream the ini
 // rare lists what a role bound to the manager grants for a path this test does not take, each with the reason it
 // is granted anyway. An entry no role grants any more fails the test, so that the list only holds what it says.
 var rare = map[call]string{
-	{verb: "list", group: "conch.dev", resource: "reservations"}: listFallback,
-	{verb: "list", group: "conch.dev", resource: "resources"}:    listFallback,
-	{verb: "list", group: "conch.dev", resource: "standups"}:     listFallback,
-	{verb: "list", resource: "secrets"}:                          listFallback,
+	{verb: "list", group: "conch.dev", resource: "reservations"}:  listFallback,
+	{verb: "list", group: "conch.dev", resource: "resources"}:     listFallback,
+	{verb: "list", group: "conch.dev", resource: "standups"}:      listFallback,
+	{verb: "list", resource: "secrets"}:                           listFallback,
+	{verb: "list", group: "conch.dev", resource: "eventsinks"}:    listFallback,
+	{verb: "list", resource: "pods"}:                              listFallback,
+	{verb: "list", group: "batch", resource: "jobs"}:              listFallback,
+	{verb: "list", group: "tekton.dev", resource: "pipelineruns"}: listFallback,
+	{verb: "list", group: "tekton.dev", resource: "taskruns"}:     listFallback,
+	{verb: "list", group: "argoproj.io", resource: "workflows"}:   listFallback,
 	{verb: "patch", resource: "events"}: "leader election records its Events with client-go's core recorder, which " +
 		"patches an Event that repeats within its aggregation window (a leader that loses and wins the Lease again)",
 }
@@ -59,6 +66,8 @@ func TestRoleMatchesTheManagersCalls(t *testing.T) {
 		h.holdersDeletedWhileDown()
 		h.adminReleaseWarningAndExpiry()
 		h.standupRunWithAnswers()
+		h.eventSinkDelivers()
+		h.holdersEnd()
 	}) // its cleanup stops the manager
 
 	sa := "system:serviceaccount:" + installNamespace + ":" + serviceAccount
@@ -181,6 +190,8 @@ func (h *harness) startManager() {
 		MetricsAddr: "0", ProbeAddr: "0", Clock: h.clk, SeveralPerProcess: true,
 		LeaderElection: true, LeaderElectionNamespace: installNamespace,
 		SlackSecret: installNamespace + "/conch-slack",
+		// The EventSink's receiver listens on 127.0.0.1, which an admin must allow.
+		EventSinkAllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Slack: slackbot.Config{
 			APIURL: h.slack.URL(), DefaultNamespace: h.ns, Admins: []string{admin}, WarnBefore: warnBefore,
 			PingInterval: 5 * time.Second,
