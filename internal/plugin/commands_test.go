@@ -8,6 +8,8 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -410,5 +412,55 @@ func TestListAndWho(t *testing.T) {
 	}
 	if code := conch(context.Background(), ns, "who", "nothing").wait(t, 5*time.Second); code != plugin.ExitFailure {
 		t.Errorf("who of a missing Resource: exit %d", code)
+	}
+}
+
+func TestOnHeldByAPodEndsWithIt(t *testing.T) {
+	t.Parallel()
+	ns := namespace(t)
+	createResource(t, testutil.Resource("staging").Namespace(ns).Obj())
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "step-7"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	if err := k8s.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	// In the Pod, the downward API names it: --held-by pod.
+	env := map[string]string{plugin.EnvPodName: "step-7", plugin.EnvPodUID: string(p.UID)}
+	inv := conchWithEnv(context.Background(), ns, env, "on", "staging", "--held-by", "pod", "--holder", "ci:step-7", "--wait")
+	if code := inv.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, inv.err.String())
+	}
+	r := only(t, ns, "ci:step-7")
+	if h := r.Spec.HeldBy; h == nil || h.Kind != "Pod" || h.Name != "step-7" || h.UID != string(p.UID) {
+		t.Fatalf("spec.heldBy %+v", r.Spec.HeldBy)
+	}
+	p.Status.Phase = corev1.PodFailed // the step crashed
+	if err := k8s.Status().Update(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	NewWithT(t).Eventually(func() conchv1.ReservationState { return only(t, ns, "ci:step-7").Status.State }).
+		WithTimeout(10 * time.Second).Should(Equal(conchv1.StateReleased))
+}
+
+func TestHeldByFlag(t *testing.T) {
+	t.Parallel()
+	ns := namespace(t)
+	createResource(t, testutil.Resource("staging").Namespace(ns).Obj())
+	// ci-bot may not read Jobs: the Reservation is made without the UID, and the user is told.
+	inv := conch(context.Background(), ns, "on", "staging", "--held-by", "job/deploy-42", "--holder", "ci:deploy#42")
+	if code := inv.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, inv.err.String())
+	}
+	if h := only(t, ns, "ci:deploy#42").Spec.HeldBy; h == nil || h.APIVersion != "batch/v1" || h.Kind != "Job" || h.Name != "deploy-42" || h.UID != "" {
+		t.Errorf("spec.heldBy %+v", h)
+	}
+	if !strings.Contains(inv.err.String(), "cannot read Job deploy-42") {
+		t.Errorf("stderr %q does not say the Job could not be checked", inv.err.String())
+	}
+	for _, bad := range []string{"pod", "job", "gadget/x", "job/", "Build.v1/x"} {
+		inv := conch(context.Background(), ns, "on", "staging", "--held-by", bad)
+		if code := inv.wait(t, 10*time.Second); code != plugin.ExitUsage {
+			t.Errorf("--held-by %q: exit %d, want %d (usage); %s", bad, code, plugin.ExitUsage, inv.err.String())
+		}
 	}
 }

@@ -174,10 +174,15 @@ type invocation struct {
 
 // conch runs kubectl conch with args as ci-bot in namespace ns, in the background until ctx ends or it exits.
 func conch(ctx context.Context, ns string, args ...string) *invocation {
+	return conchWithEnv(ctx, ns, nil, args...)
+}
+
+// conchWithEnv is conch with the environment variables env.
+func conchWithEnv(ctx context.Context, ns string, env map[string]string, args ...string) *invocation {
 	inv := &invocation{code: make(chan int, 1)}
 	o := plugin.DefaultOptions()
 	o.IOStreams = genericiooptions.IOStreams{In: strings.NewReader(""), Out: &inv.out, ErrOut: &inv.err}
-	o.Getenv = func(string) string { return "" }
+	o.Getenv = func(k string) string { return env[k] }
 	o.Hostname = func() (string, error) { return "test", nil }
 	o.GracePeriod = 2 * time.Second
 	full := append([]string{"--kubeconfig", kubeconfig, "-n", ns}, args...)

@@ -29,6 +29,7 @@ type onOptions struct {
 	timeout          time.Duration
 	heartbeat        bool
 	heartbeatTimeout time.Duration
+	heldBy           string
 }
 
 func (o *onOptions) addFlags(cmd *cobra.Command, forRun bool) {
@@ -37,6 +38,7 @@ func (o *onOptions) addFlags(cmd *cobra.Command, forRun bool) {
 	f.StringVar(&o.reason, "reason", "", "Why, for the people waiting")
 	f.StringVarP(&o.selector, "selector", "l", "", "Take any Resource of a pool by label (pool=qa) instead of naming one")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "How long to wait for the turn before giving up and cancelling the Reservation")
+	f.StringVar(&o.heldBy, "held-by", "", "The object whose work holds it (pod/NAME, job/NAME, pipelinerun/NAME, taskrun/NAME, workflow/NAME, or pod for this Pod from $POD_NAME): released the moment it finishes or is gone")
 	f.DurationVar(&o.heartbeatTimeout, "heartbeat-timeout", DefaultHeartbeatTimeout, "With heartbeats: how long without a renewal ends the hold (5s to 1h); renewals come every third of it")
 	if !forRun {
 		f.BoolVar(&o.wait, "wait", false, "Wait until granted, showing the place in the queue; cancel the Reservation on timeout or Ctrl-C")
@@ -51,7 +53,8 @@ func (a *app) onCommand() *cobra.Command {
 		Short: "Reserve a Resource (or any Resource of a pool with --selector)",
 		Example: `  kubectl conch on staging --for 2h --reason "deploying PR #345" --wait
   kubectl conch on --selector pool=qa --for 45m --wait --timeout 10m
-  kubectl conch on staging --heartbeat &    # hold staging until this background job is stopped`,
+  kubectl conch on staging --heartbeat &    # hold staging until this background job is stopped
+  kubectl conch on staging --held-by pod    # in a pipeline step: released when this Pod ends ($POD_NAME)`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.on(cmd.Context(), args, o)
@@ -71,6 +74,9 @@ func (a *app) on(ctx context.Context, args []string, o onOptions) error {
 	r, err := a.newReservation(ns, args, o)
 	if err != nil {
 		return err
+	}
+	if err := resolveHeldBy(ctx, c, ns, r.Spec.HeldBy, a.ErrOut); err != nil {
+		return &exitError{code: ExitUsage, err: err}
 	}
 	if err := c.Create(ctx, r); err != nil {
 		return fail("creating the Reservation: %w", err)
@@ -143,6 +149,13 @@ func (a *app) newReservation(ns string, args []string, o onOptions) (*conchv1.Re
 			return nil, &exitError{code: ExitUsage, err: fmt.Errorf("--for: %w", err)}
 		}
 		r.Spec.Duration = &metav1.Duration{Duration: d}
+	}
+	if o.heldBy != "" {
+		h, err := parseHeldBy(o.heldBy, a.Getenv)
+		if err != nil {
+			return nil, &exitError{code: ExitUsage, err: err}
+		}
+		r.Spec.HeldBy = h
 	}
 	if o.heartbeat {
 		r.Spec.HeartbeatTimeout = &metav1.Duration{Duration: o.heartbeatTimeout}
