@@ -75,8 +75,8 @@ func (r *HolderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err := r.Get(ctx, req.NamespacedName, rsv); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	h := rsv.Spec.HeldBy
-	if h == nil || rsv.Spec.Released || rsv.Status.State.IsFinal() || rsv.DeletionTimestamp != nil {
+	h := &rsv.Spec.HeldBy
+	if !h.IsSet() || rsv.Spec.Released || rsv.Status.State.IsFinal() || rsv.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
 	}
 	gv, err := schema.ParseGroupVersion(h.APIVersion)
@@ -209,7 +209,7 @@ func (r *HolderReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Op
 	}
 	heldBy := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		rsv, ok := o.(*conchv1.Reservation)
-		return ok && rsv.Spec.HeldBy != nil && !rsv.Spec.Released && !rsv.Status.State.IsFinal()
+		return ok && rsv.Spec.HeldBy.IsSet() && !rsv.Spec.Released && !rsv.Status.State.IsFinal()
 	})
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		Named("holder").

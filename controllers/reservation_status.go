@@ -268,7 +268,7 @@ func heartbeatTimeout(r *conchv1.Reservation) time.Duration {
 // holderEnded says that the object holding r (spec.heldBy) finished or went away, and what that did.
 func holderEnded(r *conchv1.Reservation, res *conchv1.Resource, o queue.Outcome) string {
 	who := "its holder"
-	if h := r.Spec.HeldBy; h != nil {
+	if h := r.Spec.HeldBy; h.IsSet() {
 		who = h.Kind + " " + h.Name
 	}
 	_, detail, _ := strings.Cut(r.Annotations[conchv1.AnnotationReleasedBecause], ":")

@@ -90,6 +90,7 @@ const ReservationFinalizer = "conch.dev/release"
 // +kubebuilder:validation:XValidation:rule="has(self.resourceName) == has(oldSelf.resourceName) && (!has(self.resourceName) || self.resourceName == oldSelf.resourceName)",message="resourceName cannot be changed; create a new Reservation"
 // +kubebuilder:validation:XValidation:rule="has(self.selector) == has(oldSelf.selector) && (!has(self.selector) || self.selector == oldSelf.selector)",message="selector cannot be changed; create a new Reservation"
 // +kubebuilder:validation:XValidation:rule="self.holder == oldSelf.holder",message="holder cannot be changed; create a new Reservation"
+// +kubebuilder:validation:XValidation:rule="has(self.heldBy) == has(oldSelf.heldBy) && (!has(self.heldBy) || self.heldBy == oldSelf.heldBy)",message="heldBy cannot be changed; create a new Reservation"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.released) || !oldSelf.released || (has(self.released) && self.released)",message="a released Reservation cannot be taken back; create a new Reservation"
 type ReservationSpec struct {
 	// resourceName is the Resource to hold, in this namespace. Set this or selector.
@@ -153,8 +154,7 @@ type ReservationSpec struct {
 	// released (waiting or holding) with reason HolderFinished or HolderDeleted, so a pipeline that crashes hands
 	// over at once. It cannot be changed.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="heldBy cannot be changed; create a new Reservation"
-	HeldBy *HeldBy `json:"heldBy,omitempty"`
+	HeldBy HeldBy `json:"heldBy,omitzero"`
 }
 
 // HeldBy names the object a Reservation is held by.
@@ -164,23 +164,24 @@ type HeldBy struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	APIVersion string `json:"apiVersion"`
+	APIVersion string `json:"apiVersion,omitempty"`
 
 	// kind is the object's kind: Pod, Job, PipelineRun, TaskRun, Workflow, or any other.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	Kind string `json:"kind"`
+	Kind string `json:"kind,omitempty"`
 
 	// name is the object's name, in the Reservation's namespace.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
-	// uid, when set, is the object's UID: another object created later under the same name is not the holder
+	// uid is, when set, the object's UID: another object created later under the same name is not the holder
 	// (the holder was deleted).
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	UID string `json:"uid,omitempty"`
 
@@ -188,9 +189,13 @@ type HeldBy struct {
 	// done (for example Complete). Unset, such an object is done when kstatus reads it as Current or Failed.
 	// Ignored for Pods, Jobs, PipelineRuns, TaskRuns and Workflows, whose end Conch knows.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=316
 	FinishedCondition string `json:"finishedCondition,omitempty"`
 }
+
+// IsSet reports whether a holding object is named.
+func (h HeldBy) IsSet() bool { return h.Name != "" }
 
 // ReservationStatus is what the controller decided about a Reservation.
 type ReservationStatus struct {

@@ -60,7 +60,7 @@ func Setup(ctx context.Context, mgr manager.Manager) error {
 func HeldByValues(o client.Object) []string {
 	r := o.(*conchv1.Reservation)
 	h := r.Spec.HeldBy
-	if h == nil || r.Spec.Released || r.Status.State.IsFinal() {
+	if !h.IsSet() || r.Spec.Released || r.Status.State.IsFinal() {
 		return nil
 	}
 	gv, err := schema.ParseGroupVersion(h.APIVersion)

@@ -431,7 +431,7 @@ func TestOnHeldByAPodEndsWithIt(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, inv.err.String())
 	}
 	r := only(t, ns, "ci:step-7")
-	if h := r.Spec.HeldBy; h == nil || h.Kind != "Pod" || h.Name != "step-7" || h.UID != string(p.UID) {
+	if h := r.Spec.HeldBy; h.Kind != "Pod" || h.Name != "step-7" || h.UID != string(p.UID) {
 		t.Fatalf("spec.heldBy %+v", r.Spec.HeldBy)
 	}
 	p.Status.Phase = corev1.PodFailed // the step crashed
@@ -451,7 +451,7 @@ func TestHeldByFlag(t *testing.T) {
 	if code := inv.wait(t, 10*time.Second); code != 0 {
 		t.Fatalf("exit %d: %s", code, inv.err.String())
 	}
-	if h := only(t, ns, "ci:deploy#42").Spec.HeldBy; h == nil || h.APIVersion != "batch/v1" || h.Kind != "Job" || h.Name != "deploy-42" || h.UID != "" {
+	if h := only(t, ns, "ci:deploy#42").Spec.HeldBy; h.APIVersion != "batch/v1" || h.Kind != "Job" || h.Name != "deploy-42" || h.UID != "" {
 		t.Errorf("spec.heldBy %+v", h)
 	}
 	if !strings.Contains(inv.err.String(), "cannot read Job deploy-42") {

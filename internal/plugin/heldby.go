@@ -67,7 +67,7 @@ func parseHeldBy(s string, getenv func(string) string) (*conchv1.HeldBy, error) 
 // resolveHeldBy checks that the holding object exists in ns and records its UID, so that the hold ends the moment
 // it is gone. A caller that may not read it (RBAC) is told, and the Reservation is made without the UID.
 func resolveHeldBy(ctx context.Context, c client.Reader, ns string, h *conchv1.HeldBy, warn io.Writer) error {
-	if h == nil || h.UID != "" {
+	if !h.IsSet() || h.UID != "" {
 		return nil
 	}
 	u := &unstructured.Unstructured{}

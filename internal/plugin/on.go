@@ -75,7 +75,7 @@ func (a *app) on(ctx context.Context, args []string, o onOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := resolveHeldBy(ctx, c, ns, r.Spec.HeldBy, a.ErrOut); err != nil {
+	if err := resolveHeldBy(ctx, c, ns, &r.Spec.HeldBy, a.ErrOut); err != nil {
 		return &exitError{code: ExitUsage, err: err}
 	}
 	if err := c.Create(ctx, r); err != nil {
@@ -155,7 +155,7 @@ func (a *app) newReservation(ns string, args []string, o onOptions) (*conchv1.Re
 		if err != nil {
 			return nil, &exitError{code: ExitUsage, err: err}
 		}
-		r.Spec.HeldBy = h
+		r.Spec.HeldBy = *h
 	}
 	if o.heartbeat {
 		r.Spec.HeartbeatTimeout = &metav1.Duration{Duration: o.heartbeatTimeout}

@@ -58,7 +58,7 @@ func (a *app) run(ctx context.Context, resource, command []string, o onOptions) 
 	if err != nil {
 		return err
 	}
-	if err := resolveHeldBy(ctx, c, ns, r.Spec.HeldBy, a.ErrOut); err != nil {
+	if err := resolveHeldBy(ctx, c, ns, &r.Spec.HeldBy, a.ErrOut); err != nil {
 		return &exitError{code: ExitUsage, err: err}
 	}
 	if err := c.Create(ctx, r); err != nil {

@@ -146,7 +146,7 @@ func (w *ReservationWrapper) Because(reason string) *ReservationWrapper {
 
 // HeldBy names the object holding the Reservation (spec.heldBy).
 func (w *ReservationWrapper) HeldBy(apiVersion, kind, name string) *ReservationWrapper {
-	w.Spec.HeldBy = &conchv1.HeldBy{APIVersion: apiVersion, Kind: kind, Name: name}
+	w.Spec.HeldBy = conchv1.HeldBy{APIVersion: apiVersion, Kind: kind, Name: name}
 	return w
 }
 
