@@ -37,6 +37,9 @@ const (
 	EventSinkReasonDeliveryFailing = "DeliveryFailing"
 	// EventSinkReasonSecretNotFound: spec.signingKeySecretRef names a Secret that does not exist (yet).
 	EventSinkReasonSecretNotFound = "SecretNotFound"
+	// EventSinkReasonSecretForbidden: the manager may not read the Secret spec.signingKeySecretRef names: by
+	// default it reads only Secrets named SigningKeySecretName.
+	EventSinkReasonSecretForbidden = "SecretForbidden"
 	// EventSinkReasonInvalidSigningKey: the Secret lacks the key, or its value is empty or not valid base64 after
 	// a whsec_ prefix.
 	EventSinkReasonInvalidSigningKey = "InvalidSigningKey"
@@ -123,6 +126,12 @@ type EventSinkService struct {
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('/') && !self.contains(' ')",message="service.path must start with / and contain no spaces"
 	Path string `json:"path,omitempty"`
 }
+
+// SigningKeySecretName is the name of the Secret, in each namespace, that the manager may read signing keys from:
+// its role lets it get Secrets of this name, and no other, so that installing Conch lets it read no one's
+// credentials. One Secret holds the keys of all the namespace's EventSinks, one per data key. To use another
+// name, an admin binds the manager a Role that lets it get that Secret by name.
+const SigningKeySecretName = "conch-eventsink-keys"
 
 // SecretKeyRef names one key of a Secret in the referring object's namespace.
 type SecretKeyRef struct {

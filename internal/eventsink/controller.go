@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -17,10 +17,6 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 )
-
-// secretRefField indexes EventSinks by the name of the Secret holding their signing key, so that a Secret's
-// change wakes the sinks that use it.
-const secretRefField = "conch.dev/eventsink-secret"
 
 // StatusReconciler writes each EventSink's status: whether it can deliver (its address is allowed, its Secret
 // and key exist, it is within the namespace's limit), and its delivery figures, which the Destination keeps in
@@ -33,11 +29,11 @@ type StatusReconciler struct {
 
 var _ reconcile.Reconciler = (*StatusReconciler)(nil)
 
-// The status controller reads EventSinks and the metadata of Secrets from the cache (the Secret holding a key is
-// read through the API when its version changes), and writes EventSink status.
+// The status controller reads EventSinks from the cache and writes their status. Signing keys are read by name
+// through the API (config/rbac/eventsink_keys_role.yaml lets the manager get Secrets named conch-eventsink-keys,
+// and no other): no Secret is listed, watched or cached.
 // +kubebuilder:rbac:groups=conch.dev,resources=eventsinks,verbs=list;watch
 // +kubebuilder:rbac:groups=conch.dev,resources=eventsinks/status,verbs=patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 
 // SetupWithManager refuses the API server's addresses (mgr's rest.Config host and $KUBERNETES_SERVICE_HOST),
 // reads signing keys through mgr's API reader unless Options named a reader, and registers the status controller
@@ -49,21 +45,12 @@ func (d *Destination) SetupWithManager(ctx context.Context, mgr ctrl.Manager) er
 	if d.secrets == nil {
 		d.secrets = mgr.GetAPIReader()
 	}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &conchv1.EventSink{}, secretRefField, func(o client.Object) []string {
-		if n := o.(*conchv1.EventSink).Spec.SigningKeySecretRef.Name; n != "" {
-			return []string{n}
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
 	r := &StatusReconciler{client: mgr.GetClient(), d: d, resolver: net.DefaultResolver}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("eventsink-status").
 		For(&conchv1.EventSink{}).
 		// Past the limit, creating or deleting one sink moves another across it.
 		Watches(&conchv1.EventSink{}, handler.EnqueueRequestsFromMapFunc(r.crowdedNamespace)).
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.sinksOfSecret)).
 		WatchesRawSource(source.Channel(d.changed, &handler.EnqueueRequestForObject{})).
 		Complete(r)
 }
@@ -88,7 +75,7 @@ func (r *StatusReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	want := desiredStatus(s, v, st)
 	if equality.Semantic.DeepEqual(want, s.Status) {
 		r.d.written(req.NamespacedName, s.UID, st.written)
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: r.recheck(v)}, nil
 	}
 	// Step 3: coalesce the figures: wait until StatusInterval after the last write.
 	now := r.d.clock.Now()
@@ -104,7 +91,17 @@ func (r *StatusReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	r.d.written(req.NamespacedName, s.UID, now)
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: r.recheck(v)}, nil
+}
+
+// recheck is how soon a sink waiting for its Secret is looked at again: Secrets are not watched (the manager may
+// read only the ones it is given by name), so a Secret created or fixed shows within the key TTL.
+func (r *StatusReconciler) recheck(v validity) time.Duration {
+	switch v.reason {
+	case conchv1.EventSinkReasonSecretNotFound, conchv1.EventSinkReasonSecretForbidden, conchv1.EventSinkReasonInvalidSigningKey:
+		return r.d.keyTTL
+	}
+	return 0
 }
 
 // validate finds what keeps s from delivering: its rank among its namespace's sinks, its address (and whether the
@@ -149,6 +146,9 @@ func (r *StatusReconciler) validate(ctx context.Context, s *conchv1.EventSink) (
 		case errors.Is(err, errSecretNotFound):
 			v.reason = conchv1.EventSinkReasonSecretNotFound
 			v.message = err.Error() + "; deliveries wait until it does."
+		case errors.Is(err, errSecretForbidden):
+			v.reason = conchv1.EventSinkReasonSecretForbidden
+			v.message = err.Error() + "; deliveries wait until it can."
 		case errors.Is(err, errKeyNotInSecret) || isKeyError(err):
 			v.reason, v.message = conchv1.EventSinkReasonInvalidSigningKey, err.Error()+"; deliveries wait until it is fixed."
 		default:
@@ -162,16 +162,6 @@ func (r *StatusReconciler) validate(ctx context.Context, s *conchv1.EventSink) (
 func isKeyError(err error) bool {
 	var ke keyError
 	return errors.As(err, &ke)
-}
-
-// sinksOfSecret maps a Secret to the EventSinks of its namespace that take their key from it.
-func (r *StatusReconciler) sinksOfSecret(ctx context.Context, o client.Object) []reconcile.Request {
-	var list conchv1.EventSinkList
-	if err := r.client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{secretRefField: o.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Listing the EventSinks of a Secret", "secret", o.GetNamespace()+"/"+o.GetName())
-		return nil
-	}
-	return requests(list.Items)
 }
 
 // crowdedNamespace maps an EventSink to every sink of its namespace when the namespace is at or past the limit.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	clocktesting "k8s.io/utils/clock/testing"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -288,12 +289,15 @@ func TestRedirectNotFollowed(t *testing.T) {
 	}
 }
 
-// TestKeyRotation checks that an updated Secret signs the next delivery, without a new Destination.
+// TestKeyRotation checks that an updated Secret signs the deliveries made once the key's TTL has passed, without a
+// new Destination.
 func TestKeyRotation(t *testing.T) {
 	rcv := newReceiver(t)
 	sink := testutil.EventSink("s").Namespace("team-a").URL(rcv.srv.URL).Key("hook-key", "").Obj()
 	sec := keySecret("hook-key", "old-key")
 	d, c := newTestDestination(t, sink, sec)
+	clk := clocktesting.NewFakeClock(time.Now())
+	d.clock = clk
 	ev := granted("")
 	s := sinkFor(t, d, ev)
 	if err := s.Send(t.Context(), ev); err != nil {
@@ -303,6 +307,7 @@ func TestKeyRotation(t *testing.T) {
 	if err := c.Update(t.Context(), sec); err != nil {
 		t.Fatal(err)
 	}
+	clk.Step(DefaultKeyTTL) // the key is read again once its TTL has passed
 	if err := s.Send(t.Context(), ev); err != nil {
 		t.Fatal(err)
 	}

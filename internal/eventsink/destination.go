@@ -42,10 +42,13 @@ type Options struct {
 	// AllowedCIDRs are ranges the manager may connect to even where the Guard refuses by default (loopback,
 	// link-local, the API server): the manager's --event-sink-allowed-cidrs.
 	AllowedCIDRs []netip.Prefix
-	// SecretReader reads the Secrets holding signing keys, when their resourceVersion (from the client's cache of
-	// Secrets' metadata) changed: the manager's API reader, so that no Secret's data is cached. SetupWithManager
-	// sets it when nil; without either, the client reads them.
+	// SecretReader reads the Secrets holding signing keys, by name, at most every KeyTTL: the manager's API
+	// reader, so that no Secret is cached or watched. SetupWithManager sets it when nil; without either, the
+	// client reads them.
 	SecretReader client.Reader
+	// KeyTTL is how long a signing key is used before its Secret is read again, and how soon a sink waiting for
+	// its Secret is looked at again; DefaultKeyTTL when zero.
+	KeyTTL time.Duration
 	// Clock tells the time of signatures and status; the real clock when nil.
 	Clock clock.PassiveClock
 	// StatusInterval is the least time between two writes of an EventSink's delivery figures;
@@ -65,6 +68,7 @@ type Destination struct {
 	guard   *Guard
 	http    *http.Client
 	every   time.Duration
+	keyTTL  time.Duration
 
 	mu    sync.Mutex
 	stats map[types.NamespacedName]*sinkStats
@@ -90,11 +94,16 @@ type sinkStats struct {
 
 // cachedKey is a parsed signing key and the Secret version it came from.
 type cachedKey struct {
-	resourceVersion string
-	field           string
-	key             []byte
-	err             error
+	read  time.Time // when the Secret was read
+	field string
+	key   []byte
+	err   error
 }
+
+// DefaultKeyTTL is how long a signing key read from its Secret is used before it is read again: a rotation (an
+// update of the Secret) takes effect within it. The Secret is read by name, never watched (see
+// conchv1.SigningKeySecretName).
+const DefaultKeyTTL = 30 * time.Second
 
 // NewDestination returns the Destination of EventSinks that reads EventSinks (and Secrets' metadata) with c, the
 // manager's cached client.
@@ -106,6 +115,7 @@ func NewDestination(c client.Client, opts Options) *Destination {
 		guard:   NewGuard(opts.AllowedCIDRs),
 		http:    opts.HTTPClient,
 		every:   opts.StatusInterval,
+		keyTTL:  opts.KeyTTL,
 		stats:   map[types.NamespacedName]*sinkStats{},
 		keys:    map[types.NamespacedName]cachedKey{},
 		changed: make(chan event.GenericEvent, 256),
@@ -118,6 +128,9 @@ func NewDestination(c client.Client, opts Options) *Destination {
 	}
 	if d.every <= 0 {
 		d.every = DefaultStatusInterval
+	}
+	if d.keyTTL <= 0 {
+		d.keyTTL = DefaultKeyTTL
 	}
 	return d
 }
@@ -338,8 +351,9 @@ func (d *Destination) forget(nn types.NamespacedName) {
 
 // Errors of signingKey, which the status controller turns into reasons.
 var (
-	errSecretNotFound = errors.New("secret not found")
-	errKeyNotInSecret = errors.New("key not in secret")
+	errSecretNotFound  = errors.New("secret not found")
+	errSecretForbidden = errors.New("secret not readable")
+	errKeyNotInSecret  = errors.New("key not in secret")
 )
 
 // signingKey returns the HMAC key of s (nil when it names no Secret). The Secret's metadata comes from the
@@ -355,18 +369,10 @@ func (d *Destination) signingKey(ctx context.Context, s *conchv1.EventSink) ([]b
 		field = "key"
 	}
 	nn := types.NamespacedName{Namespace: s.Namespace, Name: ref.Name}
-	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	if err := d.client.Get(ctx, nn, m); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("%w: Secret %s (spec.signingKeySecretRef) does not exist", errSecretNotFound, nn.Name)
-		}
-		return nil, err
-	}
 	d.mu.Lock()
 	c, ok := d.keys[nn]
 	d.mu.Unlock()
-	if ok && c.resourceVersion == m.ResourceVersion && c.field == field {
+	if ok && c.field == field && d.clock.Since(c.read) < d.keyTTL {
 		return c.key, c.err
 	}
 	reader := d.secrets
@@ -375,12 +381,16 @@ func (d *Destination) signingKey(ctx context.Context, s *conchv1.EventSink) ([]b
 	}
 	sec := &corev1.Secret{}
 	if err := reader.Get(ctx, nn, sec); err != nil {
-		if apierrors.IsNotFound(err) {
+		switch {
+		case apierrors.IsNotFound(err):
 			return nil, fmt.Errorf("%w: Secret %s (spec.signingKeySecretRef) does not exist", errSecretNotFound, nn.Name)
+		case apierrors.IsForbidden(err):
+			return nil, fmt.Errorf("%w: Conch may not read Secret %s: it reads Secrets named %s, or others an admin lets it read by name",
+				errSecretForbidden, nn.Name, conchv1.SigningKeySecretName)
 		}
 		return nil, err
 	}
-	c = cachedKey{resourceVersion: sec.ResourceVersion, field: field}
+	c = cachedKey{read: d.clock.Now(), field: field}
 	if v, ok := sec.Data[field]; !ok {
 		c.err = fmt.Errorf("%w: Secret %s has no key %q (spec.signingKeySecretRef.key)", errKeyNotInSecret, nn.Name, field)
 	} else if c.key, c.err = ParseSigningKey(v); c.err != nil {

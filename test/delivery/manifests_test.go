@@ -46,8 +46,10 @@ func TestKustomizeInstall(t *testing.T) {
 	}
 	want := []string{
 		"ClusterRole conch-editor",
+		"ClusterRole conch-eventsink-keys",
 		"ClusterRole conch-manager",
 		"ClusterRole conch-viewer",
+		"ClusterRoleBinding conch-eventsink-keys",
 		"ClusterRoleBinding conch-manager",
 		"Deployment conch-system/conch-controller-manager",
 		"Namespace conch-system",
@@ -126,7 +128,11 @@ func TestInstalledRBAC(t *testing.T) {
 				{"list", "", "secrets", "", sa.ns, "", false},
 				{"watch", "", "secrets", "", sa.ns, "", false},
 				{"get", "", "secrets", "", "team-a", "conch-slack", false},
-				{"list", "", "pods", "", sa.ns, "", false},
+				{"get", "", "secrets", "", "team-a", "conch-eventsink-keys", true}, // EventSinks' signing keys, by name
+				{"list", "", "secrets", "", "team-a", "", false},
+				{"list", "", "pods", "", sa.ns, "", true}, // Reservations held by a Pod (spec.heldBy)
+				{"delete", "", "pods", "", sa.ns, "", false},
+				{"update", "batch", "jobs", "", sa.ns, "", false},
 				{"create", "rbac.authorization.k8s.io", "rolebindings", "", sa.ns, "", false},
 			} {
 				sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
@@ -321,7 +327,7 @@ func TestHelmChartValues(t *testing.T) {
 			set: []string{"userRoles.create=false"},
 			check: func(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) {
 				for _, u := range only(objs, "ClusterRole") {
-					if u.GetName() != "conch-ns-manager" {
+					if u.GetName() != "conch-ns-manager" && u.GetName() != "conch-ns-eventsink-keys" {
 						t.Errorf("ClusterRole %s", u.GetName())
 					}
 				}

@@ -67,6 +67,7 @@ func TestMain(m *testing.M) {
 		dest = eventsink.NewDestination(mgr.GetClient(), eventsink.Options{
 			AllowedCIDRs:   []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 			StatusInterval: statusInterval,
+			KeyTTL:         statusInterval, // Secrets are read by name, not watched: a fixed one shows within it
 		})
 		if err := dest.SetupWithManager(ctx, mgr); err != nil {
 			cancel()

@@ -27,9 +27,9 @@ func (h *harness) eventSinkDelivers() {
 	}))
 	h.t.Cleanup(srv.Close)
 	h.create(
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "hook-key"},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "conch-eventsink-keys"},
 			StringData: map[string]string{"key": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}},
-		testutil.EventSink("hooks").Namespace(h.ns).URL(srv.URL).Key("hook-key", "key").Obj(),
+		testutil.EventSink("hooks").Namespace(h.ns).URL(srv.URL).Key("conch-eventsink-keys", "key").Obj(),
 		testutil.Resource("sink-env").Namespace(h.ns).Obj(),
 		testutil.Reservation("sink-user").Namespace(h.ns).On("sink-env").Holder("ci:sink").Obj(),
 	)
