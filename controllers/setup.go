@@ -77,5 +77,5 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}
-	return mgr.Add(NewStateCollector(mgr.GetCache()))
+	return mgr.Add(NewStateCollector(mgr.GetCache(), opts.Clock))
 }

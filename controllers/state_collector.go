@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -13,14 +14,21 @@ import (
 	"github.com/conch-dev/conch/internal/metrics"
 )
 
-// StateCollector reports conch_reservations{namespace,state} from the manager's cache at scrape time, so the
-// gauge is always exact and costs nothing between scrapes.
+// StateCollector reports conch_reservations{namespace,state} and conch_oldest_wait_seconds{namespace} from the
+// manager's cache at scrape time, so the gauges are always exact and cost nothing between scrapes.
 type StateCollector struct {
 	cache cache.Cache
+	clock clock.PassiveClock
 }
 
-// NewStateCollector returns a collector over c; it registers itself when the manager starts it.
-func NewStateCollector(c cache.Cache) *StateCollector { return &StateCollector{cache: c} }
+// NewStateCollector returns a collector over c, timing waits on clk; it registers itself when the manager starts
+// it.
+func NewStateCollector(c cache.Cache, clk clock.PassiveClock) *StateCollector {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	return &StateCollector{cache: c, clock: clk}
+}
 
 // Start registers the collector with controller-runtime's registry and unregisters it when ctx ends.
 func (s *StateCollector) Start(ctx context.Context) error {
@@ -41,7 +49,10 @@ func (s *StateCollector) Start(ctx context.Context) error {
 func (s *StateCollector) NeedLeaderElection() bool { return false }
 
 // Describe implements prometheus.Collector.
-func (s *StateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- metrics.ReservationsByState }
+func (s *StateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- metrics.ReservationsByState
+	ch <- metrics.OldestWait
+}
 
 // Collect implements prometheus.Collector.
 func (s *StateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -52,14 +63,24 @@ func (s *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	type key struct{ ns, state string }
 	counts := map[key]int{}
+	oldest := map[string]float64{} // by namespace: every namespace with Reservations gets a value, 0 when none waits
+	now := s.clock.Now()
 	for _, r := range list.Items {
 		state := string(r.Status.State)
 		if state == "" {
 			state = string(conchv1.StatePending)
 		}
 		counts[key{r.Namespace, state}]++
+		waited := 0.0
+		if st := conchv1.ReservationState(state); st == conchv1.StatePending || st == conchv1.StateQueued {
+			waited = max(now.Sub(r.CreationTimestamp.Time).Seconds(), 0)
+		}
+		oldest[r.Namespace] = max(oldest[r.Namespace], waited)
 	}
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(metrics.ReservationsByState, prometheus.GaugeValue, float64(n), k.ns, k.state)
+	}
+	for ns, w := range oldest {
+		ch <- prometheus.MustNewConstMetric(metrics.OldestWait, prometheus.GaugeValue, w, ns)
 	}
 }

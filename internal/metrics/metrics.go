@@ -41,6 +41,13 @@ var (
 		Buckets: []float64{1, 10, 60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 7 * 24 * 3600},
 	}, []string{"namespace", "state"})
 
+	// OldestWait is how long the longest-waiting Reservation of a namespace has waited (Pending or Queued),
+	// computed from the manager's cache at scrape time by the controllers' StateCollector; 0 when none waits.
+	OldestWait = prometheus.NewDesc(
+		"conch_oldest_wait_seconds",
+		"How long the longest-waiting Reservation of a namespace has waited, Pending or Queued.",
+		[]string{"namespace"}, nil)
+
 	// Notifications counts the outcomes of deliveries, by kind of destination (slack-dm, slack-channel,
 	// eventsink) and result: delivered, failed (given up on after a permanent error), retried (a transient error
 	// or a rate limit; tried again later), dropped (no longer worth sending, such as a warning after the end).

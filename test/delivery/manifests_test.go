@@ -346,6 +346,34 @@ func TestHelmChartValues(t *testing.T) {
 				}
 			},
 		},
+		"dashboard and alerts": {
+			set: []string{"metrics.prometheusRule.enabled=true", "metrics.prometheusRule.labels.release=prometheus",
+				"grafana.dashboard.enabled=true"},
+			check: func(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) {
+				rules := only(objs, "PrometheusRule")
+				if len(rules) != 1 || rules[0].GetLabels()["release"] != "prometheus" {
+					t.Fatalf("want one PrometheusRule labelled release=prometheus, got %v", rules)
+				}
+				groups, _, _ := unstructured.NestedSlice(rules[0].Object, "spec", "groups")
+				if len(groups) != 1 || len(groups[0].(map[string]any)["rules"].([]any)) < 5 {
+					t.Errorf("PrometheusRule groups %v, want config/monitoring's", groups)
+				}
+				var dash *unstructured.Unstructured
+				for _, cm := range only(objs, "ConfigMap") {
+					if cm.GetLabels()["grafana_dashboard"] == "1" {
+						dash = cm
+					}
+				}
+				if dash == nil {
+					t.Fatal("no ConfigMap labelled grafana_dashboard=1")
+				}
+				body, _, _ := unstructured.NestedString(dash.Object, "data", "conch.json")
+				want := readFiles(t, "config/monitoring/grafana-dashboard.json")["grafana-dashboard.json"]
+				if strings.TrimSpace(body) != strings.TrimSpace(string(want)) {
+					t.Error("the dashboard ConfigMap differs from config/monitoring/grafana-dashboard.json")
+				}
+			},
+		},
 		"scheduling": {
 			set: []string{"nodeSelector.pool=system", "tolerations[0].key=dedicated", "tolerations[0].operator=Exists",
 				"affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=zone",
@@ -378,7 +406,7 @@ func TestHelmChartValues(t *testing.T) {
 			// The API server accepts it (dry run; the ServiceMonitor's CRD is not installed here).
 			var apply []*unstructured.Unstructured
 			for _, u := range objs {
-				if u.GetKind() != "ServiceMonitor" {
+				if u.GetKind() != "ServiceMonitor" && u.GetKind() != "PrometheusRule" {
 					apply = append(apply, u)
 				}
 			}
