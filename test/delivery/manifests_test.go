@@ -349,29 +349,8 @@ func TestHelmChartValues(t *testing.T) {
 		"dashboard and alerts": {
 			set: []string{"metrics.prometheusRule.enabled=true", "metrics.prometheusRule.labels.release=prometheus",
 				"grafana.dashboard.enabled=true"},
-			check: func(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) {
-				rules := only(objs, "PrometheusRule")
-				if len(rules) != 1 || rules[0].GetLabels()["release"] != "prometheus" {
-					t.Fatalf("want one PrometheusRule labelled release=prometheus, got %v", rules)
-				}
-				groups, _, _ := unstructured.NestedSlice(rules[0].Object, "spec", "groups")
-				if len(groups) != 1 || len(groups[0].(map[string]any)["rules"].([]any)) < 5 {
-					t.Errorf("PrometheusRule groups %v, want config/monitoring's", groups)
-				}
-				var dash *unstructured.Unstructured
-				for _, cm := range only(objs, "ConfigMap") {
-					if cm.GetLabels()["grafana_dashboard"] == "1" {
-						dash = cm
-					}
-				}
-				if dash == nil {
-					t.Fatal("no ConfigMap labelled grafana_dashboard=1")
-				}
-				body, _, _ := unstructured.NestedString(dash.Object, "data", "conch.json")
-				want := readFiles(t, "config/monitoring/grafana-dashboard.json")["grafana-dashboard.json"]
-				if strings.TrimSpace(body) != strings.TrimSpace(string(want)) {
-					t.Error("the dashboard ConfigMap differs from config/monitoring/grafana-dashboard.json")
-				}
+			check: func(t *testing.T, objs []*unstructured.Unstructured, _ *appsv1.Deployment) {
+				checkDashboardAndAlerts(t, objs)
 			},
 		},
 		"scheduling": {
@@ -404,16 +383,49 @@ func TestHelmChartValues(t *testing.T) {
 			tc.check(t, objs, d)
 			checkLeastPrivilege(t, objs)
 			// The API server accepts it (dry run; the ServiceMonitor's CRD is not installed here).
-			var apply []*unstructured.Unstructured
-			for _, u := range objs {
-				if u.GetKind() != "ServiceMonitor" && u.GetKind() != "PrometheusRule" {
-					apply = append(apply, u)
-				}
-			}
-			if err := applyAll(ctx, append(apply, namespaceObjects("conch-ns", "team-a", "team-b")...), true); err != nil {
+			if err := applyAll(ctx, append(withoutOperatorKinds(objs), namespaceObjects("conch-ns", "team-a", "team-b")...), true); err != nil {
 				t.Errorf("dry-run apply: %v", err)
 			}
 		})
+	}
+}
+
+// withoutOperatorKinds returns objs but the Prometheus Operator's kinds (ServiceMonitor, PrometheusRule), whose
+// CRDs the test's API server does not have.
+func withoutOperatorKinds(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, u := range objs {
+		if u.GetKind() != "ServiceMonitor" && u.GetKind() != "PrometheusRule" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// checkDashboardAndAlerts checks the chart's PrometheusRule and dashboard ConfigMap against config/monitoring.
+func checkDashboardAndAlerts(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	rules := only(objs, "PrometheusRule")
+	if len(rules) != 1 || rules[0].GetLabels()["release"] != "prometheus" {
+		t.Fatalf("want one PrometheusRule labelled release=prometheus, got %v", rules)
+	}
+	groups, _, _ := unstructured.NestedSlice(rules[0].Object, "spec", "groups")
+	if len(groups) != 1 || len(groups[0].(map[string]any)["rules"].([]any)) < 5 {
+		t.Errorf("PrometheusRule groups %v, want config/monitoring's", groups)
+	}
+	var dash *unstructured.Unstructured
+	for _, cm := range only(objs, "ConfigMap") {
+		if cm.GetLabels()["grafana_dashboard"] == "1" {
+			dash = cm
+		}
+	}
+	if dash == nil {
+		t.Fatal("no ConfigMap labelled grafana_dashboard=1")
+	}
+	body, _, _ := unstructured.NestedString(dash.Object, "data", "conch.json")
+	want := readFiles(t, "config/monitoring/grafana-dashboard.json")["grafana-dashboard.json"]
+	if strings.TrimSpace(body) != strings.TrimSpace(string(want)) {
+		t.Error("the dashboard ConfigMap differs from config/monitoring/grafana-dashboard.json")
 	}
 }
 
