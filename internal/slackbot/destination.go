@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/slack-go/slack"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -43,15 +44,18 @@ func (d *Destination) Sinks(_ context.Context, obj client.Object, res client.Obj
 	if isPerson(r.Spec.Holder) {
 		holder := r.Spec.Holder
 		sinks = append(sinks, notify.Sink{
-			Name: conchv1.DeliverySlackDM, Lane: "slack-dm/" + holder, Interval: interval, Wants: wantsDM,
-			Send: func(ctx context.Context, ev notify.Event) error { return d.sendDM(ctx, holder, ev) },
+			Name: conchv1.DeliverySlackDM, Lane: "slack-dm/" + holder, Interval: interval,
+			Wants: func(ev notify.Event) bool { return wantsDM(ev, d.bot.clock.Now()) },
+			Send:  func(ctx context.Context, ev notify.Event) error { return d.sendDM(ctx, holder, ev) },
 		})
 	}
 	if rs, ok := res.(*conchv1.Resource); ok && rs.Spec.SlackChannel != "" {
 		channel := rs.Spec.SlackChannel
 		sinks = append(sinks, notify.Sink{
 			Name: conchv1.DeliverySlackChannel, Lane: "slack-channel/" + channel, Interval: interval,
-			Wants: func(ev notify.Event) bool { return ev.Type == conchv1.EventReservationGranted },
+			Wants: func(ev notify.Event) bool {
+				return ev.Type == conchv1.EventReservationGranted && !stale(ev, d.bot.clock.Now())
+			},
 			Send: func(ctx context.Context, ev notify.Event) error {
 				return d.post(ctx, channel, HandoverPost(ev.Reservation))
 			},
@@ -64,11 +68,23 @@ func (d *Destination) Sinks(_ context.Context, obj client.Object, res client.Obj
 // Other holders ("ci:deploy") are no person: they get channel posts only.
 func isPerson(holder string) bool { return SlackUserOf(holder) != "" || isEmail(holder) }
 
-// wantsDM reports whether a holder is told of ev: their turn and the warning before its end; the end of a hold,
-// unless they released or deleted it themselves (they know); nothing about a Reservation never granted.
-func wantsDM(ev notify.Event) bool {
+// staleAfter is how old a grant or an end may be and still be told in Slack: news of an hour ago (a manager that
+// was down that long, Slack turned on for an existing installation) is no longer news, and a person would get a
+// flood of it.
+const staleAfter = time.Hour
+
+// stale reports whether ev happened more than staleAfter before now. Warnings are timed by the Dispatcher, never
+// stale.
+func stale(ev notify.Event, now time.Time) bool {
+	return ev.Type != conchv1.EventReservationExpiring && now.Sub(ev.Time) > staleAfter
+}
+
+// wantsDM reports whether a holder is told of ev at now: their turn and the warning before its end; the end of a
+// hold, unless they released or deleted it themselves (they know); nothing about a Reservation never granted, and
+// no news older than staleAfter.
+func wantsDM(ev notify.Event, now time.Time) bool {
 	r := ev.Reservation
-	if r == nil || r.Status.GrantedAt == nil {
+	if r == nil || r.Status.GrantedAt == nil || stale(ev, now) {
 		return false
 	}
 	switch ev.Type {
