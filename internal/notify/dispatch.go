@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/metrics"
+	"github.com/conch-dev/conch/internal/text"
 )
 
 // Timings of the Dispatcher.
@@ -175,20 +177,11 @@ func merge(recorded []string, m *memo) []string {
 	}
 	out := recorded
 	for _, k := range m.keys {
-		if !contains(out, k) {
+		if !slices.Contains(out, k) {
 			out = append(out, k)
 		}
 	}
 	return out
-}
-
-func contains(s []string, k string) bool {
-	for _, x := range s {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }
 
 // enqueue adds ev for s to s's lane unless it is queued already. told is the destination's record as the
@@ -345,7 +338,7 @@ func (d *Dispatcher) work(ctx context.Context, l *lane, j *job) {
 			d.finish(l, j)
 			return
 		case IsPermanent(err):
-			j.sent, j.failure = true, truncate(err.Error(), 256)
+			j.sent, j.failure = true, text.Truncate(err.Error(), 256, text.Ellipsis)
 			metrics.Notifications.WithLabelValues(k, "failed").Inc()
 			log.Info("A destination refused an event for good", "error", err.Error())
 			d.warn(j, err)
@@ -466,7 +459,7 @@ func (d *Dispatcher) record(ctx context.Context, j *job) error {
 
 // fieldOwner is the field manager that owns a sink's entry in status.deliveries.
 func fieldOwner(sink string) string {
-	return truncate("conch-notify-"+strings.ReplaceAll(sink, "/", "-"), 128)
+	return text.Truncate("conch-notify-"+strings.ReplaceAll(sink, "/", "-"), 128, "")
 }
 
 func toAny(s []string) []any {
@@ -475,17 +468,6 @@ func toAny(s []string) []any {
 		out[i] = v
 	}
 	return out
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	for len(string(r)) > n {
-		r = r[:len(r)-1]
-	}
-	return string(r)
 }
 
 // warn records a Warning Event on the object j is about: a person or a tool was not told something.
@@ -503,5 +485,5 @@ func (d *Dispatcher) warn(j *job, err error) {
 		return
 	}
 	d.Recorder.Eventf(obj, nil, "Warning", "NotificationFailed", "Notify", "Could not deliver %s to %s: %s",
-		j.ev.Type, j.sink.Name, truncate(err.Error(), 512))
+		j.ev.Type, j.sink.Name, text.Truncate(err.Error(), 512, text.Ellipsis))
 }

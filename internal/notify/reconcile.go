@@ -39,17 +39,9 @@ func (r reservations) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Res
 	if err := d.Client.Get(ctx, req.NamespacedName, rsv); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	var res client.Object
-	var resource *conchv1.Resource
-	if name := rsv.Status.ResourceName; name != "" {
-		got := &conchv1.Resource{}
-		err := d.Client.Get(ctx, types.NamespacedName{Namespace: rsv.Namespace, Name: name}, got)
-		switch {
-		case err == nil:
-			res, resource = got, got
-		case client.IgnoreNotFound(err) != nil:
-			return ctrl.Result{}, err
-		}
+	res, resource, err := d.resourceOf(ctx, rsv)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	now := d.Clock.Now()
 	next, err := d.consider(ctx, rsv, res,
@@ -79,14 +71,7 @@ func (d *Dispatcher) deleted(ctx context.Context, e event.TypedDeleteEvent[clien
 		Type: conchv1.ConditionReady, Status: metav1.ConditionFalse, Reason: conchv1.ReasonDeleted,
 		Message: "The Reservation was deleted", ObservedGeneration: r.Generation,
 	})
-	var res client.Object
-	var resource *conchv1.Resource
-	if name := r.Status.ResourceName; name != "" {
-		got := &conchv1.Resource{}
-		if err := d.Client.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: name}, got); err == nil {
-			res, resource = got, got
-		}
-	}
+	res, resource, _ := d.resourceOf(ctx, r) // without its Resource, sinks that select by Resource hear nothing
 	if _, err := d.consider(ctx, r, res,
 		func(sink string) []string { return Told(r, r.Status.Deliveries, sink) },
 		func(told []string) ([]Event, time.Time) {
@@ -94,6 +79,19 @@ func (d *Dispatcher) deleted(ctx context.Context, e event.TypedDeleteEvent[clien
 		}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Cannot tell of a deleted Reservation", "reservation", klog.KObj(r))
 	}
+}
+
+// resourceOf returns the Resource r is bound to, from the cache, twice: as the client.Object a Destination takes (a
+// nil interface when there is none) and typed. A Resource that is gone is none, not an error.
+func (d *Dispatcher) resourceOf(ctx context.Context, r *conchv1.Reservation) (client.Object, *conchv1.Resource, error) {
+	if r.Status.ResourceName == "" {
+		return nil, nil, nil
+	}
+	res := &conchv1.Resource{}
+	if err := d.Client.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: r.Status.ResourceName}, res); err != nil {
+		return nil, nil, client.IgnoreNotFound(err)
+	}
+	return res, res, nil
 }
 
 // resources queues the events of one Resource.

@@ -9,7 +9,6 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -419,8 +418,7 @@ func TestOnHeldByAPodEndsWithIt(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t)
 	createResource(t, testutil.Resource("staging").Namespace(ns).Obj())
-	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "step-7"},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	p := testutil.Pod(ns, "step-7")
 	if err := k8s.Create(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}

@@ -21,23 +21,14 @@ import (
 
 func job(t *testing.T, ns, name string) *batchv1.Job {
 	t.Helper()
-	j := &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-			RestartPolicy: corev1.RestartPolicyNever,
-			Containers:    []corev1.Container{{Name: "deploy", Image: "busybox"}},
-		}}},
-	}
+	j := testutil.Job(ns, name)
 	create(t, j)
 	return j
 }
 
 func pod(t *testing.T, ns, name string) *corev1.Pod {
 	t.Helper()
-	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "step", Image: "busybox"}}},
-	}
+	p := testutil.Pod(ns, name)
 	create(t, p)
 	return p
 }

@@ -62,12 +62,9 @@ func (h *harness) holdersEnd() {
 		var obj client.Object
 		switch w.kind {
 		case "Pod":
-			obj = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: w.name},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+			obj = testutil.Pod(h.ns, w.name)
 		case "Job":
-			obj = &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: w.name},
-				Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
-					Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}}}
+			obj = testutil.Job(h.ns, w.name)
 		default:
 			u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": w.apiVersion, "kind": w.kind,
 				"metadata": map[string]any{"namespace": h.ns, "name": w.name}}}
