@@ -20,6 +20,7 @@ func resourceStatus(res *conchv1.Resource, p *queue.Plan, now time.Time) conchv1
 	st := *res.Status.DeepCopy()
 	st.Holders, st.Queue, st.Waiting, st.NextTicket = plan.Holders, plan.Queue, plan.Waiting, plan.NextTicket
 	st.RecentlyEnded = plan.RecentlyEnded
+	st.Turnover, st.HookSequence = plan.Turnover, plan.HookSequence
 	st.ObservedGeneration = res.Generation
 
 	names := make([]string, 0, len(plan.Holders))
@@ -49,6 +50,12 @@ func resourceStatus(res *conchv1.Resource, p *queue.Plan, now time.Time) conchv1
 	case res.Spec.Granting == conchv1.GrantingPaused:
 		available.Status, available.Reason = metav1.ConditionFalse, conchv1.ReasonPaused
 		available.Message = "Granting is paused; new Reservations wait in the queue"
+	case meta.IsStatusConditionFalse(st.Conditions, conchv1.ResourceConditionHealthy):
+		available.Status, available.Reason = metav1.ConditionFalse, string(conchv1.PhaseUnhealthy)
+		available.Message = "Unhealthy: " + meta.FindStatusCondition(st.Conditions, conchv1.ResourceConditionHealthy).Message
+	case st.Turnover != nil:
+		available.Status, available.Reason = metav1.ConditionFalse, string(st.Turnover.Step)
+		available.Message = turnoverMessage(res, st.Turnover)
 	case free > 0:
 		available.Status, available.Reason = metav1.ConditionTrue, conchv1.ReasonSlotFree
 		available.Message = fmt.Sprintf("%d of %d free", free, capacity)
@@ -64,7 +71,58 @@ func resourceStatus(res *conchv1.Resource, p *queue.Plan, now time.Time) conchv1
 	if paused, ok := pausedCondition(res, now); ok {
 		meta.SetStatusCondition(&st.Conditions, paused)
 	}
+	setTurnover(res, &st, now)
 	return st
+}
+
+// setTurnover sets st's Turnover condition and phase, which follow from the rest of the status. A Resource that
+// never had hooks gets no Turnover condition, so that no write is spent on it.
+func setTurnover(res *conchv1.Resource, st *conchv1.ResourceStatus, now time.Time) {
+	st.Phase = resourcePhase(res, st)
+	c := metav1.Condition{
+		Type: conchv1.ResourceConditionTurnover, Status: metav1.ConditionFalse, Reason: conchv1.ReasonIdle,
+		Message: "No step between holders runs", ObservedGeneration: res.Generation, LastTransitionTime: metav1.NewTime(now),
+	}
+	switch {
+	case st.Turnover != nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, string(st.Turnover.Step), turnoverMessage(res, st.Turnover)
+	case res.Spec.OnRelease == nil && res.Spec.HealthCheck == nil &&
+		meta.FindStatusCondition(st.Conditions, conchv1.ResourceConditionTurnover) == nil:
+		return
+	}
+	meta.SetStatusCondition(&st.Conditions, c)
+}
+
+// resourcePhase is where res is, the most urgent first: Maintenance, Unhealthy, Cleaning, Checking, Held,
+// Available.
+func resourcePhase(res *conchv1.Resource, st *conchv1.ResourceStatus) conchv1.ResourcePhase {
+	switch {
+	case res.Spec.Granting == conchv1.GrantingPaused:
+		return conchv1.PhaseMaintenance
+	case meta.IsStatusConditionFalse(st.Conditions, conchv1.ResourceConditionHealthy):
+		return conchv1.PhaseUnhealthy
+	case st.Turnover != nil && st.Turnover.Step == conchv1.StepCleaning:
+		return conchv1.PhaseCleaning
+	case st.Turnover != nil:
+		return conchv1.PhaseChecking
+	case len(st.Holders) > 0:
+		return conchv1.PhaseHeld
+	}
+	return conchv1.PhaseAvailable
+}
+
+// turnoverMessage says which step runs, for whom, since when.
+func turnoverMessage(res *conchv1.Resource, t *conchv1.Turnover) string {
+	what := "Cleaning after " + t.PreviousHolder
+	switch {
+	case t.Step == conchv1.StepChecking && t.PreviousHolder != "":
+		what = "Checking health after " + t.PreviousHolder
+	case t.Step == conchv1.StepChecking:
+		what = "Checking health"
+	case t.PreviousHolder == "":
+		what = "Cleaning"
+	}
+	return fmt.Sprintf("%s (step %d, since %s); the queue waits", what, t.Sequence, formatTime(t.StartedAt.Time))
 }
 
 // pausedCondition returns the Paused condition of res: True while granting is paused, False once it is open

@@ -253,6 +253,56 @@ func TestResourceStatus(t *testing.T) {
 				},
 			},
 		},
+		"cleaning after a hold: not available, the turnover says who was cleaned up after": {
+			res: testutil.Resource("staging").Obj(),
+			plan: queue.Ledger{NextTicket: 3, HookSequence: 4, Turnover: &conchv1.Turnover{
+				Step: conchv1.StepCleaning, Sequence: 4, StartedAt: metav1.NewTime(tNow), PreviousHolder: "alice",
+			}},
+			want: conchv1.ResourceStatus{
+				NextTicket: 3, ObservedGeneration: gen, Phase: conchv1.PhaseCleaning, HookSequence: 4,
+				Turnover: &conchv1.Turnover{Step: conchv1.StepCleaning, Sequence: 4, StartedAt: metav1.NewTime(tNow), PreviousHolder: "alice"},
+				Conditions: []metav1.Condition{
+					ready("0 of 1 held, 0 waiting"),
+					available(metav1.ConditionFalse, "Cleaning", "Cleaning after alice (step 4, since 2026-11-23T09:00:00Z); the queue waits"),
+					wantCond(conchv1.ResourceConditionTurnover, metav1.ConditionTrue, "Cleaning", "Cleaning after alice (step 4, since 2026-11-23T09:00:00Z); the queue waits", gen, tNow),
+				},
+			},
+		},
+		"unhealthy: not available, with the check's message; a Resource with hooks says no step runs": {
+			res: func() *conchv1.Resource {
+				res := testutil.Resource("staging").Obj()
+				res.Spec.HealthCheck = &conchv1.HealthCheck{Hook: conchv1.Hook{HTTP: conchv1.HTTPHook{URL: "http://staging/healthz"}}}
+				res.Status.Conditions = []metav1.Condition{wantCond(conchv1.ResourceConditionHealthy, metav1.ConditionFalse, conchv1.ReasonCheckFailed, "GET answered 503", 1, tBefore)}
+				return res
+			}(),
+			plan: queue.Ledger{HookSequence: 2},
+			want: conchv1.ResourceStatus{
+				ObservedGeneration: gen, Phase: conchv1.PhaseUnhealthy, HookSequence: 2,
+				Conditions: []metav1.Condition{
+					wantCond(conchv1.ResourceConditionHealthy, metav1.ConditionFalse, conchv1.ReasonCheckFailed, "GET answered 503", 1, tBefore),
+					ready("0 of 1 held, 0 waiting"),
+					available(metav1.ConditionFalse, "Unhealthy", "Unhealthy: GET answered 503"),
+					wantCond(conchv1.ResourceConditionTurnover, metav1.ConditionFalse, conchv1.ReasonIdle, "No step between holders runs", gen, tNow),
+				},
+			},
+		},
+		"paused while unhealthy: maintenance comes first": {
+			res: func() *conchv1.Resource {
+				res := testutil.Resource("staging").Obj()
+				res.Spec.Granting = conchv1.GrantingPaused
+				res.Status.Conditions = []metav1.Condition{wantCond(conchv1.ResourceConditionHealthy, metav1.ConditionFalse, conchv1.ReasonCheckFailed, "down", 1, tBefore)}
+				return res
+			}(),
+			want: conchv1.ResourceStatus{
+				ObservedGeneration: gen, Phase: conchv1.PhaseMaintenance,
+				Conditions: []metav1.Condition{
+					wantCond(conchv1.ResourceConditionHealthy, metav1.ConditionFalse, conchv1.ReasonCheckFailed, "down", 1, tBefore),
+					ready("0 of 1 held, 0 waiting"),
+					available(metav1.ConditionFalse, conchv1.ReasonPaused, "Granting is paused; new Reservations wait in the queue"),
+					wantCond(conchv1.ResourceConditionPaused, metav1.ConditionTrue, conchv1.ReasonPaused, "Granting is paused (spec.granting); holders keep their holds, new Reservations wait", gen, tNow),
+				},
+			},
+		},
 		"conditions: a status that stays keeps its transition time, one that changes moves it, others are kept": {
 			res: func() *conchv1.Resource {
 				res := testutil.Resource("staging").Obj()
@@ -277,6 +327,16 @@ func TestResourceStatus(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
+			if tc.want.Phase == "" {
+				// The cases above are about the ledger: held or not (the phases of hooks are cases of their own).
+				tc.want.Phase = conchv1.PhaseAvailable
+				switch {
+				case tc.res.Spec.Granting == conchv1.GrantingPaused:
+					tc.want.Phase = conchv1.PhaseMaintenance
+				case len(tc.want.Holders) > 0:
+					tc.want.Phase = conchv1.PhaseHeld
+				}
+			}
 			tc.res.Generation = gen
 			stored := tc.res.DeepCopy()
 			got := resourceStatus(tc.res, &queue.Plan{Ledger: tc.plan}, tNow)

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -24,6 +25,55 @@ const (
 	// ResourceConditionPaused is True while spec.granting is Paused, and False (reason Resumed) once it is Open
 	// again; a Resource never paused has none. Its lastTransitionTime says since when.
 	ResourceConditionPaused = "Paused"
+	// ResourceConditionHealthy is False while the Resource failed its cleanup or health check (phase Unhealthy):
+	// nobody is granted it until a check passes, an admin repairs it (`kubectl conch repair`, the annotation
+	// conch.dev/repair) or edits its spec. True once a check passed or it was repaired; absent when no hook ever ran.
+	ResourceConditionHealthy = "Healthy"
+	// ResourceConditionTurnover is True while a step between holders runs (Cleaning or Checking), and False
+	// (reason Idle) otherwise; a Resource without hooks has none.
+	ResourceConditionTurnover = "Turnover"
+)
+
+// ResourcePhase is where a Resource is, for people and for `kubectl get`.
+// +kubebuilder:validation:Enum=Available;Held;Cleaning;Checking;Unhealthy;Maintenance
+type ResourcePhase string
+
+// Phases of a Resource, most urgent first: a Resource is in the first that applies.
+const (
+	// PhaseMaintenance: granting is paused (spec.granting).
+	PhaseMaintenance ResourcePhase = "Maintenance"
+	// PhaseUnhealthy: a cleanup or health check failed; nobody is granted it until it is repaired.
+	PhaseUnhealthy ResourcePhase = "Unhealthy"
+	// PhaseCleaning: the cleanup after a hold (spec.onRelease) runs; the queue waits.
+	PhaseCleaning ResourcePhase = "Cleaning"
+	// PhaseChecking: the health check (spec.healthCheck) runs; the queue waits.
+	PhaseChecking ResourcePhase = "Checking"
+	// PhaseHeld: someone holds it.
+	PhaseHeld ResourcePhase = "Held"
+	// PhaseAvailable: nobody holds it and it may be granted at once.
+	PhaseAvailable ResourcePhase = "Available"
+)
+
+// TurnoverStep is a step Conch runs between holders.
+// +kubebuilder:validation:Enum=Cleaning;Checking
+type TurnoverStep string
+
+// Turnover steps.
+const (
+	StepCleaning TurnoverStep = "Cleaning"
+	StepChecking TurnoverStep = "Checking"
+)
+
+// AnnotationRepair, set on a Resource to any new value (`kubectl conch repair` sets the time), asks Conch to
+// take an Unhealthy Resource back: it runs the health check again, or, without one, marks it Healthy.
+const AnnotationRepair = "conch.dev/repair"
+
+// Labels Conch sets on the Jobs it runs for a Resource's hooks.
+const (
+	// LabelHookResource names the Resource a hook Job runs for.
+	LabelHookResource = "conch.dev/hook-resource"
+	// LabelHookStep is the step (cleaning, checking) a hook Job runs.
+	LabelHookStep = "conch.dev/hook-step"
 )
 
 // Reasons of Resource conditions.
@@ -34,7 +84,66 @@ const (
 	ReasonResumed        = "Resumed"
 	ReasonReconciled     = "Reconciled"
 	ReasonInvalidHolders = "InvalidHolders"
+
+	// Reasons of the Healthy and Turnover conditions.
+	ReasonCheckPassed   = "CheckPassed"
+	ReasonCleanupFailed = "CleanupFailed"
+	ReasonCheckFailed   = "CheckFailed"
+	ReasonHookTimedOut  = "HookTimedOut"
+	ReasonInvalidHook   = "InvalidHook"
+	ReasonRepaired      = "Repaired"
+	// The Turnover condition is False with reason Idle (ReasonIdle, shared with the Standup) between steps.
 )
+
+// Hook is a step Conch runs on a Resource's behalf: a Job made from a template, or an HTTP(S) request. Exactly one
+// of job and http is set.
+// +kubebuilder:validation:XValidation:rule="has(self.job) != has(self.http)",message="set exactly one of job and http"
+type Hook struct {
+	// job is the template of a Job Conch creates in the Resource's namespace for each run, named after the
+	// Resource, the step and a sequence number, so that a restart never runs it twice. Its containers get the
+	// environment variables CONCH_RESOURCE, CONCH_NAMESPACE, CONCH_STEP, CONCH_PREVIOUS_HOLDER,
+	// CONCH_PREVIOUS_RESERVATION, CONCH_RELEASE_REASON, CONCH_NEXT_HOLDER and CONCH_NEXT_RESERVATION. The run
+	// succeeds when the Job is Complete and fails when it is Failed. The template is checked by the API server
+	// when the Job is created; an invalid one makes the Resource Unhealthy (reason InvalidHook) with its message.
+	// +optional
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Type=object
+	Job *batchv1.JobTemplateSpec `json:"job,omitempty"`
+
+	// http is a request Conch makes from the manager; the run succeeds on a 2xx answer.
+	// +optional
+	HTTP HTTPHook `json:"http,omitzero"`
+
+	// timeout bounds a run; a run that takes longer is stopped (its Job deleted) and counts as failed.
+	// Defaults to 10m for a Job and 10s for an HTTP request.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="timeout must be a duration between 1s and 24h, such as 30s or 10m"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// HTTPHook is an HTTP(S) request a hook makes.
+type HTTPHook struct {
+	// url is the http or https URL to GET.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'http' || url(self).getScheme() == 'https')",message="url must be an http or https URL"
+	URL string `json:"url,omitempty"`
+}
+
+// HealthCheck is the check a Resource passes before it is handed to the next holder.
+type HealthCheck struct {
+	Hook `json:",inline"`
+
+	// interval is how often the check also runs while the Resource is free, and how soon a failed check is
+	// retried. Without it, the check runs only between holders and a failed one waits for an admin.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('10s') && duration(self) <= duration('168h')",message="interval must be a duration between 10s and 168h, such as 5m"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+}
 
 // ResourceSpec describes one reservable thing and the rules for holding it.
 // +kubebuilder:validation:XValidation:rule="!has(self.defaultDuration) || !has(self.maxDuration) || duration(self.defaultDuration) <= duration(self.maxDuration)",message="defaultDuration must not be longer than maxDuration"
@@ -84,6 +193,55 @@ type ResourceSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=80
 	SlackChannel string `json:"slackChannel,omitempty"`
+
+	// onRelease cleans the Resource after each hold ends (a Job, or an HTTP request), before anyone else is
+	// granted it. A failure makes the Resource Unhealthy.
+	// +optional
+	OnRelease *Hook `json:"onRelease,omitempty"`
+
+	// healthCheck checks the Resource before it is handed to the next holder (after the cleanup, if any), when it
+	// is created, and every interval while it is free. Nobody is granted a Resource that failed its check.
+	// +optional
+	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+}
+
+// Turnover is the step between holders that runs now. While one runs, nobody new is granted the Resource.
+type Turnover struct {
+	// step is Cleaning (spec.onRelease) or Checking (spec.healthCheck).
+	// +required
+	Step TurnoverStep `json:"step,omitempty"`
+
+	// sequence numbers the steps of this Resource, so that each has its own Job name and a restart never runs one
+	// twice.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	Sequence int64 `json:"sequence,omitempty"`
+
+	// startedAt is when the step was recorded; its timeout counts from it.
+	// +required
+	StartedAt metav1.Time `json:"startedAt"`
+
+	// previousHolder is who held the Resource before this step; empty for a check that follows no hold (at
+	// creation, periodic, after a repair).
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	PreviousHolder string `json:"previousHolder,omitempty"`
+
+	// previousReservation is the Reservation whose hold ended before this step.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	PreviousReservation string `json:"previousReservation,omitempty"`
+
+	// releaseReason is why that hold ended (Released, Expired, HolderFinished, …).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	ReleaseReason string `json:"releaseReason,omitempty"`
+
+	// endedMeanwhile counts the holds that ended while this step ran (capacity above 1): the cleanup runs once
+	// more after it when it is not zero.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	EndedMeanwhile int32 `json:"endedMeanwhile,omitempty"`
 }
 
 // ResourceHolder is one current hold on a Resource: a line of the Resource's ledger. Its term (since, duration,
@@ -239,6 +397,29 @@ type ResourceStatus struct {
 	// +optional
 	NextRelease *metav1.Time `json:"nextRelease,omitempty"`
 
+	// phase is where the Resource is: Available, Held, Cleaning, Checking, Unhealthy or Maintenance.
+	// +optional
+	Phase ResourcePhase `json:"phase,omitempty"`
+
+	// turnover is the step between holders that runs now (cleanup or health check), if any. The queue waits
+	// while it is set. The controller records it before it creates the step's Job.
+	// +optional
+	Turnover *Turnover `json:"turnover,omitempty"`
+
+	// hookSequence is the sequence number of the last turnover step.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	HookSequence int64 `json:"hookSequence,omitempty"`
+
+	// lastCheckTime is when the health check last finished.
+	// +optional
+	LastCheckTime *metav1.Time `json:"lastCheckTime,omitempty"`
+
+	// repair is the value of the conch.dev/repair annotation last acted on.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Repair string `json:"repair,omitempty"`
+
 	// observedGeneration is the generation of the spec this status was computed from.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -259,12 +440,12 @@ type ResourceStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=res;rsc,categories=conch
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Holders",type=string,JSONPath=`.status.heldBy`
 // +kubebuilder:printcolumn:name="Until",type=string,JSONPath=`.status.nextRelease`,description="When the earliest current hold ends"
 // +kubebuilder:printcolumn:name="Waiting",type=integer,JSONPath=`.status.waiting`
 // +kubebuilder:printcolumn:name="Next",type=string,JSONPath=`.status.queue[0].holder`,description="Who is first in the queue"
 // +kubebuilder:printcolumn:name="Capacity",type=integer,JSONPath=`.spec.capacity`
-// +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Resource struct {
 	metav1.TypeMeta `json:",inline"`

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -127,6 +128,12 @@ type Ledger struct {
 	Waiting    int32
 	// RecentlyEnded are the UIDs of the latest Reservations that left the ledger with a known end, oldest first.
 	RecentlyEnded []string
+	// Turnover is the step between holders that runs (cleanup, health check), if any: nobody is granted while it
+	// is set. The engine starts one when a hold ends on a Resource with hooks, and when a Resource with a health
+	// check that never ran is free; the TurnoverReconciler runs it and clears it.
+	Turnover *conchv1.Turnover
+	// HookSequence is the sequence number of the last turnover step started.
+	HookSequence int64
 }
 
 // Outcome returns the outcome for the named Reservation.
@@ -155,6 +162,7 @@ func Decide(v View, now time.Time) Plan {
 	d.holders()
 	d.queue()
 	d.admit(v.Reservations)
+	d.turnover()
 	d.grant()
 	plan := d.finish()
 	d.letGo(&plan, v.Reservations)
@@ -213,6 +221,16 @@ type decider struct {
 	// unresolved is the ticket of the first queue entry the engine could not decide about; nothing at or behind it
 	// is granted in this plan (first come, first served).
 	unresolved int64
+	// endedHolds are the holds that leave the ledger in this plan with a known end, in ledger order.
+	endedHolds []endedHold
+	// turn and seq are the turnover step and sequence the plan records.
+	turn *conchv1.Turnover
+	seq  int64
+}
+
+// endedHold is a hold that ended, as a cleanup hook is told about it.
+type endedHold struct {
+	holder, reservation, reason string
 }
 
 // entryFate is what becomes of a ledger entry.
@@ -253,8 +271,12 @@ func (d *decider) holders() {
 		switch f {
 		case drop:
 			d.leave(r, uid)
-			if r == nil {
+			switch {
+			case r == nil:
 				d.ended = append(d.ended, d.goneOutcome(h.Reservation, uid, h.Ticket, h.Since.Time, h.Until.Time))
+				d.endedHolds = append(d.endedHolds, endedHold{h.Holder, h.Reservation, conchv1.ReasonDeleted})
+			case !boundElsewhere(r, d.res.Name):
+				d.endedHolds = append(d.endedHolds, endedHold{h.Holder, h.Reservation, finalReason(r)})
 			}
 			continue
 		case unknown:
@@ -315,6 +337,7 @@ func (d *decider) holders() {
 		}
 		d.left = append(d.left, string(uid))
 		d.ended = append(d.ended, o)
+		d.endedHolds = append(d.endedHolds, endedHold{h.Holder, h.Reservation, o.Reason})
 	}
 }
 
@@ -431,10 +454,52 @@ func (d *decider) admit(all []conchv1.Reservation) {
 	}
 }
 
+// turnover starts the step between holders that the Resource's hooks ask for: a cleanup (or, without one, a
+// health check) when a hold ends, and a first health check when a Resource that never passed one is free. One
+// step at a time: a hold that ends while a step runs marks it to clean again. Nothing starts on an Unhealthy
+// Resource: its repair does.
+func (d *decider) turnover() {
+	st, spec := d.res.Status, d.res.Spec
+	d.turn, d.seq = st.Turnover.DeepCopy(), st.HookSequence
+	if d.rules.unhealthy || (spec.OnRelease == nil && spec.HealthCheck == nil) {
+		return
+	}
+	switch {
+	case len(d.endedHolds) > 0 && d.turn != nil:
+		if spec.OnRelease != nil {
+			d.turn.EndedMeanwhile += int32(len(d.endedHolds))
+		}
+	case len(d.endedHolds) > 0:
+		last := d.endedHolds[len(d.endedHolds)-1]
+		step := conchv1.StepCleaning
+		if spec.OnRelease == nil {
+			step = conchv1.StepChecking
+		}
+		d.start(step)
+		d.turn.PreviousHolder, d.turn.PreviousReservation, d.turn.ReleaseReason = last.holder, last.reservation, last.reason
+	case d.turn == nil && spec.HealthCheck != nil && st.LastCheckTime == nil && len(d.holding) == 0:
+		d.start(conchv1.StepChecking)
+	}
+}
+
+// finalReason is the reason of r's final state, as its Ready condition says (its state when it has none).
+func finalReason(r *conchv1.Reservation) string {
+	if c := meta.FindStatusCondition(r.Status.Conditions, conchv1.ConditionReady); c != nil {
+		return c.Reason
+	}
+	return string(r.Status.State)
+}
+
+// start records a new turnover step.
+func (d *decider) start(step conchv1.TurnoverStep) {
+	d.seq++
+	d.turn = &conchv1.Turnover{Step: step, Sequence: d.seq, StartedAt: metav1.NewTime(d.now)}
+}
+
 // grant fills free slots from the head of the queue, in ticket order, stopping at an entry the engine could not
-// decide about.
+// decide about. Nothing is granted while granting is paused, a turnover step runs, or the Resource is Unhealthy.
 func (d *decider) grant() {
-	if d.rules.paused {
+	if d.rules.paused || d.rules.unhealthy || d.turn != nil {
 		return
 	}
 	free := d.rules.capacity - len(d.holding)
@@ -475,6 +540,7 @@ func (d *decider) finish() Plan {
 		Ledger: Ledger{
 			Holders: d.holding, Queue: d.waiting, NextTicket: d.next, Waiting: int32(len(d.waiting)),
 			RecentlyEnded: recentlyEnded(d.res.Status.RecentlyEnded, d.left),
+			Turnover:      d.turn, HookSequence: d.seq,
 		},
 	}
 	p.Outcomes = append(p.Outcomes, d.ended...)
@@ -661,7 +727,7 @@ type Turns struct {
 func Estimate(res *conchv1.Resource, l Ledger, now time.Time) Turns {
 	ru := rulesOf(res)
 	t := Turns{Turns: make([]time.Time, len(l.Queue))}
-	if ru.paused {
+	if ru.paused || ru.unhealthy {
 		return t
 	}
 	s := &slots{}
@@ -688,6 +754,7 @@ func LedgerOf(res *conchv1.Resource) Ledger {
 	return Ledger{
 		Holders: res.Status.Holders, Queue: res.Status.Queue, NextTicket: res.Status.NextTicket,
 		Waiting: int32(len(res.Status.Queue)), RecentlyEnded: res.Status.RecentlyEnded,
+		Turnover: res.Status.Turnover, HookSequence: res.Status.HookSequence,
 	}
 }
 
@@ -762,7 +829,9 @@ type rules struct {
 	defaultDuration time.Duration
 	maxDuration     time.Duration // 0: no limit
 	paused          bool
-	allowed         []string
+	// unhealthy: the Resource failed its cleanup or health check (its Healthy condition is False).
+	unhealthy bool
+	allowed   []string
 }
 
 func rulesOf(res *conchv1.Resource) rules {
@@ -770,6 +839,7 @@ func rulesOf(res *conchv1.Resource) rules {
 		capacity:        int(res.Spec.Capacity),
 		defaultDuration: DefaultDuration,
 		paused:          res.Spec.Granting == conchv1.GrantingPaused,
+		unhealthy:       meta.IsStatusConditionFalse(res.Status.Conditions, conchv1.ResourceConditionHealthy),
 		allowed:         res.Spec.AllowedHolders,
 	}
 	if r.capacity < 1 {
