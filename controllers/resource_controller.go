@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -452,12 +453,41 @@ func (r *ResourceReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("resource").
-		Watches(&conchv1.Resource{}, resourceEvents{clock: r.Clock}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&conchv1.Resource{}, resourceEvents{clock: r.Clock},
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, unblocked{}))).
 		Watches(&conchv1.Reservation{}, reservationEvents{c: mgr.GetClient(), arrivals: r.Arrivals},
 			builder.WithPredicates(decidable{})).
 		WithOptions(opts).
 		Complete(r)
 }
+
+// unblocked passes the changes of a Resource's status that let its queue move on: a turnover step that ended
+// (or gave way to the next), and a change of its Healthy condition (a repair, a check that passed).
+type unblocked struct{ predicate.Funcs }
+
+// Update implements predicate.Predicate.
+func (unblocked) Update(e event.UpdateEvent) bool {
+	o, okOld := e.ObjectOld.(*conchv1.Resource)
+	n, okNew := e.ObjectNew.(*conchv1.Resource)
+	if !okOld || !okNew {
+		return false
+	}
+	if o.Status.Turnover != nil && (n.Status.Turnover == nil || n.Status.Turnover.Sequence != o.Status.Turnover.Sequence) {
+		return true
+	}
+	a := meta.FindStatusCondition(o.Status.Conditions, conchv1.ResourceConditionHealthy)
+	b := meta.FindStatusCondition(n.Status.Conditions, conchv1.ResourceConditionHealthy)
+	return (a == nil) != (b == nil) || (a != nil && a.Status != b.Status)
+}
+
+// Create implements predicate.Predicate.
+func (unblocked) Create(event.CreateEvent) bool { return false }
+
+// Delete implements predicate.Predicate.
+func (unblocked) Delete(event.DeleteEvent) bool { return false }
+
+// Generic implements predicate.Predicate.
+func (unblocked) Generic(event.GenericEvent) bool { return false }
 
 // decidable passes the changes of a Reservation that its Resource decides on: its creation and deletion, a new
 // spec (release, extension, renewal), a binding to a pool member, and an end written by someone else. A report

@@ -5,6 +5,7 @@ package controllers
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -29,6 +30,10 @@ type Options struct {
 	// PositionRefresh is the least time between two rewrites of one Resource's waiting Reservations;
 	// DefaultPositionRefresh when zero.
 	PositionRefresh time.Duration
+	// Namespaces are the namespaces the manager serves (nil: all), for the caches a controller keeps of its own.
+	Namespaces []string
+	// HookHTTP makes the requests of Resources' HTTP hooks; a client that follows no redirect when nil.
+	HookHTTP *http.Client
 }
 
 // Setup registers the field indexes and both reconcilers with mgr.
@@ -74,6 +79,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("conch-holder"),
 		Clock:     opts.Clock,
+	}).SetupWithManager(mgr, copts); err != nil {
+		return err
+	}
+	if err := (&TurnoverReconciler{
+		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
+		Recorder:   mgr.GetEventRecorder("conch-turnover"),
+		Clock:      opts.Clock,
+		HTTP:       opts.HookHTTP,
+		Namespaces: opts.Namespaces,
 	}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}

@@ -23,6 +23,11 @@ const (
 	EventResourcePaused = "dev.conch.resource.paused.v1"
 	// EventResourceResumed: a paused Resource grants again.
 	EventResourceResumed = "dev.conch.resource.resumed.v1"
+	// EventResourceUnhealthy: a Resource failed its cleanup or health check; nobody is granted it until it is
+	// repaired or passes a check.
+	EventResourceUnhealthy = "dev.conch.resource.unhealthy.v1"
+	// EventResourceHealthy: an Unhealthy Resource passed a check or was repaired, and grants again.
+	EventResourceHealthy = "dev.conch.resource.healthy.v1"
 )
 
 // Names of the destinations recorded in status.deliveries.

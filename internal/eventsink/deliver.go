@@ -26,10 +26,10 @@ const maxRetryAfter = 10 * time.Minute
 // userAgent names Conch to receivers.
 const userAgent = "conch-eventsink/v1alpha1"
 
-// newHTTPClient returns the client deliveries use: it dials through g, ignores HTTP(S)_PROXY (a proxy would
+// NewHTTPClient returns the client deliveries use: it dials through g, ignores HTTP(S)_PROXY (a proxy would
 // connect where g refuses), and follows no redirect (a redirect is an answer to report, not a second address to
 // send a signed body to).
-func newHTTPClient(g *Guard) *http.Client {
+func NewHTTPClient(g *Guard) *http.Client {
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           g.Dialer().DialContext,

@@ -124,7 +124,7 @@ func NewDestination(c client.Client, opts Options) *Destination {
 		d.clock = clock.RealClock{}
 	}
 	if d.http == nil {
-		d.http = newHTTPClient(d.guard)
+		d.http = NewHTTPClient(d.guard)
 	}
 	if d.every <= 0 {
 		d.every = DefaultStatusInterval

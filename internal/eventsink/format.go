@@ -181,12 +181,21 @@ func objectName(ev notify.Event) string {
 func sentence(ev notify.Event, esc, bold func(string) string) string {
 	if ev.Reservation == nil {
 		res := ev.Resource
-		if ev.Type == conchv1.EventResourcePaused {
+		switch ev.Type {
+		case conchv1.EventResourcePaused:
 			s := bold(esc(res.Name)) + " is paused: it grants no new holds"
 			if d, ok := ev.Data().(notify.ResourceData); ok && d.Message != "" {
 				s += " (" + esc(d.Message) + ")"
 			}
 			return s
+		case conchv1.EventResourceUnhealthy:
+			s := bold(esc(res.Name)) + " is unhealthy: nobody is granted it until it passes a check or is repaired"
+			if d, ok := ev.Data().(notify.ResourceData); ok && d.Health != "" {
+				s += " (" + esc(d.Health) + ")"
+			}
+			return s
+		case conchv1.EventResourceHealthy:
+			return bold(esc(res.Name)) + " is healthy again and grants holds"
 		}
 		return bold(esc(res.Name)) + " grants holds again"
 	}

@@ -125,6 +125,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		Clock:                   opts.Clock,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+		Namespaces:              opts.Namespaces,
+		HookHTTP:                hookHTTPClient(ctx, cfg, opts),
 	}); err != nil {
 		return nil, fmt.Errorf("setting up the controllers: %w", err)
 	}
@@ -249,4 +251,11 @@ func stripUnread(in any) (any, error) {
 		}
 	}
 	return in, nil
+}
+
+// hookHTTPClient is the client of Resources' HTTP hooks: it dials through the same guard as event sinks (loopback,
+// link-local, cloud metadata and the API server refused unless --event-sink-allowed-cidrs allows them), so that
+// whoever may write a Resource cannot make the manager reach what they could not.
+func hookHTTPClient(ctx context.Context, cfg *rest.Config, opts Options) *http.Client {
+	return eventsink.NewHTTPClient(eventsink.NewGuard(opts.EventSinkAllowedCIDRs, eventsink.APIServerAddrs(ctx, cfg.Host)...))
 }

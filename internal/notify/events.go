@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 )
@@ -71,6 +72,8 @@ const (
 	keyEnded    = "ended"
 	keyPaused   = "paused"
 	keyResumed  = "resumed"
+	keyUnwell   = "unhealthy"
+	keyWell     = "healthy"
 )
 
 func key(kind string, at time.Time) string { return kind + ":" + strconv.FormatInt(at.UnixMicro(), 10) }
@@ -176,21 +179,45 @@ func endType(s conchv1.ReservationState) string {
 }
 
 // ResourceEvents returns the events of res that are due for a destination whose record is told: paused and
-// resumed, each once per transition of the Paused condition.
+// resumed, each once per transition of the Paused condition; unhealthy once per failure (the Healthy condition
+// turning False), and healthy when it recovers, to a destination that was told it was unhealthy.
 func ResourceEvents(res *conchv1.Resource, told []string) []Event {
-	c := meta.FindStatusCondition(res.Status.Conditions, conchv1.ResourceConditionPaused)
-	if c == nil {
-		return nil
+	var out []Event
+	add := func(kind, typ string, at time.Time) {
+		k := key(kind, at)
+		if !slices.Contains(told, k) {
+			out = append(out, Event{Key: k, ID: string(res.UID) + "/" + k, Type: typ, Time: at, Resource: res})
+		}
 	}
-	kind, typ := keyPaused, conchv1.EventResourcePaused
-	if c.Status != "True" {
-		kind, typ = keyResumed, conchv1.EventResourceResumed
+	if c := meta.FindStatusCondition(res.Status.Conditions, conchv1.ResourceConditionPaused); c != nil {
+		if c.Status == metav1.ConditionTrue {
+			add(keyPaused, conchv1.EventResourcePaused, c.LastTransitionTime.Time)
+		} else {
+			add(keyResumed, conchv1.EventResourceResumed, c.LastTransitionTime.Time)
+		}
 	}
-	k := key(kind, c.LastTransitionTime.Time)
-	if slices.Contains(told, k) {
-		return nil
+	if c := meta.FindStatusCondition(res.Status.Conditions, conchv1.ResourceConditionHealthy); c != nil {
+		switch {
+		case c.Status == metav1.ConditionFalse:
+			add(keyUnwell, conchv1.EventResourceUnhealthy, c.LastTransitionTime.Time)
+		case c.Status == metav1.ConditionTrue && toldSince(told, keyUnwell, c.LastTransitionTime.Time):
+			add(keyWell, conchv1.EventResourceHealthy, c.LastTransitionTime.Time)
+		}
 	}
-	return []Event{{Key: k, ID: string(res.UID) + "/" + k, Type: typ, Time: c.LastTransitionTime.Time, Resource: res}}
+	return out
+}
+
+// toldSince reports whether told has a key of kind recorded before t: the destination heard of the state that
+// ended at t.
+func toldSince(told []string, kind string, t time.Time) bool {
+	for _, k := range told {
+		if rest, ok := strings.CutPrefix(k, kind+":"); ok {
+			if us, err := strconv.ParseInt(rest, 10, 64); err == nil && us <= t.UnixMicro() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Told returns the keys recorded for sink in deliveries, newest last. For the Slack destinations of a Reservation

@@ -146,6 +146,11 @@ func TestResourceEvents(t *testing.T) {
 		}
 		return r
 	}
+	health := func(status metav1.ConditionStatus) *conchv1.Resource {
+		r := &conchv1.Resource{ObjectMeta: metav1.ObjectMeta{Name: "staging", UID: "r1"}}
+		r.Status.Conditions = []metav1.Condition{{Type: conchv1.ResourceConditionHealthy, Status: status, LastTransitionTime: at}}
+		return r
+	}
 	cases := map[string]struct {
 		res  *conchv1.Resource
 		told []string
@@ -156,6 +161,26 @@ func TestResourceEvents(t *testing.T) {
 		"paused and told":  {res: res(metav1.ConditionTrue), told: []string{"paused:" + us(granted)}},
 		"resumed":          {res: res(metav1.ConditionFalse), told: []string{"paused:1"}, want: []string{conchv1.EventResourceResumed + " resumed:" + us(granted)}},
 		"resumed and told": {res: res(metav1.ConditionFalse), told: []string{"resumed:" + us(granted)}},
+		"unhealthy":        {res: health(metav1.ConditionFalse), want: []string{conchv1.EventResourceUnhealthy + " unhealthy:" + us(granted)}},
+		"unhealthy and told": {
+			res: health(metav1.ConditionFalse), told: []string{"unhealthy:" + us(granted)},
+		},
+		"a first passed check is no news": {res: health(metav1.ConditionTrue)},
+		"healthy again, to one told it was unhealthy": {
+			res: health(metav1.ConditionTrue), told: []string{"unhealthy:" + us(granted.Add(-time.Hour))},
+			want: []string{conchv1.EventResourceHealthy + " healthy:" + us(granted)},
+		},
+		"a failure told after the recovery does not count (an older condition was read)": {
+			res: health(metav1.ConditionTrue), told: []string{"unhealthy:" + us(granted.Add(time.Hour))},
+		},
+		"paused and unhealthy: both": {
+			res: func() *conchv1.Resource {
+				r := res(metav1.ConditionTrue)
+				r.Status.Conditions = append(r.Status.Conditions, health(metav1.ConditionFalse).Status.Conditions...)
+				return r
+			}(),
+			want: []string{conchv1.EventResourcePaused + " paused:" + us(granted), conchv1.EventResourceUnhealthy + " unhealthy:" + us(granted)},
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -46,6 +46,10 @@ type ResourceData struct {
 	Granting string `json:"granting"`
 	// Message is the Paused condition's message, for people.
 	Message string `json:"message,omitempty"`
+	// Phase is where the Resource is (Available, Held, Cleaning, Checking, Unhealthy, Maintenance).
+	Phase string `json:"phase,omitempty"`
+	// Health is the Healthy condition's reason and message (CheckFailed: GET … answered 503), when it has one.
+	Health string `json:"health,omitempty"`
 }
 
 // Data returns the payload of e: a ReservationData or a ResourceData.
@@ -83,6 +87,10 @@ func (e Event) Data() any {
 	}
 	if c := meta.FindStatusCondition(res.Status.Conditions, conchv1.ResourceConditionPaused); c != nil {
 		d.Message = c.Message
+	}
+	d.Phase = string(res.Status.Phase)
+	if c := meta.FindStatusCondition(res.Status.Conditions, conchv1.ResourceConditionHealthy); c != nil {
+		d.Health = c.Reason + ": " + c.Message
 	}
 	return d
 }

@@ -164,7 +164,7 @@ func microEqual(a, b *metav1.MicroTime) bool {
 	return a.Equal(b)
 }
 
-// resourceTold passes the changes of a Resource that can make an event due: its Paused condition.
+// resourceTold passes the changes of a Resource that can make an event due: its Paused and Healthy conditions.
 type resourceTold struct{ predicate.Funcs }
 
 // Update implements predicate.Predicate.
@@ -174,12 +174,14 @@ func (resourceTold) Update(e event.UpdateEvent) bool {
 	if !okOld || !okNew {
 		return true
 	}
-	a := meta.FindStatusCondition(o.Status.Conditions, conchv1.ResourceConditionPaused)
-	b := meta.FindStatusCondition(n.Status.Conditions, conchv1.ResourceConditionPaused)
-	if a == nil || b == nil {
-		return (a == nil) != (b == nil)
+	for _, typ := range []string{conchv1.ResourceConditionPaused, conchv1.ResourceConditionHealthy} {
+		a := meta.FindStatusCondition(o.Status.Conditions, typ)
+		b := meta.FindStatusCondition(n.Status.Conditions, typ)
+		if (a == nil) != (b == nil) || (a != nil && (a.Status != b.Status || !a.LastTransitionTime.Equal(&b.LastTransitionTime))) {
+			return true
+		}
 	}
-	return a.Status != b.Status || !a.LastTransitionTime.Equal(&b.LastTransitionTime)
+	return false
 }
 
 // Create implements predicate.Predicate.

@@ -33,8 +33,21 @@ var _ notify.Destination = (*Destination)(nil)
 func (b *Bot) Destination() *Destination { return &Destination{bot: b, dms: map[string]string{}} }
 
 // Sinks returns, for a Reservation, its holder's DM when the holder is a person ("slack:<id>" or an e-mail
-// address) and its Resource's channel when the Resource names one. Resources have no Slack destinations.
+// address) and its Resource's channel when the Resource names one. A Resource's channel also hears when it turns
+// unhealthy and healthy again.
 func (d *Destination) Sinks(_ context.Context, obj client.Object, res client.Object) ([]notify.Sink, error) {
+	if rs, ok := obj.(*conchv1.Resource); ok && rs.Spec.SlackChannel != "" {
+		channel := rs.Spec.SlackChannel
+		return []notify.Sink{{
+			Name: conchv1.DeliverySlackChannel, Lane: "slack-channel/" + channel, Interval: d.bot.cfg.PostInterval,
+			Wants: func(ev notify.Event) bool {
+				return (ev.Type == conchv1.EventResourceUnhealthy || ev.Type == conchv1.EventResourceHealthy) && !stale(ev, d.bot.clock.Now())
+			},
+			Send: func(ctx context.Context, ev notify.Event) error {
+				return d.post(ctx, channel, HealthPost(ev.Resource, ev.Type == conchv1.EventResourceUnhealthy))
+			},
+		}}, nil
+	}
 	r, ok := obj.(*conchv1.Reservation)
 	if !ok {
 		return nil, nil

@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/text"
 )
 
 // This file holds pure functions that turn Conch's objects into what people read in Slack.
@@ -178,6 +180,21 @@ func HandoverPost(r *conchv1.Reservation) Message {
 	return Message{Text: text, Blocks: []slack.Block{section(text)}}
 }
 
+// HealthPost tells a Resource's channel that it became unhealthy (nobody is granted it, with why and how to repair
+// it) or is healthy again.
+func HealthPost(res *conchv1.Resource, unhealthy bool) Message {
+	msg := fmt.Sprintf(":white_check_mark: *%s* is healthy again; the queue moves on.", res.Name)
+	if unhealthy {
+		why := ""
+		if c := meta.FindStatusCondition(res.Status.Conditions, conchv1.ResourceConditionHealthy); c != nil {
+			why = fmt.Sprintf(" (%s: %s)", c.Reason, literal(text.Truncate(c.Message, 500, text.Ellipsis)))
+		}
+		msg = fmt.Sprintf(":warning: *%s* is unhealthy%s. Nobody is granted it until it passes a check or an admin runs `kubectl conch repair %s -n %s`.",
+			res.Name, why, res.Name, res.Namespace)
+	}
+	return Message{Text: msg, Blocks: []slack.Block{section(msg)}}
+}
+
 // ResourceLine summarises a Resource in one line for `/dibs list`.
 func ResourceLine(res *conchv1.Resource) string {
 	var b strings.Builder
@@ -199,6 +216,14 @@ func ResourceLine(res *conchv1.Resource) string {
 	}
 	if res.Spec.Granting == conchv1.GrantingPaused && len(res.Status.Holders) > 0 {
 		b.WriteString(" · paused")
+	}
+	switch res.Status.Phase {
+	case conchv1.PhaseUnhealthy:
+		b.WriteString(" · unhealthy")
+	case conchv1.PhaseCleaning:
+		b.WriteString(" · being cleaned")
+	case conchv1.PhaseChecking:
+		b.WriteString(" · being checked")
 	}
 	return b.String()
 }

@@ -336,3 +336,29 @@ func TestLiteralKeepsTextOnOneLine(t *testing.T) {
 		}
 	}
 }
+
+func TestHealthPost(t *testing.T) {
+	res := &conchv1.Resource{ObjectMeta: metav1.ObjectMeta{Name: "staging", Namespace: "web"}}
+	res.Status.Conditions = []metav1.Condition{{
+		Type: conchv1.ResourceConditionHealthy, Status: metav1.ConditionFalse, Reason: conchv1.ReasonCleanupFailed,
+		Message: "Job staging-clean-3 failed: BackoffLimitExceeded: <!channel> *wiped*",
+	}}
+	cases := map[string]struct {
+		unhealthy bool
+		want      string
+	}{
+		"unhealthy: why, escaped, and how to repair": {
+			unhealthy: true,
+			want: ":warning: *staging* is unhealthy (CleanupFailed: Job staging-clean-3 failed: BackoffLimitExceeded: &lt;!channel&gt; \u2217wiped\u2217). " +
+				"Nobody is granted it until it passes a check or an admin runs `kubectl conch repair staging -n web`.",
+		},
+		"healthy again": {want: ":white_check_mark: *staging* is healthy again; the queue moves on."},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, HealthPost(res, tc.unhealthy).Text); diff != "" {
+				t.Errorf("text (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
