@@ -122,7 +122,9 @@ type stepResult struct {
 
 func succeeded(msg string) stepResult { return stepResult{done: true, ok: true, message: msg} }
 
-func failed(reason, msg string) stepResult { return stepResult{done: true, reason: reason, message: msg} }
+func failed(reason, msg string) stepResult {
+	return stepResult{done: true, reason: reason, message: msg}
+}
 
 // runJob creates the step's Job once (its name comes from the step's sequence number, so that a restart finds it
 // instead of running it again) and reads how it ended. A Job still running at the deadline is deleted, with its
@@ -474,7 +476,9 @@ func (r *TurnoverReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.
 		Named("turnover").
 		For(&conchv1.Resource{}, builder.WithPredicates(predicate.NewPredicateFuncs(hooked))).
 		WatchesRawSource(source.Kind(r.Jobs, &batchv1.Job{}, toResource, predicate.TypedFuncs[*batchv1.Job]{
-			UpdateFunc: func(e event.TypedUpdateEvent[*batchv1.Job]) bool { return jobEnded(e.ObjectNew) != jobEnded(e.ObjectOld) },
+			UpdateFunc: func(e event.TypedUpdateEvent[*batchv1.Job]) bool {
+				return jobEnded(e.ObjectNew) != jobEnded(e.ObjectOld)
+			},
 		})).
 		WithOptions(opts).
 		Complete(r)

@@ -64,7 +64,7 @@ const (
 	StepChecking TurnoverStep = "Checking"
 )
 
-// AnnotationRepair, set on a Resource to any new value (`kubectl conch repair` sets the time), asks Conch to
+// AnnotationRepair asks Conch, when set on a Resource to a new value (`kubectl conch repair` sets the time), to
 // take an Unhealthy Resource back: it runs the health check again, or, without one, marks it Healthy.
 const AnnotationRepair = "conch.dev/repair"
 

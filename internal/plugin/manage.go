@@ -262,7 +262,8 @@ func (a *app) list(ctx context.Context, all bool) error {
 	return w.Flush()
 }
 
-// resourceState sums a Resource up in a word: Free, Full, Paused (or Unknown before the controller saw it).
+// resourceState sums a Resource up in a word: Free, Full, Paused, Cleaning, Checking, Unhealthy (or Unknown
+// before the controller saw it).
 func resourceState(res *conchv1.Resource) string {
 	c := meta.FindStatusCondition(res.Status.Conditions, conchv1.ResourceConditionAvailable)
 	switch {
@@ -272,6 +273,8 @@ func resourceState(res *conchv1.Resource) string {
 		return "Free"
 	case c.Reason == conchv1.ReasonPaused:
 		return "Paused"
+	case c.Reason == string(conchv1.PhaseUnhealthy), c.Reason == string(conchv1.StepCleaning), c.Reason == string(conchv1.StepChecking):
+		return c.Reason
 	}
 	return "Full"
 }
