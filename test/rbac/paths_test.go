@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -100,4 +101,28 @@ func (h *harness) holdersEnd() {
 		h.create(r)
 		h.eventually(h.stateOf(r.Name)).Should(Equal(conchv1.StateReleased), "held by %s %s-gone", w.kind, w.name)
 	}
+}
+
+// hooksRunAndTimeOut releases a hold on a Resource with a cleanup Job: the manager creates the Job, and deletes it
+// when it runs past its timeout.
+func (h *harness) hooksRunAndTimeOut() {
+	res := testutil.Resource("cleaned").Namespace(h.ns).Obj()
+	res.Spec.OnRelease = &conchv1.Hook{
+		Job:     &batchv1.JobTemplateSpec{Spec: testutil.Job(h.ns, "template").Spec},
+		Timeout: &metav1.Duration{Duration: time.Minute},
+	}
+	h.create(res)
+	h.create(testutil.Reservation("to-clean").Namespace(h.ns).On("cleaned").Holder("ci:clean").For(time.Hour).Obj())
+	h.eventually(h.stateOf("to-clean")).Should(Equal(conchv1.StateGranted))
+	r := &conchv1.Reservation{}
+	NewWithT(h.t).Expect(k8s.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: "to-clean"}, r)).To(Succeed())
+	patch := client.MergeFrom(r.DeepCopy())
+	r.Spec.Released = true
+	NewWithT(h.t).Expect(k8s.Patch(h.ctx, r, patch)).To(Succeed())
+	job := &batchv1.Job{}
+	h.eventually(func() error { return k8s.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: "cleaned-clean-1"}, job) }).Should(Succeed())
+	h.clk.Step(time.Minute + time.Second)
+	h.eventually(func() bool {
+		return apierrors.IsNotFound(k8s.Get(h.ctx, client.ObjectKeyFromObject(job), &batchv1.Job{}))
+	}).Should(BeTrue(), "the hook Job that ran past its timeout is deleted")
 }

@@ -68,6 +68,7 @@ func TestRoleMatchesTheManagersCalls(t *testing.T) {
 		h.standupRunWithAnswers()
 		h.eventSinkDelivers()
 		h.holdersEnd()
+		h.hooksRunAndTimeOut()
 	}) // its cleanup stops the manager
 
 	sa := "system:serviceaccount:" + installNamespace + ":" + serviceAccount
