@@ -707,6 +707,29 @@ func TestFileUpload(t *testing.T) {
 	_, err = api.UploadFileContext(ctx, slack.UploadFileParameters{Content: "x", FileSize: 1, Filename: "x.txt", Channel: "U1"})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(s.Uploads()[1].Channels).To(Equal([]string{"DU1"}))
+
+	// Two files completed together are shared by one message.
+	var shared []slack.FileSummary
+	for _, name := range []string{"a.png", "b.png"} {
+		u, err := api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{FileName: name, FileSize: 1})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(api.UploadToURL(ctx, slack.UploadToURLParameters{UploadURL: u.UploadURL, Content: name[:1], Filename: name})).To(Succeed())
+		shared = append(shared, slack.FileSummary{ID: u.FileID, Title: name})
+	}
+	done, err := api.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{Files: shared, Channel: "C2", InitialComment: "both"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(done.Files).To(Equal(shared))
+	both := s.Uploads()[2:]
+	g.Expect(both).To(HaveExactElements(
+		And(HaveField("Title", "a.png"), HaveField("Bytes", []byte("a"))), And(HaveField("Title", "b.png"), HaveField("Bytes", []byte("b")))))
+	g.Expect(both[0].TS).To(Equal(both[1].TS))
+	var inC2 []Message
+	for _, m := range s.Messages() {
+		if m.Channel == "C2" {
+			inC2 = append(inC2, m)
+		}
+	}
+	g.Expect(inC2).To(ConsistOf(And(HaveField("Text", "both"), HaveField("TS", both[0].TS))))
 }
 
 // TestFileUploadFaults checks the failures the flow can meet: a failed POST of the bytes, a file completed that

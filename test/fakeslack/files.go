@@ -23,8 +23,8 @@ import (
 //  3. files.completeUploadExternal (form: files, a JSON array of {"id","title"}; channel_id or channels;
 //     initial_comment; thread_ts; blocks) shares the file, and Slack posts it in the channel.
 //
-// Each completed upload is recorded as an Upload, and as a Message (method files.completeUploadExternal, with
-// initial_comment as its text) in each channel it was shared to.
+// Each completed upload is recorded as an Upload per file, and as one Message (method
+// files.completeUploadExternal, with initial_comment as its text) in each channel the files were shared to.
 
 // MaxUploadBytes is the largest file the fake takes; larger uploads answer HTTP 413.
 const MaxUploadBytes = 16 << 20
@@ -55,7 +55,8 @@ type Upload struct {
 	InitialComment string
 	ThreadTS       string
 	Blocks         json.RawMessage
-	// TS is the timestamp of the message that shares the file in its first channel; empty when shared nowhere.
+	// TS is the timestamp of the message that shares the file (and the others completed with it) in its first
+	// channel; empty when shared nowhere.
 	TS   string
 	Time time.Time
 }
@@ -156,8 +157,8 @@ func formFile(r *http.Request) (io.ReadCloser, *multipart.FileHeader, error) {
 	return io.NopCloser(bytes.NewReader(data)), hdr, err
 }
 
-// filesCompleteUploadExternal shares uploaded files in channels: each becomes an Upload, and a Message in each
-// channel.
+// filesCompleteUploadExternal shares uploaded files in channels: each file becomes an Upload, and each channel
+// gets one Message that shares them all.
 func (s *Server) filesCompleteUploadExternal(c *Call) (result, string) {
 	var files []struct {
 		ID    string `json:"id"`
@@ -182,21 +183,24 @@ func (s *Server) filesCompleteUploadExternal(c *Call) (result, string) {
 		}
 	}
 	blocks := jsonOrNil(c.Params.Get("blocks"))
+	comment := c.Params.Get("initial_comment")
+	// One message per channel shares all the files, as on Slack.
+	ts := ""
+	for i, ch := range channels {
+		m := Message{Method: c.Method, Channel: ch, TS: s.nextTSLocked(), ThreadTS: c.ThreadTS, Text: comment, Blocks: blocks, Time: c.Time}
+		if i == 0 {
+			ts = m.TS
+		}
+		s.messages = append(s.messages, m)
+		s.current[msgKey{m.Channel, m.TS}] = m
+	}
 	summaries := make([]map[string]any, 0, len(files))
 	for _, f := range files {
 		p := s.files[f.ID]
 		delete(s.files, f.ID)
 		u := p.Upload
-		u.Title, u.Channel, u.Channels = f.Title, c.Params.Get("channel_id"), channels
-		u.InitialComment, u.ThreadTS, u.Blocks, u.Time = c.Params.Get("initial_comment"), c.ThreadTS, blocks, c.Time
-		for i, ch := range channels {
-			m := Message{Method: c.Method, Channel: ch, TS: s.nextTSLocked(), ThreadTS: c.ThreadTS, Text: u.InitialComment, Blocks: blocks, Time: c.Time}
-			if i == 0 {
-				u.TS = m.TS
-			}
-			s.messages = append(s.messages, m)
-			s.current[msgKey{m.Channel, m.TS}] = m
-		}
+		u.Title, u.Channel, u.Channels, u.TS = f.Title, c.Params.Get("channel_id"), channels, ts
+		u.InitialComment, u.ThreadTS, u.Blocks, u.Time = comment, c.ThreadTS, blocks, c.Time
 		s.uploads = append(s.uploads, u)
 		summaries = append(summaries, map[string]any{"id": u.FileID, "title": u.Title})
 	}
