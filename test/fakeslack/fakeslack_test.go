@@ -763,7 +763,7 @@ func TestFileUploadFaults(t *testing.T) {
 
 	resp, err := http.PostForm(s.URL()+"files.getUploadURLExternal", url.Values{"token": {s.BotToken()}, "filename": {"c.png"}, "length": {"-3"}})
 	g.Expect(err).NotTo(HaveOccurred())
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var answer struct {
 		OK    bool   `json:"ok"`
 		Error string `json:"error"`
