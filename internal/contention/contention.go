@@ -93,7 +93,7 @@ func Compute(holds []Hold, from, to time.Time, loc *time.Location) Stats {
 		d := day.In(loc)
 		next := time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc)
 		end := minTime(next, to)
-		cd := charts.Day{Date: day}
+		cd := charts.Day{Date: d}
 		for _, h := range holds {
 			if !h.Granted.IsZero() {
 				cd.Held += overlap(h.Granted, h.holdEnd(to), day, end)
