@@ -231,3 +231,42 @@ func TestHoldsOf(t *testing.T) {
 		t.Errorf("HoldsOf (-want +got):\n%s", diff)
 	}
 }
+
+func TestMerge(t *testing.T) {
+	hold := func(name, uid string, ended bool) Hold {
+		h := Hold{Reservation: name, UID: k8stypes.UID(uid), Created: at(0, 9, 0), Granted: at(0, 9, 0)}
+		if ended {
+			h.Ended = at(0, 10, 0)
+		}
+		return h
+	}
+	cases := map[string]struct {
+		ended, cached, want []Hold
+	}{
+		"nothing recorded": {
+			cached: []Hold{hold("a", "1", false)},
+			want:   []Hold{hold("a", "1", false)},
+		},
+		"the history wins for what it has": {
+			ended:  []Hold{hold("a", "1", true)},
+			cached: []Hold{hold("a", "1", false), hold("b", "2", false)},
+			want:   []Hold{hold("a", "1", true), hold("b", "2", false)},
+		},
+		"a name used again is another Reservation": {
+			ended:  []Hold{hold("a", "1", true)},
+			cached: []Hold{hold("a", "3", false)},
+			want:   []Hold{hold("a", "1", true), hold("a", "3", false)},
+		},
+		"ended before the cache started": {
+			ended: []Hold{hold("old", "0", true)},
+			want:  []Hold{hold("old", "0", true)},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, merge(tc.ended, tc.cached)); diff != "" {
+				t.Errorf("merge (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package contention
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -82,15 +83,21 @@ func (s CacheSource) holds(ctx context.Context, namespace, resource string, sinc
 	if err != nil {
 		return nil, fmt.Errorf("reading the history of %s: %w", resource, err)
 	}
+	return merge(ended, holds), nil
+}
+
+// merge adds to the ended holds of the history the cached holds it does not have: those going on, and ended
+// ones not recorded yet. A Reservation is known by its UID and name.
+func merge(ended, cached []Hold) []Hold {
 	seen := make(map[string]bool, len(ended))
 	for _, h := range ended {
 		seen[string(h.UID)+"/"+h.Reservation] = true
 	}
-	// The history has the ended holds; the cache adds those going on, and ended ones the history does not have yet.
-	for _, h := range holds {
+	out := slices.Clone(ended)
+	for _, h := range cached {
 		if !seen[string(h.UID)+"/"+h.Reservation] {
-			ended = append(ended, h)
+			out = append(out, h)
 		}
 	}
-	return ended, nil
+	return out
 }
