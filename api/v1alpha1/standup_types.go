@@ -125,9 +125,39 @@ type StandupAway struct {
 	Until string `json:"until"`
 }
 
+// Bounds of a Standup's charts.
+const (
+	// MaxStandupChartResources is how many Resources a Standup's summary charts at most.
+	MaxStandupChartResources = 5
+	// DefaultStandupChartDays and MaxStandupChartDays bound the days each chart covers; as for /dibs stats.
+	DefaultStandupChartDays = 7
+	MaxStandupChartDays     = 35
+)
+
+// StandupCharts names the Resources whose contention is charted with each summary.
+type StandupCharts struct {
+	// resources are the names of Resources in the Standup's namespace, charted in this order: hours held and
+	// hours waited per day. A name that is not a Resource (yet) is said so in the post, and charted once it is.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=5
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.all(r, r.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'))",message="resources must be Resource names: lower-case letters, digits, '-' and '.'"
+	Resources []string `json:"resources,omitempty"`
+
+	// days is how many days each chart covers, ending with the day of the run: 1 to 35, 7 by default.
+	// +optional
+	// +default=7
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=35
+	Days int32 `json:"days,omitempty"`
+}
+
 // StandupSpec says who meets when, and what they are asked.
 // +kubebuilder:validation:XValidation:rule="(has(self.participants) && size(self.participants) > 0) || has(self.userGroup)",message="set participants (Slack user IDs), userGroup (a Slack user group ID), or both"
 // +kubebuilder:validation:XValidation:rule="!has(self.remindAfter) || duration(self.remindAfter) < (has(self.collectFor) ? duration(self.collectFor) : duration('1h'))",message="remindAfter must be shorter than collectFor: the reminder goes out while answers are still collected"
+// +kubebuilder:validation:XValidation:rule="!has(self.charts) || self.channel.matches('^[CG][A-Z0-9]+$')",message="charts need channel to be a channel ID such as C0123ABC: Slack shares files by channel ID only"
 type StandupSpec struct {
 	// channel is the Slack channel where the summary is posted: an ID such as C0123ABC (recommended; names
 	// change) or a name.
@@ -210,6 +240,13 @@ type StandupSpec struct {
 	// +listMapKey=user
 	// +kubebuilder:validation:MaxItems=50
 	Away []StandupAway `json:"away,omitempty"`
+
+	// charts names Resources whose contention is charted in the channel after each summary: hours held and hours
+	// waited per day over the last days, one chart per Resource, with a line each (hours held, hours waited,
+	// longest wait). Unset, no charts are posted. It needs channel to be a channel ID and the Slack scope
+	// files:write.
+	// +optional
+	Charts StandupCharts `json:"charts,omitzero"`
 
 	// suspend stops runs from starting; a run already collecting finishes. Runs that come due while suspended
 	// are recorded as skipped (RunSkipped, reason Suspended) and are not caught up on resume.

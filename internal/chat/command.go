@@ -45,6 +45,8 @@ const (
 	VerbWho Verb = "who"
 	// VerbHelp shows the grammar (see Help).
 	VerbHelp Verb = "help"
+	// VerbStats posts charts of a Resource's contention over the last Command.Days days.
+	VerbStats Verb = "stats"
 
 	// The stand-up verbs follow "standup" (see parseStandup). They name a Standup in Command.Standup and a day in
 	// Command.Date.
@@ -93,6 +95,9 @@ type Command struct {
 	// Standup is the name of the Standup a stand-up command names, lower-cased; empty when it names none, and the
 	// caller picks one (the channel's, or the only one). Whether it exists is for the caller to find out.
 	Standup string
+	// Days is the period a stats command looks back over, in days: DefaultStatsDays unless the person named one,
+	// and never more than MaxStatsDays. Zero for every other verb.
+	Days int
 	// Date is the day a stand-up command is about: "today", "tomorrow" or a YYYY-MM-DD date that exists; empty
 	// when none was given (skip and unskip mean "today" then). The caller reads relative dates in each Standup's
 	// time zone.

@@ -16,6 +16,7 @@ var fuzzSeeds = []string{
 	"staging for -5m", "staging for 0", "staging for 99999999999999999999d", "staging for .5s", "until 12am", "for 2h",
 	"staging\u00a0because\u00a0é", "staging because \xff", "an hour", "1h30", "1w 2d", "till noon", "5:30 PM",
 	"standup", "standup skip team 2026-12-4", "standup away until tomorrow", "standup run team today", "STANDUP Back",
+	"stats staging", "stats staging 14d", "stats staging last 2 weeks", "stats 7d", "stats staging 99999d", "stats a week",
 }
 
 // fuzzNow turns a fuzzed number into a moment between 1970 and 2200, far enough from time's limits that the
@@ -57,7 +58,18 @@ func FuzzParse(f *testing.F) {
 
 func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 	t.Helper()
+	if (cmd.Verb == VerbStats) != (cmd.Days != 0) {
+		t.Fatalf("Parse(%q) %s has days %d", text, cmd.Verb, cmd.Days)
+	}
 	switch cmd.Verb {
+	case VerbStats:
+		if !isDNSSubdomain(cmd.Resource) || cmd.Days < 1 || cmd.Days > MaxStatsDays {
+			t.Fatalf("Parse(%q) stats of %q over %d days is out of bounds", text, cmd.Resource, cmd.Days)
+		}
+		if cmd.Duration != 0 || !cmd.Until.IsZero() || cmd.Reason != "" || cmd.Standup != "" || cmd.Date != "" {
+			t.Fatalf("Parse(%q) stats has fields of other verbs: %+v", text, cmd)
+		}
+		return
 	case VerbTake, VerbRelease, VerbExtend, VerbWho:
 		if !isDNSSubdomain(cmd.Resource) {
 			t.Fatalf("Parse(%q) resource %q is not a valid name", text, cmd.Resource)

@@ -17,6 +17,7 @@ import (
 //	extend <resource> [by|for] <duration>            hold it longer
 //	list                                             every resource ("ls" and "q" too)
 //	who <resource>                                   one resource's holder and queue
+//	stats <resource> [<period>]                      charts of its contention over the last days (see parseStats)
 //	help                                             the grammar; so is empty text
 //	standup [<verb>] [<standup>] [<date>]            the stand-up commands (see parseStandup and StandupHelp)
 //
@@ -60,6 +61,8 @@ func parse(text string, now time.Time, loc *time.Location) (Command, *Error) {
 		return Command{Verb: VerbHelp}, nil
 	case "standup":
 		return parseStandup(args)
+	case "stats":
+		return parseStats(verb, args)
 	case "list", "ls", "q":
 		switch {
 		case len(args) == 1 && isDNSSubdomain(args[0].lower):

@@ -27,6 +27,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/contention"
 	"github.com/conch-dev/conch/internal/eventsink"
 	"github.com/conch-dev/conch/internal/notify"
 	"github.com/conch-dev/conch/internal/slackbot"
@@ -183,6 +184,8 @@ func setupSlack(ctx context.Context, mgr manager.Manager, opts Options) (*slackb
 	if err != nil {
 		return nil, fmt.Errorf("configuring Slack: %w", err)
 	}
+	// Charts read a Resource's holds from the cache: the ended Reservations that still exist, and those going on.
+	bot.SetStats(contention.CacheSource{Client: mgr.GetClient()})
 	if opts.SlackSecret != "" {
 		w, err := slackbot.NewSecretWatcher(bot, mgr.GetConfig(), opts.SlackSecret)
 		if err != nil {

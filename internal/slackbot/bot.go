@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/contention"
 )
 
 // The Slack front end acts for people: it creates their Reservations, and releases or extends them (spec), and
@@ -44,6 +45,7 @@ type Bot struct {
 	clock     clock.WithTicker
 	people    *people
 	out       *outbox
+	stats     StatsSource // a Resource's contention, for /dibs stats and stand-up charts
 	log       logr.Logger
 
 	seen *recent // envelope IDs handled lately: Slack redelivers an envelope whose ack it missed
@@ -78,6 +80,7 @@ func New(cfg Config, c client.Client, reader client.Reader, informers cache.Info
 	b.api = b.newAPI(cfg.BotToken, cfg.AppToken)
 	b.people = newPeople(b.API, clk)
 	b.out = newOutbox(b.API, clk, b.log)
+	b.stats = contention.CacheSource{Client: c}
 	return b, nil
 }
 

@@ -40,8 +40,8 @@ func (b *Bot) handleCommand(ctx context.Context, cmd slack.SlashCommand) {
 	if r.inChannel {
 		typ = slack.ResponseTypeInChannel
 	}
-	if cmd.ResponseURL == "" {
-		return
+	if cmd.ResponseURL == "" || r.text == "" {
+		return // nothing to say: the answer was posted otherwise (stats' charts)
 	}
 	if err := slack.PostWebhookContext(ctx, cmd.ResponseURL, &slack.WebhookMessage{ResponseType: typ, Text: r.text}); err != nil {
 		log.Error(err, "Cannot answer a Slack command")
@@ -77,6 +77,8 @@ func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) reply {
 		return b.list(ctx, ns)
 	case chat.VerbWho:
 		return b.who(ctx, ns, parsed.Resource)
+	case chat.VerbStats:
+		return b.statsCommand(ctx, cmd, who, ns, parsed)
 	case chat.VerbTake, chat.VerbRelease, chat.VerbExtend:
 		return b.resourceCommand(ctx, cmd, who, ns, parsed)
 	case chat.VerbStandupHelp:

@@ -31,6 +31,9 @@ type outMsg struct {
 	user    string // a DM to this user, or
 	channel string // a post in this channel
 	msg     Message
+	// do, when set, is sent instead of msg: work that posts in the channel itself (a stand-up's charts), retried
+	// as a post is.
+	do func(ctx context.Context) error
 }
 
 const (
@@ -93,6 +96,9 @@ func (o *outbox) send(ctx context.Context, m outMsg) {
 }
 
 func (o *outbox) post(ctx context.Context, m outMsg) error {
+	if m.do != nil {
+		return m.do(ctx)
+	}
 	channel := m.channel
 	if m.user != "" {
 		var err error

@@ -51,6 +51,11 @@ func (m standupMessenger) Summary(st *conchv1.Standup, run *conchv1.StandupRun, 
 	for _, msg := range StandupSummary(st, run, envs) {
 		m.b.out.enqueue(outMsg{channel: st.Spec.Channel, msg: msg})
 	}
+	if len(st.Spec.Charts.Resources) > 0 {
+		// Drawn when the outbox gets to it, after the summary, from the Standup as it was at the summary.
+		st := st.DeepCopy()
+		m.b.out.enqueue(outMsg{channel: st.Spec.Channel, do: func(ctx context.Context) error { return m.b.postStandupCharts(ctx, st) }})
+	}
 }
 
 func (m standupMessenger) Cancelled(st *conchv1.Standup, run *conchv1.StandupRun) {

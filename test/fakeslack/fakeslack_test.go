@@ -1,9 +1,12 @@
 package fakeslack
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -664,4 +667,114 @@ func TestBlockTexts(t *testing.T) {
 			g.Expect(m.Buttons()).To(Equal(tc.buttons))
 		})
 	}
+}
+
+// TestFileUpload drives slack-go's UploadFileContext (files.getUploadURLExternal, the POST of the bytes to the
+// upload URL, files.completeUploadExternal) against the fake, and checks what it recorded.
+func TestFileUpload(t *testing.T) {
+	g := NewWithT(t)
+	s := New(t)
+	api := newAPI(s)
+	ctx := context.Background()
+	data := []byte("\x89PNG\r\n\x1a\n not really a chart, but bytes all the same")
+
+	_, ts, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("the thread", false))
+	g.Expect(err).NotTo(HaveOccurred())
+	file, err := api.UploadFileContext(ctx, slack.UploadFileParameters{
+		Reader: bytes.NewReader(data), FileSize: len(data), Filename: "staging.png", Title: "staging, last 7 days",
+		AltTxt: "held and waited hours", Channel: "C1", InitialComment: "*staging*: 12h held", ThreadTimestamp: ts,
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(*file).To(And(HaveField("ID", HavePrefix("F")), HaveField("Title", "staging, last 7 days")))
+
+	g.Expect(s.Uploads()).To(ConsistOf(And(
+		HaveField("FileID", file.ID), HaveField("Filename", "staging.png"), HaveField("PartFilename", "staging.png"),
+		HaveField("Length", len(data)), HaveField("Bytes", Equal(data)), HaveField("AltText", "held and waited hours"),
+		HaveField("Title", "staging, last 7 days"), HaveField("Channel", "C1"), HaveField("Channels", []string{"C1"}),
+		HaveField("InitialComment", "*staging*: 12h held"), HaveField("ThreadTS", ts), HaveField("TS", Not(BeEmpty())),
+	)))
+	var methods []string
+	for _, c := range s.Calls("") {
+		methods = append(methods, c.Method)
+	}
+	g.Expect(methods).To(Equal([]string{"chat.postMessage", "files.getUploadURLExternal", "upload_url", "files.completeUploadExternal"}))
+	msgs := s.Messages()
+	g.Expect(msgs).To(HaveLen(2))
+	g.Expect(msgs[1]).To(And(HaveField("Method", "files.completeUploadExternal"), HaveField("Channel", "C1"),
+		HaveField("Text", "*staging*: 12h held"), HaveField("ThreadTS", ts)))
+
+	// Shared to a user: their DM.
+	_, err = api.UploadFileContext(ctx, slack.UploadFileParameters{Content: "x", FileSize: 1, Filename: "x.txt", Channel: "U1"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(s.Uploads()[1].Channels).To(Equal([]string{"DU1"}))
+
+	// Two files completed together are shared by one message.
+	var shared []slack.FileSummary
+	for _, name := range []string{"a.png", "b.png"} {
+		u, err := api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{FileName: name, FileSize: 1})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(api.UploadToURL(ctx, slack.UploadToURLParameters{UploadURL: u.UploadURL, Content: name[:1], Filename: name})).To(Succeed())
+		shared = append(shared, slack.FileSummary{ID: u.FileID, Title: name})
+	}
+	done, err := api.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{Files: shared, Channel: "C2", InitialComment: "both"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(done.Files).To(Equal(shared))
+	both := s.Uploads()[2:]
+	g.Expect(both).To(HaveExactElements(
+		And(HaveField("Title", "a.png"), HaveField("Bytes", []byte("a"))), And(HaveField("Title", "b.png"), HaveField("Bytes", []byte("b")))))
+	g.Expect(both[0].TS).To(Equal(both[1].TS))
+	var inC2 []Message
+	for _, m := range s.Messages() {
+		if m.Channel == "C2" {
+			inC2 = append(inC2, m)
+		}
+	}
+	g.Expect(inC2).To(ConsistOf(And(HaveField("Text", "both"), HaveField("TS", both[0].TS))))
+}
+
+// TestFileUploadFaults checks the failures the flow can meet: a failed POST of the bytes, a file completed that
+// was never uploaded, and a length that is not one.
+func TestFileUploadFaults(t *testing.T) {
+	g := NewWithT(t)
+	s := New(t)
+	api := newAPI(s)
+	ctx := context.Background()
+	params := slack.UploadFileParameters{Content: "chart", FileSize: 5, Filename: "c.png", Channel: "C1"}
+
+	s.FailNext("upload_url", 1, "internal_error")
+	_, err := api.UploadFileContext(ctx, params)
+	var status slack.StatusCodeError
+	g.Expect(errors.As(err, &status)).To(BeTrue(), "error is %v", err)
+	g.Expect(status.Code).To(Equal(500))
+	g.Expect(s.Uploads()).To(BeEmpty())
+
+	s.RateLimitNext("files.getUploadURLExternal", 1, time.Second)
+	_, err = api.UploadFileContext(ctx, params)
+	var rl *slack.RateLimitedError
+	g.Expect(errors.As(err, &rl)).To(BeTrue(), "error is %v", err)
+
+	u, err := api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{FileName: "c.png", FileSize: 5})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(u.UploadURL).To(HavePrefix(strings.TrimSuffix(s.URL(), "api/")))
+	_, err = api.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{Files: []slack.FileSummary{{ID: u.FileID}}, Channel: "C1"})
+	g.Expect(err).To(MatchError("file_not_found"), "completed before its bytes arrived")
+	_, err = api.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{Files: []slack.FileSummary{{ID: "FNOPE"}}, Channel: "C1"})
+	g.Expect(err).To(MatchError("file_not_found"))
+
+	resp, err := http.PostForm(s.URL()+"files.getUploadURLExternal", url.Values{"token": {s.BotToken()}, "filename": {"c.png"}, "length": {"-3"}})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = resp.Body.Close() }()
+	var answer struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	g.Expect(json.NewDecoder(resp.Body).Decode(&answer)).To(Succeed())
+	g.Expect(answer).To(Equal(struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}{Error: "invalid_arguments"}))
+
+	_, err = api.UploadFileContext(ctx, params)
+	g.Expect(err).NotTo(HaveOccurred(), "and the flow works again")
+	g.Expect(s.Uploads()).To(ConsistOf(HaveField("Bytes", []byte("chart"))))
 }

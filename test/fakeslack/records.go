@@ -235,7 +235,8 @@ type fault struct {
 }
 
 // FailNext makes the next n calls of method answer {"ok":false,"error":errorCode}. method is a Web API method
-// name or "response_url" (which answers HTTP 404, as Slack does for a used or expired URL). Faults of a method
+// name, "response_url" (which answers HTTP 404, as Slack does for a used or expired URL) or "upload_url" (a POST
+// of a file's bytes, which answers HTTP 500). Faults of a method
 // are used in the order they were set.
 func (s *Server) FailNext(method string, n int, errorCode string) {
 	s.addFaults(method, n, fault{code: errorCode})

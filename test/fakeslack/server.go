@@ -1,6 +1,6 @@
 // Package fakeslack is an in-process Slack for tests of code that uses the real slack-go client.
 //
-// It serves the Web API methods Conch calls, the response URLs of slash commands and button clicks, and a
+// It serves the Web API methods Conch calls (file uploads included: see files.go), the response URLs of slash commands and button clicks, and a
 // socket-mode websocket that speaks the protocol slack-go's socketmode client expects: a hello on connect,
 // websocket pings (without which the client drops the socket), envelopes, acks and disconnect requests. It
 // records every call, message and ack for assertions, and can fail or rate-limit chosen calls.
@@ -108,6 +108,8 @@ type Server struct {
 	viewIDs      []string          // creation order
 	homes        map[string]string // user ID → view ID of the published home tab
 	tickets      map[string]bool
+	files        map[string]*pendingFile // by file ID, until files.completeUploadExternal
+	uploads      []Upload
 
 	envelopes   map[string]*envelope
 	pending     []*frame // envelopes waiting for a connection
@@ -135,12 +137,13 @@ func New(t testing.TB, opts ...Option) *Server {
 		current: map[msgKey]Message{}, users: map[string]User{}, groups: map[string][]string{},
 		faults: map[string][]fault{}, limitedUntil: map[string]limitWindow{}, refused: map[string]map[string]string{}, ims: map[string]bool{}, triggers: map[string]*trigger{},
 		replies: map[string]*responseURL{}, views: map[string]*view{}, homes: map[string]string{},
-		tickets: map[string]bool{}, envelopes: map[string]*envelope{}, conns: map[*conn]struct{}{},
+		tickets: map[string]bool{}, files: map[string]*pendingFile{}, envelopes: map[string]*envelope{}, conns: map[*conn]struct{}{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.handleAPI)
 	mux.HandleFunc("/response/", s.handleResponseURL)
 	mux.HandleFunc("/link/", s.handleSocket)
+	mux.HandleFunc("/upload/", s.handleUpload)
 	s.http = httptest.NewServer(mux)
 	t.Cleanup(s.Close)
 	return s

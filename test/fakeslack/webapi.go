@@ -23,19 +23,21 @@ type result map[string]any
 type apiHandler func(s *Server, c *Call) (result, string)
 
 var apiHandlers = map[string]apiHandler{
-	"apps.connections.open": (*Server).appsConnectionsOpen,
-	"auth.test":             (*Server).authTest,
-	"chat.postMessage":      (*Server).chatPostMessage,
-	"chat.postEphemeral":    (*Server).chatPostEphemeral,
-	"chat.update":           (*Server).chatUpdate,
-	"chat.delete":           (*Server).chatDelete,
-	"conversations.open":    (*Server).conversationsOpen,
-	"users.info":            (*Server).usersInfo,
-	"users.lookupByEmail":   (*Server).usersLookupByEmail,
-	"usergroups.users.list": (*Server).usergroupsUsersList,
-	"views.open":            (*Server).viewsOpen,
-	"views.update":          (*Server).viewsUpdate,
-	"views.publish":         (*Server).viewsPublish,
+	"apps.connections.open":        (*Server).appsConnectionsOpen,
+	"auth.test":                    (*Server).authTest,
+	"chat.postMessage":             (*Server).chatPostMessage,
+	"chat.postEphemeral":           (*Server).chatPostEphemeral,
+	"chat.update":                  (*Server).chatUpdate,
+	"chat.delete":                  (*Server).chatDelete,
+	"conversations.open":           (*Server).conversationsOpen,
+	"files.getUploadURLExternal":   (*Server).filesGetUploadURLExternal,
+	"files.completeUploadExternal": (*Server).filesCompleteUploadExternal,
+	"users.info":                   (*Server).usersInfo,
+	"users.lookupByEmail":          (*Server).usersLookupByEmail,
+	"usergroups.users.list":        (*Server).usergroupsUsersList,
+	"views.open":                   (*Server).viewsOpen,
+	"views.update":                 (*Server).viewsUpdate,
+	"views.publish":                (*Server).viewsPublish,
 }
 
 // handleAPI serves /api/<method>. It records the call, checks the token, applies injected faults, then runs

@@ -77,6 +77,20 @@ func TestMalformedStandupsAreRejected(t *testing.T) {
 			[]string{"spec.channel", "channel must be a Slack channel ID such as C0123ABC"}},
 		"no channel": {standup(`schedule: "0 9 * * *", participants: [U1], questions: [Q]`),
 			[]string{"spec.channel", "Required value"}},
+		"charts in a channel given by name": {standup(`channel: "#team", schedule: "0 9 * * *", participants: [U1], questions: [Q], charts: {resources: [staging]}`),
+			[]string{"charts need channel to be a channel ID such as C0123ABC"}},
+		"charts of nothing": {standup(ok + `, charts: {days: 7}`),
+			[]string{"spec.charts.resources", "Required value"}},
+		"charts of no Resources": {standup(ok + `, charts: {resources: []}`),
+			[]string{"spec.charts.resources", "should have at least 1 items"}},
+		"charts of a name that is no Resource name": {standup(ok + `, charts: {resources: [Staging_1]}`),
+			[]string{"spec.charts.resources", "resources must be Resource names"}},
+		"charts of six Resources": {standup(ok + `, charts: {resources: [a, b, c, d, e, f]}`),
+			[]string{"spec.charts.resources", "must have at most 5 items"}},
+		"charts over 36 days": {standup(ok + `, charts: {resources: [staging], days: 36}`),
+			[]string{"spec.charts.days", "less than or equal to 35"}},
+		"charts over no days": {standup(ok + `, charts: {resources: [staging], days: 0}`),
+			[]string{"spec.charts.days", "greater than or equal to 1"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -100,7 +114,7 @@ func TestMalformedStandupsAreRejected(t *testing.T) {
 
 	// The sample's shape is accepted, and defaults apply.
 	obj := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte(standup(ok)), &obj.Object); err != nil {
+	if err := yaml.Unmarshal([]byte(standup(ok+`, charts: {resources: [staging, db.qa-1]}`)), &obj.Object); err != nil {
 		t.Fatal(err)
 	}
 	obj.SetNamespace(ns)
@@ -111,6 +125,9 @@ func TestMalformedStandupsAreRejected(t *testing.T) {
 	spec := obj.Object["spec"].(map[string]any)
 	if spec["timeZone"] != "UTC" || spec["collectFor"] != "1h" {
 		t.Errorf("defaults: timeZone %v, collectFor %v; want UTC and 1h", spec["timeZone"], spec["collectFor"])
+	}
+	if days := spec["charts"].(map[string]any)["days"]; days != int64(7) {
+		t.Errorf("defaults: charts.days %v (%T); want 7", days, days)
 	}
 
 	// So is the sample.
