@@ -14,8 +14,9 @@ import (
 	"github.com/conch-dev/conch/internal/metrics"
 )
 
-// StateCollector reports conch_reservations{namespace,state} and conch_oldest_wait_seconds{namespace} from the
-// manager's cache at scrape time, so the gauges are always exact and cost nothing between scrapes.
+// StateCollector reports conch_reservations{namespace,state}, conch_oldest_wait_seconds{namespace} and
+// conch_resource_phase{namespace,resource,phase} from the manager's cache at scrape time, so the gauges are always
+// exact and cost nothing between scrapes.
 type StateCollector struct {
 	cache cache.Cache
 	clock clock.PassiveClock
@@ -52,6 +53,7 @@ func (s *StateCollector) NeedLeaderElection() bool { return false }
 func (s *StateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- metrics.ReservationsByState
 	ch <- metrics.OldestWait
+	ch <- metrics.ResourcePhase
 }
 
 // Collect implements prometheus.Collector.
@@ -82,5 +84,14 @@ func (s *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for ns, w := range oldest {
 		ch <- prometheus.MustNewConstMetric(metrics.OldestWait, prometheus.GaugeValue, w, ns)
+	}
+	var ress conchv1.ResourceList
+	if err := s.cache.List(context.Background(), &ress, client.UnsafeDisableDeepCopy); err != nil {
+		return
+	}
+	for _, res := range ress.Items {
+		if res.Status.Phase != "" {
+			ch <- prometheus.MustNewConstMetric(metrics.ResourcePhase, prometheus.GaugeValue, 1, res.Namespace, res.Name, string(res.Status.Phase))
+		}
 	}
 }

@@ -48,6 +48,13 @@ var (
 		"How long the longest-waiting Reservation of a namespace has waited, Pending or Queued.",
 		[]string{"namespace"}, nil)
 
+	// ResourcePhase is 1 for the phase each Resource is in (status.phase: Available, Held, Cleaning, Checking,
+	// Unhealthy, Maintenance), as kube-state-metrics reports a Pod's phase; computed at scrape time.
+	ResourcePhase = prometheus.NewDesc(
+		"conch_resource_phase",
+		"The phase a Resource is in (1), by namespace, resource and phase.",
+		[]string{"namespace", "resource", "phase"}, nil)
+
 	// Notifications counts the outcomes of deliveries, by kind of destination (slack-dm, slack-channel,
 	// eventsink) and result: delivered, failed (given up on after a permanent error), retried (a transient error
 	// or a rate limit; tried again later), dropped (no longer worth sending, such as a warning after the end).
