@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -93,6 +94,7 @@ func TestLedgerProperties(t *testing.T) {
 		"grant", "handover", "expired", "released", "deleted (gone)", "deleted (finalizer)", "heartbeat missed",
 		"shortened", "extended", "confirm", "gone", "ledger conflict", "final report conflict", "grant report conflict",
 		"position written", "stale holder kept", "rejected", "capacity lowered under holders", "paused",
+		"cleanup started", "cleanup done", "cleanup failed",
 	} {
 		if seen[what] == 0 {
 			t.Errorf("no schedule saw %q; change the weights", what)
@@ -105,6 +107,9 @@ type ledgerSim struct {
 	rng *rand.Rand
 	now time.Time
 	rv  int64
+	// hooked: the Resource has a cleanup hook (one schedule in three), run by a model of the TurnoverReconciler
+	// that clears each step, or fails it (Unhealthy) until a repair.
+	hooked bool
 
 	// res is the Resource as the API server holds it; resOld its earlier versions (for the position writer).
 	res    *conchv1.Resource
@@ -173,9 +178,13 @@ func newLedgerSim(seed uint64, logging bool) *ledgerSim {
 		tickets: map[int64]types.UID{}, left: map[types.UID]bool{}, renewedAt: map[types.UID]time.Time{},
 		until: map[types.UID]time.Time{}, allowCapacity: rng.IntN(4) == 0, seen: map[string]int{}, logging: logging,
 	}
+	if seed%3 == 0 {
+		sim.hooked = true
+		sim.res.Spec.OnRelease = &conchv1.Hook{HTTP: conchv1.HTTPHook{URL: "http://staging/clean"}}
+	}
 	sim.bumpResource()
-	sim.log("staging: capacity %d, maxDuration %v, defaultDuration %v, allowedHolders %v",
-		sim.res.Spec.Capacity, sim.res.Spec.MaxDuration, sim.res.Spec.DefaultDuration, sim.res.Spec.AllowedHolders)
+	sim.log("staging: capacity %d, maxDuration %v, defaultDuration %v, allowedHolders %v, cleanup %v",
+		sim.res.Spec.Capacity, sim.res.Spec.MaxDuration, sim.res.Spec.DefaultDuration, sim.res.Spec.AllowedHolders, sim.hooked)
 	for i := range 3 {
 		sim.deciders = append(sim.deciders, &simDecider{id: i, arrivals: i < 2})
 	}
@@ -312,8 +321,42 @@ func (sim *ledgerSim) step() {
 		sim.advance()
 	case n < 95:
 		sim.positions()
+	case n < 98 && sim.hooked:
+		sim.runHook(sim.rng.IntN(4) == 0)
 	default:
 		sim.editResource()
+	}
+}
+
+// runHook plays the TurnoverReconciler: the step that runs ends (fails when fail: the Resource is Unhealthy), or
+// an Unhealthy Resource is repaired. Each is a status write of its own.
+func (sim *ledgerSim) runHook(fail bool) {
+	cur := sim.res.Status
+	unhealthy := meta.IsStatusConditionFalse(cur.Conditions, conchv1.ResourceConditionHealthy)
+	if cur.Turnover == nil && !unhealthy {
+		return
+	}
+	sim.bumpResource() // a new version: take its status after
+	st := &sim.res.Status
+	switch {
+	case st.Turnover != nil && fail:
+		st.Turnover = nil
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: conchv1.ResourceConditionHealthy, Status: metav1.ConditionFalse, Reason: conchv1.ReasonCleanupFailed})
+		sim.seen["cleanup failed"]++
+		sim.log("cleanup fails: unhealthy")
+	case st.Turnover != nil:
+		if st.Turnover.EndedMeanwhile > 0 {
+			st.HookSequence++
+			st.Turnover = &conchv1.Turnover{Step: conchv1.StepCleaning, Sequence: st.HookSequence, StartedAt: metav1.NewTime(sim.now)}
+			sim.log("cleanup done; one more for the holds that ended meanwhile")
+		} else {
+			st.Turnover = nil
+			sim.log("cleanup done")
+		}
+		sim.seen["cleanup done"]++
+	default:
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: conchv1.ResourceConditionHealthy, Status: metav1.ConditionTrue, Reason: conchv1.ReasonRepaired})
+		sim.log("repaired")
 	}
 }
 
@@ -542,6 +585,7 @@ func (sim *ledgerSim) stepPass(d *simDecider, cache func(string) *conchv1.Reserv
 		next := res.Status.DeepCopy()
 		next.Holders, next.Queue, next.NextTicket, next.Waiting = plan.Ledger.Holders, plan.Ledger.Queue,
 			plan.Ledger.NextTicket, plan.Ledger.Waiting
+		next.Turnover, next.HookSequence = plan.Ledger.Turnover, plan.Ledger.HookSequence
 		if !sameLedger(*next, res.Status) {
 			if sim.res.ResourceVersion != res.ResourceVersion {
 				sim.seen["ledger conflict"]++
@@ -894,6 +938,29 @@ func (sim *ledgerSim) checkLedgerWrite(d *simDecider, next conchv1.ResourceStatu
 	res, v, now := d.res, d.view, d.now
 	prev := res.Status
 	capacity := max(1, int(res.Spec.Capacity))
+	// Between holders: nobody is granted while a step runs or the Resource is Unhealthy, and a hold that ends on
+	// a Resource with a cleanup records one in the same write.
+	unhealthy := meta.IsStatusConditionFalse(prev.Conditions, conchv1.ResourceConditionHealthy)
+	held := map[string]bool{}
+	for _, hl := range prev.Holders {
+		held[hl.UID] = true
+	}
+	for _, hl := range next.Holders {
+		if !held[hl.UID] && (prev.Turnover != nil || unhealthy) {
+			sim.fail("d%d grants %s while a step runs (%v) or the Resource is Unhealthy (%v)", d.id, hl.Reservation, prev.Turnover, unhealthy)
+		}
+		delete(held, hl.UID)
+	}
+	if sim.hooked && !unhealthy && len(held) > 0 {
+		switch {
+		case next.Turnover == nil:
+			sim.fail("d%d: %d holds end on a Resource with a cleanup and no step is recorded", d.id, len(held))
+		case prev.Turnover == nil && next.HookSequence != prev.HookSequence+1:
+			sim.fail("d%d: a new step numbered %d after %d", d.id, next.HookSequence, prev.HookSequence)
+		default:
+			sim.seen["cleanup started"]++
+		}
+	}
 	if next.NextTicket < prev.NextTicket {
 		sim.fail("d%d: nextTicket goes back from %d to %d", d.id, prev.NextTicket, next.NextTicket)
 	}
@@ -1036,7 +1103,11 @@ func (sim *ledgerSim) checkWorld() {
 // slot is free while someone waits, and every holder is told it holds.
 func (sim *ledgerSim) settle() {
 	latest := func(name string) *conchv1.Reservation { return sim.cur(name) }
-	for round := range 4 {
+	for round := range 6 {
+		// The steps between holders end, and an Unhealthy Resource is repaired, so that the queue can move.
+		for range 3 {
+			sim.runHook(false)
+		}
 		for _, d := range sim.deciders {
 			d.active, d.passes, d.stage = true, 0, 0
 			d.live, d.gone = map[string]*conchv1.Reservation{}, map[types.UID]bool{}
@@ -1116,7 +1187,8 @@ func ledgerUIDsOf(res *conchv1.Resource, name string) []types.UID {
 }
 
 func sameLedger(a, b conchv1.ResourceStatus) bool {
-	return a.NextTicket == b.NextTicket && a.Waiting == b.Waiting &&
+	return a.NextTicket == b.NextTicket && a.Waiting == b.Waiting && a.HookSequence == b.HookSequence &&
+		reflect.DeepEqual(a.Turnover, b.Turnover) &&
 		len(a.Holders) == len(b.Holders) && len(a.Queue) == len(b.Queue) &&
 		(len(a.Holders) == 0 || reflect.DeepEqual(a.Holders, b.Holders)) &&
 		(len(a.Queue) == 0 || reflect.DeepEqual(a.Queue, b.Queue))
