@@ -182,6 +182,17 @@ func outcomeMessages(r *conchv1.Reservation, res *conchv1.Resource, o queue.Outc
 			m.reconciling = fmt.Sprintf("Number %d in line for %s; granting is paused, so no time is expected", o.Position, res.Name)
 			m.stalled = fmt.Sprintf("Nothing to fix: granting of %s is paused (spec.granting) for maintenance; the "+
 				"queue moves once it is open again", res.Name)
+		case meta.IsStatusConditionFalse(res.Status.Conditions, conchv1.ResourceConditionHealthy):
+			h := meta.FindStatusCondition(res.Status.Conditions, conchv1.ResourceConditionHealthy)
+			m.ready += "; it is unhealthy"
+			m.reconciling = fmt.Sprintf("Number %d in line for %s; it is unhealthy, so no time is expected", o.Position, res.Name)
+			m.stalled = fmt.Sprintf("%s failed its cleanup or health check (%s: %s); the queue moves once it passes a "+
+				"check or an admin repairs it (kubectl conch repair %s)", res.Name, h.Reason, h.Message, res.Name)
+		case res.Status.Turnover != nil:
+			m.ready += "; " + strings.ToLower(turnoverMessage(res, res.Status.Turnover)[:1]) + turnoverMessage(res, res.Status.Turnover)[1:]
+			if o.EstimatedGrantTime.IsZero() {
+				m.reconciling = fmt.Sprintf("Number %d in line for %s", o.Position, res.Name)
+			}
 		case o.EstimatedGrantTime.IsZero():
 			m.reconciling = fmt.Sprintf("Number %d in line for %s", o.Position, res.Name)
 		}

@@ -729,6 +729,32 @@ func TestOutcomeMessages(t *testing.T) {
 			o:    queue.Outcome{State: conchv1.StateQueued, Position: 3, Waiting: 4, EstimatedGrantTime: tNow},
 			want: conditionMessages{reconciling: "Number 3 in line for staging; granting is paused, so no time is expected"},
 		},
+		"queued on an Unhealthy Resource: no time, why, and how it comes back": {
+			res: func() *conchv1.Resource {
+				res := testutil.Resource("staging").Obj()
+				res.Status.Conditions = []metav1.Condition{{Type: conchv1.ResourceConditionHealthy, Status: metav1.ConditionFalse,
+					Reason: conchv1.ReasonCheckFailed, Message: "GET http://staging/healthz answered 503 Service Unavailable"}}
+				return res
+			}(),
+			o: queue.Outcome{State: conchv1.StateQueued, Position: 1, Waiting: 1},
+			want: conditionMessages{
+				ready:       "Waiting for staging; it is unhealthy",
+				reconciling: "Number 1 in line for staging; it is unhealthy, so no time is expected",
+				stalled: "staging failed its cleanup or health check (CheckFailed: GET http://staging/healthz answered 503 " +
+					"Service Unavailable); the queue moves once it passes a check or an admin repairs it (kubectl conch repair staging)",
+			},
+		},
+		"queued while the Resource is cleaned: says after whom": {
+			res: func() *conchv1.Resource {
+				res := testutil.Resource("staging").Obj()
+				res.Status.Turnover = &conchv1.Turnover{Step: conchv1.StepCleaning, Sequence: 3, StartedAt: metav1.NewTime(tNow), PreviousHolder: "bob"}
+				return res
+			}(),
+			o: queue.Outcome{State: conchv1.StateQueued, Position: 1, Waiting: 1, EstimatedGrantTime: tNow},
+			want: conditionMessages{
+				ready: "Waiting for staging; cleaning after bob (step 3, since 2026-11-23T09:00:00Z); the queue waits",
+			},
+		},
 		"expired at the end of its term: the term's end, not when it was noticed": {
 			o: queue.Outcome{State: conchv1.StateExpired, Reason: conchv1.ReasonExpired, Duration: 2 * time.Hour,
 				GrantedAt: tNow.Add(-2 * time.Hour), ExpiresAt: tNow, EndedAt: tNow.Add(time.Minute)},
