@@ -934,12 +934,9 @@ func (sim *ledgerSim) checkPlan(d *simDecider, v queue.View, plan queue.Plan) {
 
 // checkLedgerWrite checks the ledger next that d is about to write over the one it read (the API server's, as the
 // precondition held).
-func (sim *ledgerSim) checkLedgerWrite(d *simDecider, next conchv1.ResourceStatus) {
-	res, v, now := d.res, d.view, d.now
-	prev := res.Status
-	capacity := max(1, int(res.Spec.Capacity))
-	// Between holders: nobody is granted while a step runs or the Resource is Unhealthy, and a hold that ends on
-	// a Resource with a cleanup records one in the same write.
+// checkTurnover checks a ledger write between holders: nobody is granted while a step runs or the Resource is
+// Unhealthy, and a hold that ends on a Resource with a cleanup records one in the same write.
+func (sim *ledgerSim) checkTurnover(d *simDecider, prev, next conchv1.ResourceStatus) {
 	unhealthy := meta.IsStatusConditionFalse(prev.Conditions, conchv1.ResourceConditionHealthy)
 	held := map[string]bool{}
 	for _, hl := range prev.Holders {
@@ -961,6 +958,13 @@ func (sim *ledgerSim) checkLedgerWrite(d *simDecider, next conchv1.ResourceStatu
 			sim.seen["cleanup started"]++
 		}
 	}
+}
+
+func (sim *ledgerSim) checkLedgerWrite(d *simDecider, next conchv1.ResourceStatus) {
+	res, v, now := d.res, d.view, d.now
+	prev := res.Status
+	capacity := max(1, int(res.Spec.Capacity))
+	sim.checkTurnover(d, prev, next)
 	if next.NextTicket < prev.NextTicket {
 		sim.fail("d%d: nextTicket goes back from %d to %d", d.id, prev.NextTicket, next.NextTicket)
 	}
