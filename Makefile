@@ -29,7 +29,7 @@ generate: ## Generate DeepCopy methods for the API types.
 
 .PHONY: manifests
 manifests: ## Generate the CRDs and RBAC under config/.
-	$(CONTROLLER_GEN) rbac:roleName=conch-manager crd paths=./api/... paths=./controllers/... paths=./internal/slackbot/... paths=./internal/notify/... paths=./internal/eventsink/... \
+	$(CONTROLLER_GEN) rbac:roleName=conch-manager crd paths=./api/... paths=./controllers/... paths=./internal/slackbot/... paths=./internal/notify/... paths=./internal/eventsink/... paths=./internal/history/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: lint

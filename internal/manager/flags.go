@@ -13,6 +13,7 @@ import (
 
 	"github.com/conch-dev/conch/controllers"
 	"github.com/conch-dev/conch/internal/eventsink"
+	"github.com/conch-dev/conch/internal/history"
 	"github.com/conch-dev/conch/internal/slackbot"
 )
 
@@ -71,6 +72,8 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.DurationVar(&o.Slack.WarnBefore, "slack-warn-before", 10*time.Minute, "How long before a hold ends its holder is warned.")
 	fs.StringVar(&f.eventSinkAllowedCIDRs, "event-sink-allowed-cidrs", "",
 		"Comma-separated CIDRs EventSinks may deliver to although the manager refuses them by default (loopback, link-local and cloud metadata, the API server), e.g. 127.0.0.0/8 for a receiver beside a development manager.")
+	fs.DurationVar(&o.HistoryRetention, "history-retention", history.DefaultRetention,
+		"How long the history of ended holds (ConfigMaps conch-history-<resource>) keeps a hold; the board's and the charts' furthest look back.")
 	if fs.Lookup("kubeconfig") == nil {
 		fs.String("kubeconfig", "", "Paths to a kubeconfig. Only required if out-of-cluster.")
 	}
@@ -89,6 +92,9 @@ func (f *Flags) Options(log logr.Logger) (Options, error) {
 	var err error
 	if o.EventSinkAllowedCIDRs, err = eventsink.ParseCIDRs(f.eventSinkAllowedCIDRs); err != nil {
 		return Options{}, fmt.Errorf("--event-sink-allowed-cidrs: %w", err)
+	}
+	if o.HistoryRetention <= 0 {
+		return Options{}, fmt.Errorf("--history-retention must be positive, not %s", o.HistoryRetention)
 	}
 	if o.Slack.ChannelNamespaces, err = slackbot.ParseChannelNamespaces(f.channelNamespaces); err != nil {
 		return Options{}, fmt.Errorf("--slack-channel-namespaces: %w", err)

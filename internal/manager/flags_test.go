@@ -164,3 +164,20 @@ func TestEventSinkAllowedCIDRs(t *testing.T) {
 		t.Error("a name was accepted as a CIDR")
 	}
 }
+
+// TestHistoryFlags: the history's retention defaults to five weeks and must be positive.
+func TestHistoryFlags(t *testing.T) {
+	opts, err := options(t, "", "--leader-elect=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.HistoryRetention != 35*24*time.Hour {
+		t.Errorf("history kept %s by default", opts.HistoryRetention)
+	}
+	if opts, err := options(t, "", "--leader-elect=false", "--history-retention=168h"); err != nil || opts.HistoryRetention != 168*time.Hour {
+		t.Errorf("--history-retention=168h: %s, %v", opts.HistoryRetention, err)
+	}
+	if _, err := options(t, "", "--leader-elect=false", "--history-retention=0s"); err == nil {
+		t.Error("--history-retention=0s was accepted")
+	}
+}

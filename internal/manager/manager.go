@@ -28,6 +28,7 @@ import (
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/controllers"
 	"github.com/conch-dev/conch/internal/eventsink"
+	"github.com/conch-dev/conch/internal/history"
 	"github.com/conch-dev/conch/internal/notify"
 	"github.com/conch-dev/conch/internal/slackbot"
 	"github.com/conch-dev/conch/internal/standup"
@@ -69,6 +70,11 @@ type Options struct {
 	// EventSinkAllowedCIDRs are ranges EventSinks may deliver to although the manager refuses them by default
 	// (eventsink.Options.AllowedCIDRs).
 	EventSinkAllowedCIDRs []netip.Prefix
+	// HistoryRetention is how long the history keeps ended holds; history.DefaultRetention when zero.
+	HistoryRetention time.Duration
+	// HistoryEvery is the least time between two writes of one Resource's history; history.DefaultEvery when
+	// zero. Tests shorten it.
+	HistoryEvery time.Duration
 }
 
 // Scheme returns a scheme with the Kubernetes kinds and Conch's.
@@ -127,6 +133,13 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 	}); err != nil {
 		return nil, fmt.Errorf("setting up the controllers: %w", err)
+	}
+	// The history of ended holds, which the board and the charts read: written by the leader, off the grant path.
+	if err := mgr.Add(&history.Recorder{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(), Clock: opts.Clock,
+		Retention: opts.HistoryRetention, Every: opts.HistoryEvery,
+	}); err != nil {
+		return nil, fmt.Errorf("setting up the history: %w", err)
 	}
 	bot, err := setupSlack(ctx, mgr, opts)
 	if err != nil {
