@@ -285,7 +285,9 @@ func TestHoldOf(t *testing.T) {
 	}{
 		"expired after a hold": {
 			rsv: rsv(conchv1.StateExpired, granted, ended(conchv1.ReasonHeartbeatMissed)), ok: true,
-			want: with(func(h *Hold) { h.State, h.Reason, h.Granted, h.Ended = "Expired", "HeartbeatMissed", at(10, 0), at(11, 0) }),
+			want: with(func(h *Hold) {
+				h.State, h.Reason, h.Granted, h.Ended = "Expired", "HeartbeatMissed", at(10, 0), at(11, 0)
+			}),
 		},
 		"rejected, never granted": {
 			rsv: rsv(conchv1.StateRejected, ended(conchv1.ReasonHolderNotAllowed)), ok: true,
@@ -307,8 +309,10 @@ func TestHoldOf(t *testing.T) {
 				r.Spec.ResourceName, r.Spec.Selector = "", &metav1.LabelSelector{MatchLabels: map[string]string{"pool": "qa"}}
 				r.Status.ResourceName = "qa-1"
 			}),
-			ok:   true,
-			want: with(func(h *Hold) { h.Resource, h.State, h.Reason, h.Granted, h.Ended = "qa-1", "Released", "Released", at(10, 0), at(11, 0) }),
+			ok: true,
+			want: with(func(h *Hold) {
+				h.Resource, h.State, h.Reason, h.Granted, h.Ended = "qa-1", "Released", "Released", at(10, 0), at(11, 0)
+			}),
 		},
 		"ended unbound in a pool: no Resource": {
 			rsv: rsv(conchv1.StateRejected, func(r *conchv1.Reservation) {
