@@ -27,6 +27,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/board"
 	"github.com/conch-dev/conch/internal/eventsink"
 	"github.com/conch-dev/conch/internal/history"
 	"github.com/conch-dev/conch/internal/notify"
@@ -72,6 +73,8 @@ type Options struct {
 	EventSinkAllowedCIDRs []netip.Prefix
 	// HistoryRetention is how long the history keeps ended holds; history.DefaultRetention when zero.
 	HistoryRetention time.Duration
+	// Board configures the web board; it is served when Board.Addr is set (--board-bind-address).
+	Board board.Options
 	// HistoryEvery is the least time between two writes of one Resource's history; history.DefaultEvery when
 	// zero. Tests shorten it.
 	HistoryEvery time.Duration
@@ -140,6 +143,19 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 		Retention: opts.HistoryRetention, Every: opts.HistoryEvery,
 	}); err != nil {
 		return nil, fmt.Errorf("setting up the history: %w", err)
+	}
+	if opts.Board.Addr != "" && opts.Board.Addr != "0" {
+		b := opts.Board
+		if b.Clock == nil {
+			b.Clock = opts.Clock
+		}
+		srv, err := board.New(b, mgr.GetCache(), mgr.GetAPIReader())
+		if err != nil {
+			return nil, err
+		}
+		if err := mgr.Add(srv); err != nil {
+			return nil, fmt.Errorf("setting up the board: %w", err)
+		}
 	}
 	bot, err := setupSlack(ctx, mgr, opts)
 	if err != nil {
