@@ -141,8 +141,8 @@ func TestOverviewListsWhatKubectlShows(t *testing.T) {
 	}
 
 	tctx := tab(t, 1280, 900)
-	open(t, tctx, "/?namespace="+ns)
-	got := evaluate[[]card](t, tctx, cardsJS)
+	open(tctx, t, "/?namespace="+ns)
+	got := evaluate[[]card](tctx, t, cardsJS)
 	phases := map[string]string{}
 	for i := range got {
 		phases[got[i].Name] = got[i].Phase
@@ -158,11 +158,11 @@ func TestOverviewListsWhatKubectlShows(t *testing.T) {
 		t.Errorf("phases (-want +got):\n%s", diff)
 	}
 	// The holder's own words are shown, escaped.
-	if text := evaluate[string](t, tctx, `document.querySelector("[data-resource=staging] .waiting").textContent`); !strings.Contains(text, "customer demo <rehearsal>") {
+	if text := evaluate[string](tctx, t, `document.querySelector("[data-resource=staging] .waiting").textContent`); !strings.Contains(text, "customer demo <rehearsal>") {
 		t.Errorf("bob's purpose is not shown as text: %q", text)
 	}
-	png := screenshot(t, tctx, "overview")
-	checkAccessible(t, tctx)
+	png := screenshot(tctx, t, "overview")
+	checkAccessible(tctx, t)
 	if os.Getenv("CONCH_BOARD_SCREENSHOT") != "" {
 		if err := os.WriteFile(filepath.Join("..", "..", "docs", "images", "board.png"), png, 0o644); err != nil {
 			t.Fatal(err)
@@ -172,23 +172,23 @@ func TestOverviewListsWhatKubectlShows(t *testing.T) {
 
 	// On a phone: nothing wider than the screen.
 	phone := tab(t, 390, 844, chromedp.EmulateMobile)
-	open(t, phone, "/?namespace="+ns)
-	if w := evaluate[[]int](t, phone, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+	open(phone, t, "/?namespace="+ns)
+	if w := evaluate[[]int](phone, t, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
 		t.Errorf("on a phone the overview is %d px wide in a %d px screen", w[0], w[1])
 	}
-	screenshot(t, phone, "overview-phone")
+	screenshot(phone, t, "overview-phone")
 }
 
 // checkAccessible checks the basics on the open page: a language, one h1, a label for every form control, and
 // the keyboard reaching the skip link first.
-func checkAccessible(t *testing.T, tctx context.Context) {
+func checkAccessible(tctx context.Context, t *testing.T) {
 	t.Helper()
 	type report struct {
 		Lang      string   `json:"lang"`
 		H1        int      `json:"h1"`
 		Unlabeled []string `json:"unlabeled"`
 	}
-	got := evaluate[report](t, tctx, `({
+	got := evaluate[report](tctx, t, `({
 		lang: document.documentElement.lang,
 		h1: document.querySelectorAll("h1").length,
 		unlabeled: [...document.querySelectorAll("input, select, textarea")].filter(e => !e.labels || e.labels.length === 0).map(e => e.name),
@@ -199,7 +199,7 @@ func checkAccessible(t *testing.T, tctx context.Context) {
 	if err := chromedp.Do(tctx, chromedp.KeyEvent("\t")); err != nil {
 		t.Fatal(err)
 	}
-	if focused := evaluate[string](t, tctx, `document.activeElement.textContent`); focused != "Skip to the content" {
+	if focused := evaluate[string](tctx, t, `document.activeElement.textContent`); focused != "Skip to the content" {
 		t.Errorf("the first Tab focuses %q, want the skip link", focused)
 	}
 }
@@ -213,32 +213,32 @@ func TestChangesShowWithinASecondWithoutReload(t *testing.T) {
 	reserve(t, testutil.Reservation("bob").Namespace(ns).On("staging").Holder("bob").For(time.Hour).Obj())
 
 	tctx := tab(t, 1280, 900)
-	open(t, tctx, "/?namespace="+ns)
-	waitLive(t, tctx)
+	open(tctx, t, "/?namespace="+ns)
+	waitLive(tctx, t)
 	if _, err := chromedp.Run(tctx, chromedp.Evaluate[int](`window.conchMarker = 42`)); err != nil {
 		t.Fatal(err)
 	}
 
 	// A grant made with kubectl: carol takes the spare.
-	lag := timeToShow(t, tctx, ns, "spare", "carol", `[data-resource=spare] .holders [data-holder=carol]`, func() {
+	lag := timeToShow(tctx, t, ns, "spare", "carol", `[data-resource=spare] .holders [data-holder=carol]`, func() {
 		kubectl(t, `{"apiVersion":"conch.dev/v1alpha1","kind":"Reservation","metadata":{"name":"carol"},
 			"spec":{"resourceName":"spare","holder":"carol","duration":"1h"}}`, "-n", ns, "create", "-f", "-")
 	})
 	t.Logf("carol's grant showed %s after the API server had it", lag)
 
 	// A handover: alice releases, bob is granted.
-	lag = timeToShow(t, tctx, ns, "staging", "bob", `[data-resource=staging] .holders [data-holder=bob]`, func() {
+	lag = timeToShow(tctx, t, ns, "staging", "bob", `[data-resource=staging] .holders [data-holder=bob]`, func() {
 		release(t, ns, "alice")
 	})
 	t.Logf("bob's grant showed %s after the API server had it", lag)
-	if marker := evaluate[int](t, tctx, `window.conchMarker || 0`); marker != 42 {
+	if marker := evaluate[int](tctx, t, `window.conchMarker || 0`); marker != 42 {
 		t.Errorf("the page was reloaded (its marker is %d)", marker)
 	}
-	screenshot(t, tctx, "overview-live")
+	screenshot(tctx, t, "overview-live")
 }
 
 // waitLive waits until the page's live stream delivered its first fragment.
-func waitLive(t *testing.T, tctx context.Context) {
+func waitLive(tctx context.Context, t *testing.T) {
 	t.Helper()
 	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`document.getElementById("board").dataset.live !== undefined`,
 		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
@@ -248,7 +248,7 @@ func waitLive(t *testing.T, tctx context.Context) {
 
 // timeToShow runs change, then measures how long after the API server's Resource shows holder in its ledger the
 // page shows selector, and fails beyond a second.
-func timeToShow(t *testing.T, tctx context.Context, ns, resource, holder, selector string, change func()) time.Duration {
+func timeToShow(tctx context.Context, t *testing.T, ns, resource, holder, selector string, change func()) time.Duration {
 	t.Helper()
 	inAPI := make(chan time.Time, 1)
 	pctx, cancel := context.WithCancel(ctx)
@@ -305,13 +305,13 @@ func TestResourcePageShowsTheQueueInOrder(t *testing.T) {
 	tctx := tab(t, 1280, 900)
 	// The history of zoe's hold is written within a fraction of a second and read through a short cache.
 	eventually(t, func() []string {
-		open(t, tctx, "/resources/"+ns+"/staging")
-		return evaluate[[]string](t, tctx, `[...document.querySelectorAll(".timeline [data-kind]")].map(e => e.dataset.kind + " " + e.dataset.holder)`)
+		open(tctx, t, "/resources/"+ns+"/staging")
+		return evaluate[[]string](tctx, t, `[...document.querySelectorAll(".timeline [data-kind]")].map(e => e.dataset.kind + " " + e.dataset.holder)`)
 	}).Should(Equal([]string{
 		"ended zoe@example.com", "holding alice@example.com", "queued bob@example.com", "queued ci:deploy-web",
 		"queued erin@example.com", "queued frank@example.com", "queued grace@example.com",
 	}))
-	rows := evaluate[[][]string](t, tctx, `[...document.querySelectorAll(".queue-table tbody tr")].map(r => [...r.cells].slice(0, 2).map(c => c.textContent))`)
+	rows := evaluate[[][]string](tctx, t, `[...document.querySelectorAll(".queue-table tbody tr")].map(r => [...r.cells].slice(0, 2).map(c => c.textContent))`)
 	var want [][]string
 	for i, h := range ledger {
 		want = append(want, []string{strconv.Itoa(i + 1), h})
@@ -319,11 +319,11 @@ func TestResourcePageShowsTheQueueInOrder(t *testing.T) {
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("the queue on the page (-ledger +page):\n%s", diff)
 	}
-	if next := evaluate[string](t, tctx, `document.querySelector("#handovers-h").parentElement.querySelector("tbody tr").textContent`); !strings.Contains(next, "zoe@example.com") || !strings.Contains(next, "alice@example.com") {
+	if next := evaluate[string](tctx, t, `document.querySelector("#handovers-h").parentElement.querySelector("tbody tr").textContent`); !strings.Contains(next, "zoe@example.com") || !strings.Contains(next, "alice@example.com") {
 		t.Errorf("the handover from zoe to alice is not shown: %q", next)
 	}
-	screenshot(t, tctx, "resource")
-	checkAccessible(t, tctx)
+	screenshot(tctx, t, "resource")
+	checkAccessible(tctx, t)
 }
 
 // TestPagesWorkWithJavaScriptOff: with scripts disabled, every page renders from the server as it is (the
@@ -338,7 +338,7 @@ func TestPagesWorkWithJavaScriptOff(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	open(t, tctx, "/?namespace="+ns)
+	open(tctx, t, "/?namespace="+ns)
 	html, err := chromedp.Run(tctx, chromedp.OuterHTML("body"))
 	if err != nil {
 		t.Fatal(err)
@@ -352,19 +352,19 @@ func TestPagesWorkWithJavaScriptOff(t *testing.T) {
 	if strings.Contains(html, "data-live=") || strings.Contains(html, "Live:") {
 		t.Error("the page went live without JavaScript: the test's JavaScript switch did not hold")
 	}
-	screenshot(t, tctx, "overview-nojs")
+	screenshot(tctx, t, "overview-nojs")
 
-	open(t, tctx, "/resources/"+ns+"/staging")
+	open(tctx, t, "/resources/"+ns+"/staging")
 	if html, _ = chromedp.Run(tctx, chromedp.OuterHTML("body")); !strings.Contains(html, `class="queue-table"`) {
 		t.Error("without JavaScript the Resource page has no queue table")
 	}
 
 	eventually(t, func() string {
-		open(t, tctx, "/contention?weeks=1&namespace="+ns)
+		open(tctx, t, "/contention?weeks=1&namespace="+ns)
 		text, _ := chromedp.Run(tctx, chromedp.OuterHTML(`[data-resource="staging"] .totals`))
 		return text
 	}).Should(ContainSubstring("in 1 hold;"))
-	screenshot(t, tctx, "contention")
+	screenshot(tctx, t, "contention")
 }
 
 // table reads kubectl's table output into rows keyed by the first column (NAME), each a map from column header to

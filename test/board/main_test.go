@@ -125,7 +125,7 @@ func tab(t *testing.T, width, height int64, opts ...chromedp.EmulateViewportOpti
 }
 
 // open navigates tctx to the board's path and waits for the page's main content.
-func open(t *testing.T, tctx context.Context, path string) {
+func open(tctx context.Context, t *testing.T, path string) {
 	t.Helper()
 	if err := chromedp.Do(tctx, chromedp.Navigate(boardURL+path), chromedp.Query("#board", chromedp.NodeReady)); err != nil {
 		t.Fatalf("opening %s: %v", path, err)
@@ -133,7 +133,7 @@ func open(t *testing.T, tctx context.Context, path string) {
 }
 
 // evaluate runs a JavaScript expression in the page and decodes its value.
-func evaluate[T any](t *testing.T, tctx context.Context, expr string) T {
+func evaluate[T any](tctx context.Context, t *testing.T, expr string) T {
 	t.Helper()
 	v, err := chromedp.Run(tctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -143,7 +143,7 @@ func evaluate[T any](t *testing.T, tctx context.Context, expr string) T {
 }
 
 // screenshot writes the whole page to artifacts/name.png and returns it.
-func screenshot(t *testing.T, tctx context.Context, name string) []byte {
+func screenshot(tctx context.Context, t *testing.T, name string) []byte {
 	t.Helper()
 	png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
 	if err != nil {

@@ -354,44 +354,11 @@ func TestHelmChartValues(t *testing.T) {
 				checkDashboardAndAlerts(t, objs)
 			},
 		},
-		"board off by default": {
-			check: func(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) {
-				for _, a := range d.Spec.Template.Spec.Containers[0].Args {
-					if strings.HasPrefix(a, "--board") {
-						t.Errorf("the board is on by default: %s", a)
-					}
-				}
-				if n := len(only(objs, "Ingress")); n != 0 {
-					t.Errorf("%d Ingresses by default", n)
-				}
-			},
-		},
+		"board off by default": {check: checkBoardOff},
 		"board with a token, namespaces and an Ingress": {
 			set: []string{"board.enabled=true", "board.port=9090", "board.namespaces={team-a}", "board.tokenSecret.name=board-token",
 				"board.ingress.enabled=true", "board.ingress.host=conch.example.com", "board.ingress.className=nginx"},
-			check: func(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) {
-				wantArg(t, d, "--board-bind-address=:9090")
-				wantArg(t, d, "--board-namespaces=team-a")
-				wantArg(t, d, "--board-token-file=/etc/conch/board/token")
-				c := d.Spec.Template.Spec.Containers[0]
-				if !slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == "board" && p.ContainerPort == 9090 }) {
-					t.Errorf("ports %+v lack board 9090", c.Ports)
-				}
-				vols := d.Spec.Template.Spec.Volumes
-				if len(vols) != 1 || vols[0].Secret == nil || vols[0].Secret.SecretName != "board-token" || len(c.VolumeMounts) != 1 {
-					t.Errorf("the token Secret is not mounted: %+v %+v", vols, c.VolumeMounts)
-				}
-				svc := named(t, objs, "Service", "conch-ns-board")
-				port, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
-				if len(port) != 1 || port[0].(map[string]any)["targetPort"] != "board" {
-					t.Errorf("the board's Service ports %v", port)
-				}
-				ing := named(t, objs, "Ingress", "conch-ns-board")
-				rules, _, _ := unstructured.NestedSlice(ing.Object, "spec", "rules")
-				if len(rules) != 1 || rules[0].(map[string]any)["host"] != "conch.example.com" {
-					t.Errorf("the Ingress rules %v", rules)
-				}
-			},
+			check: checkBoard,
 		},
 		"scheduling": {
 			set: []string{"nodeSelector.pool=system", "tolerations[0].key=dedicated", "tolerations[0].operator=Exists",
@@ -427,6 +394,45 @@ func TestHelmChartValues(t *testing.T) {
 				t.Errorf("dry-run apply: %v", err)
 			}
 		})
+	}
+}
+
+// checkBoardOff: by default the chart serves no board.
+func checkBoardOff(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) {
+	t.Helper()
+	for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+		if strings.HasPrefix(a, "--board") {
+			t.Errorf("the board is on by default: %s", a)
+		}
+	}
+	if n := len(only(objs, "Ingress")); n != 0 {
+		t.Errorf("%d Ingresses by default", n)
+	}
+}
+
+// checkBoard: the board's flags, port, token Secret, Service and Ingress, as the values ask.
+func checkBoard(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) {
+	t.Helper()
+	wantArg(t, d, "--board-bind-address=:9090")
+	wantArg(t, d, "--board-namespaces=team-a")
+	wantArg(t, d, "--board-token-file=/etc/conch/board/token")
+	c := d.Spec.Template.Spec.Containers[0]
+	if !slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == "board" && p.ContainerPort == 9090 }) {
+		t.Errorf("ports %+v lack board 9090", c.Ports)
+	}
+	vols := d.Spec.Template.Spec.Volumes
+	if len(vols) != 1 || vols[0].Secret == nil || vols[0].Secret.SecretName != "board-token" || len(c.VolumeMounts) != 1 {
+		t.Errorf("the token Secret is not mounted: %+v %+v", vols, c.VolumeMounts)
+	}
+	svc := named(t, objs, "Service", "conch-ns-board")
+	port, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	if len(port) != 1 || port[0].(map[string]any)["targetPort"] != "board" {
+		t.Errorf("the board's Service ports %v", port)
+	}
+	ing := named(t, objs, "Ingress", "conch-ns-board")
+	rules, _, _ := unstructured.NestedSlice(ing.Object, "spec", "rules")
+	if len(rules) != 1 || rules[0].(map[string]any)["host"] != "conch.example.com" {
+		t.Errorf("the Ingress rules %v", rules)
 	}
 }
 
