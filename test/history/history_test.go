@@ -11,6 +11,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -38,10 +39,16 @@ func TestMain(m *testing.M) {
 // (also a cleanup) stops it.
 func startManager(t *testing.T, ns string, clk *testutil.StepClock, retention time.Duration) (stop func()) {
 	t.Helper()
+	return startManagerEvery(t, ns, clk, retention, 200*time.Millisecond)
+}
+
+// startManagerEvery is startManager writing histories at most every every.
+func startManagerEvery(t *testing.T, ns string, clk *testutil.StepClock, retention, every time.Duration) (stop func()) {
+	t.Helper()
 	mctx, cancel := context.WithCancel(ctx)
 	mgr, err := manager.New(mctx, suite.Config, manager.Options{
 		MetricsAddr: "0", ProbeAddr: "0", SeveralPerProcess: true, Namespaces: []string{ns}, Clock: clk,
-		HistoryRetention: retention, HistoryEvery: 200 * time.Millisecond,
+		HistoryRetention: retention, HistoryEvery: every,
 	})
 	if err != nil {
 		cancel()
@@ -187,4 +194,48 @@ func TestOldHoldsArePruned(t *testing.T) {
 	eventually(t, state(ns, "new")).Should(Equal(conchv1.StateGranted))
 	release(t, ns, "new")
 	eventually(t, recorded(ns, "staging")).Should(Equal(map[string]int{"new": 1}))
+}
+
+// TestWritesAreCoalesced: six holds that end together cost the API server at most two writes of the history (the
+// first end at once, the others together once the least time between writes has passed), never one per hold.
+func TestWritesAreCoalesced(t *testing.T) {
+	ns := suite.Namespace(t, "c")
+	startManagerEvery(t, ns, testutil.NewStepClock(), 0, 3*time.Second)
+	create(t, testutil.Resource("pool").Namespace(ns).Capacity(6).Obj())
+	names := []string{"a", "b", "c", "d", "e", "f"}
+	for _, n := range names {
+		create(t, testutil.Reservation(n).Namespace(ns).On("pool").Holder(n).For(time.Hour).Obj())
+	}
+	for _, n := range names {
+		eventually(t, state(ns, n)).Should(Equal(conchv1.StateGranted))
+	}
+
+	var cms corev1.ConfigMapList
+	if err := suite.Watcher.List(ctx, &cms, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	w, err := suite.Watcher.Watch(ctx, &corev1.ConfigMapList{}, client.InNamespace(ns),
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: cms.ResourceVersion}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for _, n := range names {
+		release(t, ns, n)
+	}
+	eventually(t, recorded(ns, "pool")).Should(HaveLen(len(names)))
+	writes := 0
+	for drained := false; !drained; {
+		select {
+		case ev := <-w.ResultChan():
+			if cm, ok := ev.Object.(*corev1.ConfigMap); ok && cm.Name == history.ConfigMapName("pool") {
+				writes++
+			}
+		case <-time.After(500 * time.Millisecond): // the watch has delivered what the history shows
+			drained = true
+		}
+	}
+	if writes < 1 || writes > 2 {
+		t.Errorf("six holds ended together were written in %d writes, want 1 or 2", writes)
+	}
 }
