@@ -95,6 +95,8 @@ type card struct {
 	Queue    []string `json:"queue"`
 	Capacity int      `json:"capacity"`
 	Phase    string   `json:"phase"`
+	// Until is the earliest end of a current hold (kubectl's UNTIL), RFC 3339.
+	Until string `json:"until"`
 }
 
 // cardsJS reads the cards of the page.
@@ -105,6 +107,7 @@ const cardsJS = `[...document.querySelectorAll("article.card")].map(c => ({
 	queue: [...c.querySelectorAll(".waiting [data-holder]")].map(e => e.dataset.holder),
 	capacity: +[...c.querySelectorAll(".facts dt")].find(d => d.textContent === "Capacity").nextElementSibling.textContent,
 	phase: c.querySelector(".phase").dataset.phase,
+	until: [...c.querySelectorAll(".holders time")].map(e => e.getAttribute("datetime")).sort()[0] || "",
 }))`
 
 // TestOverviewListsWhatKubectlShows: the overview shows each Resource `kubectl get resources` lists, with the same
@@ -139,6 +142,9 @@ func TestOverviewListsWhatKubectlShows(t *testing.T) {
 		if next := row["NEXT"]; next != "" && next != "<none>" {
 			c.Queue = append(c.Queue, next)
 		}
+		if until := row["UNTIL"]; until != "<none>" {
+			c.Until = until
+		}
 		want = append(want, c)
 	}
 	if len(want) != 4 {
@@ -156,7 +162,16 @@ func TestOverviewListsWhatKubectlShows(t *testing.T) {
 			got[i].Queue = got[i].Queue[:1] // kubectl shows the first in line only
 		}
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	// kubectl's UNTIL is status.nextRelease, rounded up to the second; the board shows the holds' own ends.
+	sameSecond := cmp.Comparer(func(a, b string) bool {
+		ta, errA := time.Parse(time.RFC3339, a)
+		tb, errB := time.Parse(time.RFC3339, b)
+		if errA != nil || errB != nil {
+			return a == b
+		}
+		return ta.Sub(tb).Abs() <= time.Second
+	})
+	if diff := cmp.Diff(want, got, sameSecond); diff != "" {
 		t.Errorf("the board differs from kubectl get resources (-kubectl +board):\n%s", diff)
 	}
 	if diff := cmp.Diff(map[string]string{"staging": "Full", "qa-cluster-1": "Full", "qa-cluster-2": "Free", "pixel-7": "Paused"}, phases); diff != "" {
