@@ -29,7 +29,7 @@ generate: ## Generate DeepCopy methods for the API types.
 
 .PHONY: manifests
 manifests: ## Generate the CRDs and RBAC under config/.
-	$(CONTROLLER_GEN) rbac:roleName=conch-manager crd paths=./api/... paths=./controllers/... paths=./internal/slackbot/... paths=./internal/notify/... paths=./internal/eventsink/... \
+	$(CONTROLLER_GEN) rbac:roleName=conch-manager crd paths=./api/... paths=./controllers/... paths=./internal/slackbot/... paths=./internal/notify/... paths=./internal/eventsink/... paths=./internal/history/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: lint
@@ -55,12 +55,18 @@ envtest: ## Build the control-plane binaries (kube-apiserver, etcd, kubectl) int
 	@hack/envtest.sh
 
 .PHONY: test
-test: lint verify ## Run every test: unit, integration against a real API server, and a short fuzz of the chat grammar.
+test: lint verify ## Run every test: unit, integration against a real API server, the board in a real browser, and a short fuzz of the chat grammar.
+	@hack/chromium.sh >/dev/null
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
 	@$(MAKE) --no-print-directory fuzz
 
 # The packages whose tests need no control plane: none of their test files imports internal/testenv or envtest.
 UNIT_PACKAGES = $(shell go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}{{end}}' ./... | awk 'NF && !/internal\/testenv|pkg\/envtest/ {print $$1}')
+
+.PHONY: board-screenshot
+board-screenshot: ## Run the board's browser test and update docs/images/board.png, the README's picture of the board.
+	@hack/chromium.sh >/dev/null
+	CONCH_BOARD_SCREENSHOT=1 KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 -run TestOverviewListsWhatKubectlShows ./test/board/
 
 .PHONY: test-unit
 test-unit: ## The fast loop: the tests that need no control plane (no lint, no envtest). make test runs them all.

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/conch-dev/conch/internal/board"
 	"github.com/conch-dev/conch/internal/manager"
 	"github.com/conch-dev/conch/internal/testenv"
 )
@@ -25,18 +26,19 @@ import (
 func main() {
 	local := flag.Bool("local", false, "Always start a local control plane, even when the kubeconfig reaches a cluster.")
 	metrics := flag.String("metrics-bind-address", ":8080", "Address of the metrics endpoint.")
+	boardAddr := flag.String("board-bind-address", "127.0.0.1:8082", `Address of the web board; "0" turns it off.`)
 	zopts := zap.Options{Development: true, Level: zapcore.InfoLevel}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 
-	if err := run(*local, *metrics); err != nil {
+	if err := run(*local, *metrics, *boardAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "run:", err)
 		os.Exit(1)
 	}
 }
 
-func run(forceLocal bool, metricsAddr string) error {
+func run(forceLocal bool, metricsAddr, boardAddr string) error {
 	ctx := ctrl.SetupSignalHandler()
 	root, err := testenv.RepoRoot()
 	if err != nil {
@@ -59,12 +61,16 @@ func run(forceLocal bool, metricsAddr string) error {
 		}
 	}
 	fmt.Println("Then try:  kubectl apply -f config/samples/ && kubectl get resources,reservations")
+	if boardAddr != "" && boardAddr != "0" {
+		fmt.Printf("The board: http://%s\n", boardAddr)
+	}
 	fmt.Println("Stop with Ctrl-C.")
 	return manager.Run(ctx, cfg, manager.Options{
 		MetricsAddr: metricsAddr,
 		ProbeAddr:   "0",
 		QPS:         manager.DefaultQPS,
 		Burst:       manager.DefaultBurst,
+		Board:       board.Options{Addr: boardAddr},
 	})
 }
 

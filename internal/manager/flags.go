@@ -13,6 +13,7 @@ import (
 
 	"github.com/conch-dev/conch/controllers"
 	"github.com/conch-dev/conch/internal/eventsink"
+	"github.com/conch-dev/conch/internal/history"
 	"github.com/conch-dev/conch/internal/slackbot"
 )
 
@@ -38,6 +39,8 @@ type Flags struct {
 	namespaces, channelNamespaces, admins string
 	// eventSinkAllowedCIDRs is a list, parsed by Options.
 	eventSinkAllowedCIDRs string
+	// boardNamespaces is a list and boardTokenFile a file, both read by Options.
+	boardNamespaces, boardTokenFile string
 	// namespaceFile is inClusterNamespaceFile; tests point it elsewhere.
 	namespaceFile string
 }
@@ -71,6 +74,13 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.DurationVar(&o.Slack.WarnBefore, "slack-warn-before", 10*time.Minute, "How long before a hold ends its holder is warned.")
 	fs.StringVar(&f.eventSinkAllowedCIDRs, "event-sink-allowed-cidrs", "",
 		"Comma-separated CIDRs EventSinks may deliver to although the manager refuses them by default (loopback, link-local and cloud metadata, the API server), e.g. 127.0.0.0/8 for a receiver beside a development manager.")
+	fs.DurationVar(&o.HistoryRetention, "history-retention", history.DefaultRetention,
+		"How long the history of ended holds (ConfigMaps conch-history-<resource>) keeps a hold; the board's and the charts' furthest look back.")
+	fs.StringVar(&o.Board.Addr, "board-bind-address", "",
+		`Address of the read-only web board, such as ":8082"; off when empty or "0". Put it behind the cluster's auth proxy (docs/board.md).`)
+	fs.StringVar(&f.boardNamespaces, "board-namespaces", "", "Comma-separated namespaces the board shows (default: all the manager manages).")
+	fs.StringVar(&f.boardTokenFile, "board-token-file", "",
+		"File holding a bearer token every request to the board must carry (Authorization: Bearer <token>); read at start.")
 	if fs.Lookup("kubeconfig") == nil {
 		fs.String("kubeconfig", "", "Paths to a kubeconfig. Only required if out-of-cluster.")
 	}
@@ -89,6 +99,19 @@ func (f *Flags) Options(log logr.Logger) (Options, error) {
 	var err error
 	if o.EventSinkAllowedCIDRs, err = eventsink.ParseCIDRs(f.eventSinkAllowedCIDRs); err != nil {
 		return Options{}, fmt.Errorf("--event-sink-allowed-cidrs: %w", err)
+	}
+	o.Board.Namespaces = splitList(f.boardNamespaces)
+	if f.boardTokenFile != "" {
+		b, err := os.ReadFile(f.boardTokenFile)
+		if err != nil {
+			return Options{}, fmt.Errorf("--board-token-file: %w", err)
+		}
+		if o.Board.Token = strings.TrimSpace(string(b)); o.Board.Token == "" {
+			return Options{}, fmt.Errorf("--board-token-file: %s is empty", f.boardTokenFile)
+		}
+	}
+	if o.HistoryRetention <= 0 {
+		return Options{}, fmt.Errorf("--history-retention must be positive, not %s", o.HistoryRetention)
 	}
 	if o.Slack.ChannelNamespaces, err = slackbot.ParseChannelNamespaces(f.channelNamespaces); err != nil {
 		return Options{}, fmt.Errorf("--slack-channel-namespaces: %w", err)

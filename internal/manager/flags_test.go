@@ -164,3 +164,39 @@ func TestEventSinkAllowedCIDRs(t *testing.T) {
 		t.Error("a name was accepted as a CIDR")
 	}
 }
+
+// TestBoardAndHistoryFlags: the board is off unless given an address; its namespaces are a list; its token is read
+// from a file, which must exist and not be empty; the history's retention defaults to five weeks and must be
+// positive.
+func TestBoardAndHistoryFlags(t *testing.T) {
+	opts, err := options(t, "", "--leader-elect=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Board.Addr != "" || opts.HistoryRetention != 35*24*time.Hour {
+		t.Errorf("defaults: board at %q, history kept %s", opts.Board.Addr, opts.HistoryRetention)
+	}
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err = options(t, "", "--leader-elect=false", "--board-bind-address=:8082", "--board-namespaces=a, b",
+		"--board-token-file="+token, "--history-retention=168h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []any{opts.Board.Addr, opts.Board.Namespaces, opts.Board.Token, opts.HistoryRetention}
+	want := []any{":8082", []string{"a", "b"}, "s3cret", 168 * time.Hour}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"--board-token-file=" + empty, "--board-token-file=/nonexistent/token", "--history-retention=0s"} {
+		if _, err := options(t, "", "--leader-elect=false", bad); err == nil {
+			t.Errorf("%s was accepted", bad)
+		}
+	}
+}

@@ -27,8 +27,10 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/controllers"
+	"github.com/conch-dev/conch/internal/board"
 	"github.com/conch-dev/conch/internal/contention"
 	"github.com/conch-dev/conch/internal/eventsink"
+	"github.com/conch-dev/conch/internal/history"
 	"github.com/conch-dev/conch/internal/notify"
 	"github.com/conch-dev/conch/internal/slackbot"
 	"github.com/conch-dev/conch/internal/standup"
@@ -70,6 +72,13 @@ type Options struct {
 	// EventSinkAllowedCIDRs are ranges EventSinks may deliver to although the manager refuses them by default
 	// (eventsink.Options.AllowedCIDRs).
 	EventSinkAllowedCIDRs []netip.Prefix
+	// HistoryRetention is how long the history keeps ended holds; history.DefaultRetention when zero.
+	HistoryRetention time.Duration
+	// Board configures the web board; it is served when Board.Addr is set (--board-bind-address).
+	Board board.Options
+	// HistoryEvery is the least time between two writes of one Resource's history; history.DefaultEvery when
+	// zero. Tests shorten it.
+	HistoryEvery time.Duration
 }
 
 // Scheme returns a scheme with the Kubernetes kinds and Conch's.
@@ -131,6 +140,26 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (manager.Manager, 
 	}); err != nil {
 		return nil, fmt.Errorf("setting up the controllers: %w", err)
 	}
+	// The history of ended holds, which the board and the charts read: written by the leader, off the grant path.
+	if err := mgr.Add(&history.Recorder{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Cache: mgr.GetCache(), Clock: opts.Clock,
+		Retention: opts.HistoryRetention, Every: opts.HistoryEvery,
+	}); err != nil {
+		return nil, fmt.Errorf("setting up the history: %w", err)
+	}
+	if opts.Board.Addr != "" && opts.Board.Addr != "0" {
+		b := opts.Board
+		if b.Clock == nil {
+			b.Clock = opts.Clock
+		}
+		srv, err := board.New(b, mgr.GetCache(), mgr.GetAPIReader())
+		if err != nil {
+			return nil, err
+		}
+		if err := mgr.Add(srv); err != nil {
+			return nil, fmt.Errorf("setting up the board: %w", err)
+		}
+	}
 	bot, err := setupSlack(ctx, mgr, opts)
 	if err != nil {
 		return nil, err
@@ -184,8 +213,10 @@ func setupSlack(ctx context.Context, mgr manager.Manager, opts Options) (*slackb
 	if err != nil {
 		return nil, fmt.Errorf("configuring Slack: %w", err)
 	}
-	// Charts read a Resource's holds from the cache: the ended Reservations that still exist, and those going on.
-	bot.SetStats(contention.CacheSource{Client: mgr.GetClient()})
+	// Charts read a Resource's ended holds from the history (kept for --history-retention, whether or not their
+	// Reservations still exist), and the holds and waits going on from the cache.
+	bot.SetStats(contention.CacheSource{Client: mgr.GetClient(), Ended: endedHolds(
+		&history.CachedReader{Reader: history.ConfigMaps{Client: mgr.GetAPIReader()}, TTL: 15 * time.Second, Clock: opts.Clock})})
 	if opts.SlackSecret != "" {
 		w, err := slackbot.NewSecretWatcher(bot, mgr.GetConfig(), opts.SlackSecret)
 		if err != nil {
@@ -261,4 +292,19 @@ func stripUnread(in any) (any, error) {
 // whoever may write a Resource cannot make the manager reach what they could not.
 func hookHTTPClient(ctx context.Context, cfg *rest.Config, opts Options) *http.Client {
 	return eventsink.NewHTTPClient(eventsink.NewGuard(opts.EventSinkAllowedCIDRs, eventsink.APIServerAddrs(ctx, cfg.Host)...))
+}
+
+// endedHolds reads the ended holds of a Resource from the history, as the charts take them.
+func endedHolds(r history.Reader) contention.EndedHolds {
+	return func(ctx context.Context, ns, resource string, since time.Time) ([]contention.Hold, error) {
+		hs, err := r.Holds(ctx, ns, resource, since)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]contention.Hold, len(hs))
+		for i, h := range hs {
+			out[i] = contention.Hold{Reservation: h.Reservation, UID: h.UID, Holder: h.Holder, Created: h.Created, Granted: h.Granted, Ended: h.Ended}
+		}
+		return out, nil
+	}
 }

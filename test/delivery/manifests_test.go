@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -353,6 +354,12 @@ func TestHelmChartValues(t *testing.T) {
 				checkDashboardAndAlerts(t, objs)
 			},
 		},
+		"board off by default": {check: checkBoardOff},
+		"board with a token, namespaces and an Ingress": {
+			set: []string{"board.enabled=true", "board.port=9090", "board.namespaces={team-a}", "board.tokenSecret.name=board-token",
+				"board.ingress.enabled=true", "board.ingress.host=conch.example.com", "board.ingress.className=nginx"},
+			check: checkBoard,
+		},
 		"scheduling": {
 			set: []string{"nodeSelector.pool=system", "tolerations[0].key=dedicated", "tolerations[0].operator=Exists",
 				"affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=zone",
@@ -387,6 +394,45 @@ func TestHelmChartValues(t *testing.T) {
 				t.Errorf("dry-run apply: %v", err)
 			}
 		})
+	}
+}
+
+// checkBoardOff: by default the chart serves no board.
+func checkBoardOff(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) {
+	t.Helper()
+	for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+		if strings.HasPrefix(a, "--board") {
+			t.Errorf("the board is on by default: %s", a)
+		}
+	}
+	if n := len(only(objs, "Ingress")); n != 0 {
+		t.Errorf("%d Ingresses by default", n)
+	}
+}
+
+// checkBoard: the board's flags, port, token Secret, Service and Ingress, as the values ask.
+func checkBoard(t *testing.T, objs []*unstructured.Unstructured, d *appsv1.Deployment) {
+	t.Helper()
+	wantArg(t, d, "--board-bind-address=:9090")
+	wantArg(t, d, "--board-namespaces=team-a")
+	wantArg(t, d, "--board-token-file=/etc/conch/board/token")
+	c := d.Spec.Template.Spec.Containers[0]
+	if !slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == "board" && p.ContainerPort == 9090 }) {
+		t.Errorf("ports %+v lack board 9090", c.Ports)
+	}
+	vols := d.Spec.Template.Spec.Volumes
+	if len(vols) != 1 || vols[0].Secret == nil || vols[0].Secret.SecretName != "board-token" || len(c.VolumeMounts) != 1 {
+		t.Errorf("the token Secret is not mounted: %+v %+v", vols, c.VolumeMounts)
+	}
+	svc := named(t, objs, "Service", "conch-ns-board")
+	port, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	if len(port) != 1 || port[0].(map[string]any)["targetPort"] != "board" {
+		t.Errorf("the board's Service ports %v", port)
+	}
+	ing := named(t, objs, "Ingress", "conch-ns-board")
+	rules, _, _ := unstructured.NestedSlice(ing.Object, "spec", "rules")
+	if len(rules) != 1 || rules[0].(map[string]any)["host"] != "conch.example.com" {
+		t.Errorf("the Ingress rules %v", rules)
 	}
 }
 

@@ -1,0 +1,146 @@
+// Package history is Conch's bounded record of ended holds. A Reservation that ends (Released, Expired, Rejected,
+// or deleted while it waited or held) stays only until someone deletes it, so it cannot be the record: the
+// Recorder, which runs on the leader off the grant path, copies each ended Reservation once into a ConfigMap per
+// Resource (ConfigMapName), bounded by age (the retention) and by size. Readers (the web board, charts) read it
+// through the Reader interface; Daily turns holds into per-day figures.
+package history
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Hold is one ended Reservation as the history records it: when it was created, granted (if ever) and ended.
+type Hold struct {
+	// Reservation is the Reservation's name, in the Resource's namespace.
+	Reservation string
+	// UID is the Reservation's UID: the history holds each UID once.
+	UID types.UID
+	// Holder is the Reservation's spec.holder.
+	Holder string
+	// Resource is the name of the Resource it was bound to.
+	Resource string
+	// State is the final state: Released, Expired or Rejected.
+	State string
+	// Reason is why it ended: the reason of its Ready condition (Released, Expired, HeartbeatMissed,
+	// HolderFinished, Deleted, HolderNotAllowed, ...).
+	Reason string
+	// Created is when the Reservation was created: when it started to wait.
+	Created time.Time
+	// Granted is when the hold started; zero if it was never granted (it waited and left the queue).
+	Granted time.Time
+	// Ended is when it reached its final state.
+	Ended time.Time
+}
+
+// Waited is how long the Reservation waited: from Created to Granted, or to Ended if it was never granted. Never
+// negative (the API server keeps creation times in whole seconds).
+func (h Hold) Waited() time.Duration {
+	end := h.Granted
+	if end.IsZero() {
+		end = h.Ended
+	}
+	return max(end.Sub(h.Created), 0)
+}
+
+// Held is how long the Resource was held: from Granted to Ended, 0 if it was never granted. Never negative.
+func (h Hold) Held() time.Duration {
+	if h.Granted.IsZero() {
+		return 0
+	}
+	return max(h.Ended.Sub(h.Granted), 0)
+}
+
+// Reader reads the recorded holds of one Resource.
+type Reader interface {
+	// Holds returns the holds of the Resource namespace/resource that ended at or after since, oldest end first;
+	// none (and no error) when nothing is recorded.
+	Holds(ctx context.Context, namespace, resource string, since time.Time) ([]Hold, error)
+}
+
+// Day is what happened to a Resource in one day of a time zone.
+type Day struct {
+	// Date is the day's midnight in the time zone asked for.
+	Date time.Time
+	// Held is the time the Resource was held that day, summed over its holds (with capacity above 1, more than
+	// the day can be).
+	Held time.Duration
+	// Waited is the time Reservations waited that day, summed over them.
+	Waited time.Duration
+	// LongestWait is the longest whole wait (Hold.Waited) among the waits that ended that day (by a grant, or by
+	// giving up).
+	LongestWait time.Duration
+	// Holds is how many holds started (were granted) that day.
+	Holds int
+}
+
+// Daily splits holds into the days of loc from the day of from to the day of to (both included, unless to is
+// exactly midnight), counting only time inside [from, to). A hold or wait across midnight counts on both days.
+// It reads nothing but its arguments.
+func Daily(holds []Hold, loc *time.Location, from, to time.Time) []Day {
+	if loc == nil {
+		loc = time.UTC
+	}
+	if !to.After(from) {
+		return nil
+	}
+	var days []Day
+	for start := midnight(from, loc); start.Before(to); {
+		next := nextMidnight(start, loc)
+		days = append(days, Day{Date: start})
+		d := &days[len(days)-1]
+		lo, hi := later(start, from), earlier(next, to)
+		for _, h := range holds {
+			waitEnd := h.Granted
+			if waitEnd.IsZero() {
+				waitEnd = h.Ended
+			}
+			d.Waited += overlap(h.Created, waitEnd, lo, hi)
+			if !h.Granted.IsZero() {
+				d.Held += overlap(h.Granted, h.Ended, lo, hi)
+				if !h.Granted.Before(lo) && h.Granted.Before(hi) {
+					d.Holds++
+				}
+			}
+			if !waitEnd.Before(lo) && waitEnd.Before(hi) {
+				d.LongestWait = max(d.LongestWait, h.Waited())
+			}
+		}
+		start = next
+	}
+	return days
+}
+
+// midnight is the start of t's day in loc.
+func midnight(t time.Time, loc *time.Location) time.Time {
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+}
+
+// nextMidnight is the start of the day after the one starting at day (23 or 25 hours later across a change of
+// daylight saving time).
+func nextMidnight(day time.Time, loc *time.Location) time.Time {
+	y, m, d := day.Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+}
+
+// overlap is how much of [a, b) lies inside [lo, hi).
+func overlap(a, b, lo, hi time.Time) time.Duration {
+	return max(earlier(b, hi).Sub(later(a, lo)), 0)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
