@@ -59,7 +59,7 @@ func image(t *testing.T, ns string) func() string {
 func owners(obj client.Object, field string) []string {
 	var out []string
 	for _, mf := range obj.GetManagedFields() {
-		if mf.FieldsV1 != nil && strings.Contains(string(mf.FieldsV1.Raw), `"`+field+`"`) {
+		if mf.FieldsV1 != nil && strings.Contains(mf.FieldsV1.GetRawString(), `"`+field+`"`) {
 			out = append(out, mf.Manager+"/"+string(mf.Operation))
 		}
 	}
