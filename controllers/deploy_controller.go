@@ -180,13 +180,21 @@ func (r *DeployReconciler) apply(ctx context.Context, res *conchv1.Resource, p *
 			return conchv1.ReasonDeployConflict, fmt.Sprintf("conflictPolicy is Fail and other managers own fields of the patch: %s", fieldConflicts(err)), err
 		case apierrors.IsConflict(err):
 			continue // the target changed since it was read: read it again
-		case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+		case refused(err):
 			return conchv1.ReasonDeployInvalidPatch, fmt.Sprintf("The API server refused the %s for %s %s: %v", strings.ToLower(string(p.Applied)), t.Kind, t.Name, apiMessage(err)), err
 		default:
 			return "", "", err
 		}
 	}
 	return "", "", fmt.Errorf("%s %s kept changing while Conch applied to it", t.Kind, t.Name)
+}
+
+// refused reports whether the API server refused an apply for what it holds, which trying again will not change:
+// invalid values, or a value of the wrong type, which server-side apply reports as an internal error.
+func refused(err error) bool {
+	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) ||
+		(apierrors.IsInternalError(err) || apierrors.ReasonForError(err) == metav1.StatusReasonUnknown) &&
+			strings.Contains(err.Error(), "failed to create typed patch object")
 }
 
 // forbidden is the Forbidden condition's message: what the manager may not do, and where the Role to bind is.
@@ -369,8 +377,8 @@ func (r *DeployReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Op
 		Complete(r)
 }
 
-// deployChanged passes the changes of a Resource that its deploy follows: a new spec, and another holder. The
-// rest of the ledger (the queue, renewals) and the Resource's other status wake nothing.
+// deployChanged passes the changes of a Resource that its deploy follows: a new spec, another holder, another
+// kind of record. The rest of the ledger (the queue, renewals) and the Resource's other status wake nothing.
 type deployChanged struct{ predicate.Funcs }
 
 func hasDeploy(o client.Object) bool {
@@ -394,7 +402,10 @@ func (deployChanged) Update(e event.UpdateEvent) bool {
 	if !okOld || !okNew || !hasDeploy(n) {
 		return false
 	}
-	return o.Generation != n.Generation || firstHolder(o) != firstHolder(n)
+	// A new record of what was applied matters too: after a withdrawal from a target spec.deploy no longer
+	// names, the next pass applies to the new one, or forgets the deploy.
+	return o.Generation != n.Generation || firstHolder(o) != firstHolder(n) ||
+		o.Status.Deploy.Target != n.Status.Deploy.Target || o.Status.Deploy.Applied != n.Status.Deploy.Applied
 }
 
 func firstHolder(res *conchv1.Resource) string {

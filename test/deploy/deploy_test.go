@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
@@ -414,4 +415,55 @@ func TestTheAPIServerChecksDeploysAndParameters(t *testing.T) {
 	patch := client.MergeFrom(rsv.DeepCopy())
 	rsv.Spec.Parameters[0].Value = "pr-2"
 	NewWithT(t).Expect(k8s.Patch(ctx, rsv, patch)).To(MatchError(ContainSubstring("parameters cannot be changed")))
+}
+
+func TestAPatchThatCannotBeApplied(t *testing.T) {
+	ns := namespace(t)
+	bindDeployRole(t, ns)
+	deployment(t, ns, "registry.example/web:1.0")
+
+	// A placeholder Conch does not know is refused before anything is sent.
+	typo := webDeploy("")
+	typo.Patch.Raw = []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"web:{{ .Values.tag }}"}]}}}}`)
+	resource(t, ns, typo)
+	reserve(t, ns, "deploy-1", "revision", "pr-1")
+	eventually(t, deployed(t, ns)).Should(Equal("False/" + conchv1.ReasonDeployInvalidPatch))
+	NewWithT(t).Expect(deployedCondition(t, ns).Message).To(HavePrefix(
+		"spec.deploy: spec.template.spec.containers[0].image: {{ .Values.tag }} is not a placeholder"))
+
+	// One the API server refuses says what it said; fixing spec.deploy applies at once, in the same hold.
+	setPatch(t, ns, `{"spec":{"replicas":"{{ .parameters.revision }}"}}`)
+	eventually(t, func() string { return deployedCondition(t, ns).Message }).Should(
+		HavePrefix("The API server refused the patch for Deployment web: "))
+	NewWithT(t).Expect(deployed(t, ns)()).To(Equal("False/" + conchv1.ReasonDeployInvalidPatch))
+
+	setPatch(t, ns, imagePatch)
+	eventually(t, image(t, ns)).Should(Equal("registry.example/web:pr-1"))
+	eventually(t, deployed(t, ns)).Should(Equal("True/" + conchv1.ReasonDeployApplied))
+}
+
+func TestRemovingTheDeployWithdrawsWhatConchSet(t *testing.T) {
+	ns := namespace(t)
+	bindDeployRole(t, ns)
+	application(t, ns)
+	resource(t, ns, argoDeploy(""))
+	reserve(t, ns, "deploy-pr-9", "revision", "pr-9")
+	eventually(t, revision(t, ns)).Should(Equal("pr-9"))
+
+	res := &conchv1.Resource{}
+	NewWithT(t).Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "staging"}, res)).To(Succeed())
+	NewWithT(t).Expect(k8s.Patch(ctx, res, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"deploy":null}}`)))).To(Succeed())
+	eventually(t, revision(t, ns)).Should(BeNil())
+	eventually(t, deployed(t, ns)).Should(Equal("none"))
+	NewWithT(t).Expect(resourceStatus(t, ns).Deploy).To(Equal(conchv1.DeployStatus{}))
+	NewWithT(t).Expect(applicationObj(t, ns).GetAnnotations()).NotTo(HaveKey("conch.dev/held-by"))
+}
+
+// setPatch replaces the staging Resource's spec.deploy.patch with a JSON patch: a merge patch would merge the
+// old patch's fields into the new one.
+func setPatch(t *testing.T, ns, patch string) {
+	t.Helper()
+	res := &conchv1.Resource{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "staging"}}
+	raw := `[{"op":"replace","path":"/spec/deploy/patch","value":` + patch + `}]`
+	NewWithT(t).Expect(k8s.Patch(ctx, res, client.RawPatch(types.JSONPatchType, []byte(raw)))).To(Succeed())
 }
