@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/testutil"
@@ -466,4 +469,37 @@ func setPatch(t *testing.T, ns, patch string) {
 	res := &conchv1.Resource{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "staging"}}
 	raw := `[{"op":"replace","path":"/spec/deploy/patch","value":` + patch + `}]`
 	NewWithT(t).Expect(k8s.Patch(ctx, res, client.RawPatch(types.JSONPatchType, []byte(raw)))).To(Succeed())
+}
+
+// TestTheDocsExamplesAreAccepted creates, as a dry run, every whole Conch object in the YAML blocks of
+// docs/deploy.md and the README (in a namespace of the test), so that they show nothing the API server refuses.
+func TestTheDocsExamplesAreAccepted(t *testing.T) {
+	ns := namespace(t)
+	for file, want := range map[string]map[string]int{
+		"docs/deploy.md": {"Resource": 1, "Reservation": 1},
+		"README.md":      nil,
+	} {
+		b, err := os.ReadFile(filepath.Join(root, file))
+		NewWithT(t).Expect(err).NotTo(HaveOccurred())
+		kinds := map[string]int{}
+		for _, block := range strings.Split(string(b), "```yaml\n")[1:] {
+			block, _, _ = strings.Cut(block, "```")
+			for _, doc := range strings.Split(block, "\n---\n") {
+				u := &unstructured.Unstructured{}
+				if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil || u.GetAPIVersion() != conchv1.GroupVersion.String() {
+					continue
+				}
+				u.SetNamespace(ns)
+				if err := k8s.Create(ctx, u, client.DryRunAll); err != nil {
+					t.Errorf("%s: %s %s: %v", file, u.GetKind(), u.GetName(), err)
+				}
+				kinds[u.GetKind()]++
+			}
+		}
+		if want != nil {
+			NewWithT(t).Expect(kinds).To(Equal(want), file)
+		} else {
+			NewWithT(t).Expect(kinds).To(HaveKey("Resource"), file)
+		}
+	}
 }
