@@ -503,3 +503,25 @@ func TestTheDocsExamplesAreAccepted(t *testing.T) {
 		}
 	}
 }
+
+// TestAHandoverDeploysTheNextHolderStraightAway: when the next in line is granted as the holder releases, the
+// target goes from one holder's revision to the next in one change, without the default in between.
+func TestAHandoverDeploysTheNextHolderStraightAway(t *testing.T) {
+	ns := namespace(t)
+	bindDeployRole(t, ns)
+	deployment(t, ns, "registry.example/web:1.0")
+	resource(t, ns, webDeploy(imageDefault))
+	first := reserve(t, ns, "first", "revision", "pr-1")
+	eventually(t, image(t, ns)).Should(Equal("registry.example/web:pr-1"))
+	second := reserve(t, ns, "second", "revision", "pr-2")
+	eventually(t, func() int32 { return resourceStatus(t, ns).Waiting }).Should(BeEquivalentTo(1))
+	d := &appsv1.Deployment{}
+	NewWithT(t).Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, d)).To(Succeed())
+
+	release(t, first)
+	eventually(t, image(t, ns)).Should(Equal("registry.example/web:pr-2"))
+	eventually(t, func() string { return resourceStatus(t, ns).Deploy.ReservationUID }).Should(Equal(string(second.UID)))
+	after := &appsv1.Deployment{}
+	NewWithT(t).Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, after)).To(Succeed())
+	NewWithT(t).Expect(after.Generation).To(Equal(d.Generation+1), "one change of the spec, from pr-1 to pr-2")
+}
