@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/retry"
 	clientworkqueue "k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -47,9 +46,9 @@ const (
 // nothing twice and an end is reverted once), and says how it went in the Resource's Deployed condition and in
 // Events on the Resource and the holding Reservation.
 type DeployReconciler struct {
-	// Client reads Resources and Reservations from the manager's cache and writes Resource status.
+	// Client reads Reservations from the manager's cache and writes Resource status.
 	client.Client
-	// APIReader reads a Resource from the API server when a status write lost to another writer.
+	// APIReader reads the Resource from the API server: its status.deploy is the record decisions start from.
 	APIReader client.Reader
 	// Target reads and applies the deploy targets. It must have no cache: a target is any kind, and watching
 	// every kind someone names would need list and watch on it.
@@ -69,8 +68,10 @@ var _ reconcile.Reconciler = (*DeployReconciler)(nil)
 
 // Reconcile brings one Resource's deploy target in line with its ledger.
 func (r *DeployReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	// The Resource from the API server, not the cache: status.deploy is the record every decision starts from, and
+	// a record written on a stale copy could forget what is applied.
 	res := &conchv1.Resource{}
-	if err := r.Get(ctx, req.NamespacedName, res); err != nil {
+	if err := r.APIReader.Get(ctx, req.NamespacedName, res); err != nil {
 		// A deleted Resource leaves its target as it is: nobody holds it any more, and nothing records the default.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -321,41 +322,27 @@ func (r *DeployReconciler) forget(ctx context.Context, res *conchv1.Resource) er
 }
 
 // record writes the Deployed condition (removed when cond has no type) and, when rec is not nil, status.deploy,
-// with a precondition on the version read: conditions are one list, which a merge patch replaces whole, so a write
-// on a stale copy would undo the ResourceReconciler's. A conflict reads the Resource from the API server and
-// tries again. It reports whether the condition's status, reason or message changed.
+// with a precondition on the version res was read at: conditions are one list, which a merge patch replaces
+// whole, and status.deploy is a record decided from res. A conflict is returned, and the next pass decides again
+// on the Resource as it is (an apply already made is then a no-op). It reports whether the condition's status,
+// reason or message changed.
 func (r *DeployReconciler) record(ctx context.Context, res *conchv1.Resource, cond metav1.Condition, rec *conchv1.DeployStatus) (bool, error) {
-	changed := false
-	first := true
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur := res
-		if !first {
-			cur = &conchv1.Resource{}
-			if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(res), cur); err != nil {
-				return err
-			}
-		}
-		first = false
-		before := cur.DeepCopy()
-		var old *metav1.Condition
-		if c := meta.FindStatusCondition(cur.Status.Conditions, conchv1.ResourceConditionDeployed); c != nil {
-			old = c.DeepCopy() // SetStatusCondition changes it in place
-		}
-		if cond.Type == "" {
-			meta.RemoveStatusCondition(&cur.Status.Conditions, conchv1.ResourceConditionDeployed)
-		} else {
-			cond.ObservedGeneration, cond.LastTransitionTime = cur.Generation, metav1.NewTime(r.Clock.Now())
-			meta.SetStatusCondition(&cur.Status.Conditions, cond)
-		}
-		changed = old == nil || old.Status != cond.Status || old.Reason != cond.Reason || old.Message != cond.Message
-		if rec != nil {
-			cur.Status.Deploy = *rec
-		}
-		if equality.Semantic.DeepEqual(before.Status, cur.Status) {
-			return nil
-		}
-		return r.Status().Patch(ctx, cur, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-	})
+	before := res.DeepCopy()
+	old := meta.FindStatusCondition(before.Status.Conditions, conchv1.ResourceConditionDeployed)
+	if cond.Type == "" {
+		meta.RemoveStatusCondition(&res.Status.Conditions, conchv1.ResourceConditionDeployed)
+	} else {
+		cond.ObservedGeneration, cond.LastTransitionTime = res.Generation, metav1.NewTime(r.Clock.Now())
+		meta.SetStatusCondition(&res.Status.Conditions, cond)
+	}
+	changed := old == nil || old.Status != cond.Status || old.Reason != cond.Reason || old.Message != cond.Message
+	if rec != nil {
+		res.Status.Deploy = *rec
+	}
+	if equality.Semantic.DeepEqual(before.Status, res.Status) {
+		return changed, nil
+	}
+	err := r.Status().Patch(ctx, res, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 	return changed, client.IgnoreNotFound(err)
 }
 

@@ -212,6 +212,7 @@ func TestARestartAppliesNothingAgain(t *testing.T) {
 	bindDeployRole(t, ns)
 	deployment(t, ns, "registry.example/web:1.0")
 	resource(t, ns, webDeploy(imageDefault))
+	eventually(t, deployed(t, ns)).Should(Equal("False/" + conchv1.ReasonDeployReverted))
 	reserve(t, ns, "deploy-7", "revision", "pr-7")
 	eventually(t, image(t, ns)).Should(Equal("registry.example/web:pr-7"))
 	eventually(t, deployed(t, ns)).Should(Equal("True/" + conchv1.ReasonDeployApplied))
