@@ -28,7 +28,7 @@ import (
 const (
 	imagePatch   = `{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"registry.example/web:{{ .parameters.revision }}"}]}}}}`
 	imageDefault = `{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"registry.example/web:main"}]}}}}`
-	argoPatch    = `{"spec":{"source":{"targetRevision":"{{ .parameters.revision }}"}},"metadata":{"annotations":{"conch.dev/held-by":"{{ .holder }}"}}}`
+	argoPatch    = `{"spec":{"source":{"targetRevision":"{{ .parameters.revision }}"}},"metadata":{"annotations":{"conch.dev/holder":"{{ .holder }}"}}}`
 )
 
 // deployment creates a Deployment web with image, as a person would (field manager "platform").
@@ -283,7 +283,7 @@ func TestAnArgoCDApplicationFollowsTheHoldersRevisionAndIsWithdrawnAfter(t *test
 	rsv := reserve(t, ns, "deploy-pr-9", "revision", "pr-9")
 	eventually(t, revision(t, ns)).Should(Equal("pr-9"))
 	app := applicationObj(t, ns)
-	NewWithT(t).Expect(app.GetAnnotations()).To(HaveKeyWithValue("conch.dev/held-by", "alice@example.com"))
+	NewWithT(t).Expect(app.GetAnnotations()).To(HaveKeyWithValue("conch.dev/holder", "alice@example.com"))
 	NewWithT(t).Expect(owners(app, "f:targetRevision")).To(Equal([]string{conchv1.DeployFieldManager + "/Apply"}))
 	NewWithT(t).Expect(owners(app, "f:repoURL")).To(Equal([]string{"argocd-controller/Apply"}))
 
@@ -293,7 +293,7 @@ func TestAnArgoCDApplicationFollowsTheHoldersRevisionAndIsWithdrawnAfter(t *test
 	eventually(t, revision(t, ns)).Should(BeNil())
 	eventually(t, deployed(t, ns)).Should(Equal("False/" + conchv1.ReasonDeployReverted))
 	app = applicationObj(t, ns)
-	NewWithT(t).Expect(app.GetAnnotations()).NotTo(HaveKey("conch.dev/held-by"))
+	NewWithT(t).Expect(app.GetAnnotations()).NotTo(HaveKey("conch.dev/holder"))
 	NewWithT(t).Expect(owners(app, "f:repoURL")).To(Equal([]string{"argocd-controller/Apply"}))
 	for _, mf := range app.GetManagedFields() {
 		NewWithT(t).Expect(mf.Manager).NotTo(Equal(conchv1.DeployFieldManager), "Conch owns nothing any more")
@@ -460,7 +460,7 @@ func TestRemovingTheDeployWithdrawsWhatConchSet(t *testing.T) {
 	eventually(t, revision(t, ns)).Should(BeNil())
 	eventually(t, deployed(t, ns)).Should(Equal("none"))
 	NewWithT(t).Expect(resourceStatus(t, ns).Deploy).To(Equal(conchv1.DeployStatus{}))
-	NewWithT(t).Expect(applicationObj(t, ns).GetAnnotations()).NotTo(HaveKey("conch.dev/held-by"))
+	NewWithT(t).Expect(applicationObj(t, ns).GetAnnotations()).NotTo(HaveKey("conch.dev/holder"))
 }
 
 // setPatch replaces the staging Resource's spec.deploy.patch with a JSON patch: a merge patch would merge the
