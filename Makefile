@@ -78,6 +78,7 @@ FUZZTIME ?= 10s
 fuzz: ## Fuzz what parses user text (FUZZTIME each, default 10s).
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/chat/
 	go test -run '^$$' -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/chat/
+	go test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/deploy/
 
 ##@ Build and run
 

@@ -92,5 +92,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr, copts); err != nil {
 		return err
 	}
+	// Deploy on grant follows the ledger the ResourceReconciler writes, off its path.
+	if err := (&DeployReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("conch-deploy"),
+		Clock:     opts.Clock,
+	}).SetupWithManager(mgr, copts); err != nil {
+		return err
+	}
 	return mgr.Add(NewStateCollector(mgr.GetCache(), opts.Clock))
 }

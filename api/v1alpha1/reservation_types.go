@@ -92,6 +92,7 @@ const ReservationFinalizer = "conch.dev/release"
 // +kubebuilder:validation:XValidation:rule="self.holder == oldSelf.holder",message="holder cannot be changed; create a new Reservation"
 // +kubebuilder:validation:XValidation:rule="has(self.heldBy) == has(oldSelf.heldBy) && (!has(self.heldBy) || self.heldBy == oldSelf.heldBy)",message="heldBy cannot be changed; create a new Reservation"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.released) || !oldSelf.released || (has(self.released) && self.released)",message="a released Reservation cannot be taken back; create a new Reservation"
+// +kubebuilder:validation:XValidation:rule="has(self.parameters) == has(oldSelf.parameters) && (!has(self.parameters) || self.parameters == oldSelf.parameters)",message="parameters cannot be changed; create a new Reservation"
 type ReservationSpec struct {
 	// resourceName is the Resource to hold, in this namespace. Set this or selector.
 	// +optional
@@ -155,6 +156,27 @@ type ReservationSpec struct {
 	// over at once. It cannot be changed.
 	// +optional
 	HeldBy HeldBy `json:"heldBy,omitzero"`
+
+	// --- Deploy on grant (deploy_types.go, docs/deploy.md) ---
+
+	// parameters are the values the Resource's deploy patch takes ({{ .parameters.<name> }}), such as
+	// revision: pr-345. At most 16; they cannot be changed.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	Parameters []Parameter `json:"parameters,omitempty"`
+}
+
+// Parameter returns the value of the parameter name and whether the Reservation has it.
+func (s *ReservationSpec) Parameter(name string) (string, bool) {
+	for _, p := range s.Parameters {
+		if p.Name == name {
+			return p.Value, true
+		}
+	}
+	return "", false
 }
 
 // HeldBy names the object a Reservation is held by.

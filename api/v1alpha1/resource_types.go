@@ -147,6 +147,7 @@ type HealthCheck struct {
 
 // ResourceSpec describes one reservable thing and the rules for holding it.
 // +kubebuilder:validation:XValidation:rule="!has(self.defaultDuration) || !has(self.maxDuration) || duration(self.defaultDuration) <= duration(self.maxDuration)",message="defaultDuration must not be longer than maxDuration"
+// +kubebuilder:validation:XValidation:rule="!has(self.deploy) || !has(self.capacity) || self.capacity == 1",message="deploy needs capacity 1: one holder's patch is applied at a time"
 type ResourceSpec struct {
 	// description says what this is, for people choosing one ("staging cluster in eu-west, shared by the web team").
 	// +optional
@@ -203,6 +204,13 @@ type ResourceSpec struct {
 	// is created, and every interval while it is free. Nobody is granted a Resource that failed its check.
 	// +optional
 	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+
+	// --- Deploy on grant (deploy_types.go, docs/deploy.md) ---
+
+	// deploy names an object and a patch that Conch applies to it when a hold starts (from the Reservation's
+	// spec.parameters), and what it applies when the hold ends. Needs capacity 1.
+	// +optional
+	Deploy Deploy `json:"deploy,omitzero"`
 }
 
 // Turnover is the step between holders that runs now. While one runs, nobody new is granted the Resource.
@@ -351,11 +359,12 @@ const MaxQueueEntries = 1000
 // writes it, with a resourceVersion precondition, before it tells any Reservation that it is granted; everything
 // a Reservation says about its state is a report derived from it.
 type ResourceStatus struct {
-	// conditions are Ready (the controller processed the latest spec) and Available (a slot is free).
+	// conditions are Ready (the controller processed the latest spec), Available (a slot is free), Paused, and
+	// Deployed for a Resource with spec.deploy.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
-	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
 	// holders are the current holds, oldest first.
@@ -431,6 +440,13 @@ type ResourceStatus struct {
 	// +listMapKey=sink
 	// +kubebuilder:validation:MaxItems=34
 	Deliveries []Delivery `json:"deliveries,omitempty"`
+
+	// --- Deploy on grant (deploy_types.go) ---
+
+	// deploy records what Conch last applied to spec.deploy's target, and for which hold. Written by the deploy
+	// controller, not by the queue.
+	// +optional
+	Deploy DeployStatus `json:"deploy,omitzero"`
 }
 
 // Resource is one reservable thing: a staging server, a test cluster, a device, a namespace. Reservations take

@@ -26,6 +26,8 @@ const (
 	MaxDuration = 30 * 24 * time.Hour
 	// maxNameBytes is the longest Kubernetes object name (a DNS-1123 subdomain).
 	maxNameBytes = 253
+	// MaxRevisionLength bounds the revision after "deploy", as the API bounds a parameter's value.
+	MaxRevisionLength = 256
 )
 
 // Verb says what a Command asks for.
@@ -92,6 +94,9 @@ type Command struct {
 	Until time.Time
 	// Reason is the text after "because", verbatim but trimmed; empty when none was given.
 	Reason string
+	// Revision is the word after "deploy" ("/dibs staging deploy pr-345"): the Reservation's parameter revision,
+	// which the Resource's deploy patch puts in place during the hold. Empty when none was given.
+	Revision string
 	// Standup is the name of the Standup a stand-up command names, lower-cased; empty when it names none, and the
 	// caller picks one (the channel's, or the only one). Whether it exists is for the caller to find out.
 	Standup string

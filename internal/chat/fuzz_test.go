@@ -15,6 +15,8 @@ var fuzzSeeds = []string{
 	"staging until 17:00", "staging all day", "staging for 90 minutes", "staging 1.5h", "staging for 1 hour and 30 minutes",
 	"staging for -5m", "staging for 0", "staging for 99999999999999999999d", "staging for .5s", "until 12am", "for 2h",
 	"staging\u00a0because\u00a0é", "staging because \xff", "an hour", "1h30", "1w 2d", "till noon", "5:30 PM",
+	"staging for 2h deploy pr-345", "staging deploy feature/x:1@sha256+b because y", "staging deploy", "staging deploy <@U1>",
+	"staging deploy a deploy b", "deploy deploy deploy",
 	"standup", "standup skip team 2026-12-4", "standup away until tomorrow", "standup run team today", "STANDUP Back",
 	"stats staging", "stats staging 14d", "stats staging last 2 weeks", "stats 7d", "stats staging 99999d", "stats a week",
 }
@@ -102,6 +104,11 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 		t.Fatalf("Parse(%q) until %v is not now %v + duration %v", text, cmd.Until, now, cmd.Duration)
 	}
 
+	if cmd.Revision != "" {
+		if cmd.Verb != VerbTake || checkRevision(cmd.Revision) != nil || !strings.Contains(text, cmd.Revision) {
+			t.Fatalf("Parse(%q) revision %q is not a valid revision from the input of a take", text, cmd.Revision)
+		}
+	}
 	if cmd.Reason != "" {
 		if cmd.Verb != VerbTake {
 			t.Fatalf("Parse(%q) %s has reason %q", text, cmd.Verb, cmd.Reason)
@@ -117,7 +124,7 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 // nothing of the Resource grammar.
 func checkStandupCommand(t *testing.T, text string, cmd Command) {
 	t.Helper()
-	if cmd.Resource != "" || cmd.Duration != 0 || !cmd.Until.IsZero() || cmd.Reason != "" {
+	if cmd.Resource != "" || cmd.Duration != 0 || !cmd.Until.IsZero() || cmd.Reason != "" || cmd.Revision != "" {
 		t.Fatalf("Parse(%q) %s has Resource fields: %+v", text, cmd.Verb, cmd)
 	}
 	if cmd.Standup != "" && !standupName.MatchString(cmd.Standup) {

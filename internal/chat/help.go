@@ -17,6 +17,7 @@ func Help(command string) string {
 	line(" staging", "take staging, or join its queue if someone has it")
 	line(" staging for 2h because testing the hotfix", "say how long and why")
 	line(" staging until 17:00", "until a time of day, in your time zone")
+	line(" staging for 2h deploy pr-345", "and deploy revision pr-345 to it while you hold it (if the resource deploys)")
 	line(" off staging", "give it back, or leave its queue")
 	line(" extend staging 30m", "keep it 30 minutes longer; `extend staging until 18:00` moves the end to 18:00")
 	line(" list", "every resource, who has it and who waits")

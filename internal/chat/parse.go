@@ -2,6 +2,7 @@ package chat
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -12,7 +13,8 @@ import (
 
 // Parse reads the text people type after the slash command:
 //
-//	<resource> [for <duration>] [because <reason>]   take the resource or join its queue ("on <resource> ..." too)
+//	<resource> [for <duration>] [deploy <revision>] [because <reason>]
+//	                                                 take the resource or join its queue ("on <resource> ..." too)
 //	off <resource>                                   release it or leave its queue ("release <resource>" too)
 //	extend <resource> [by|for] <duration>            hold it longer
 //	list                                             every resource ("ls" and "q" too)
@@ -22,7 +24,8 @@ import (
 //	standup [<verb>] [<standup>] [<date>]            the stand-up commands (see parseStandup and StandupHelp)
 //
 // A duration is anything ParseDuration reads, and may also follow the resource without "for" ("staging 2h",
-// "staging until 17:00", "staging all day"). The reason is everything after the first "because", kept verbatim,
+// "staging until 17:00", "staging all day"); "deploy <revision>" may come before or after it. The reason is
+// everything after the first "because", kept verbatim,
 // so it comes last. Keywords are case-insensitive, and so are resource names, which are lower-cased. Words that
 // name a verb or a keyword cannot be taken bare; "on list" takes a resource called list.
 //
@@ -102,7 +105,8 @@ func onlyResource(verb token, args []token, hint string) (string, *Error) {
 	return resourceName(args[0])
 }
 
-// parseTake reads "<resource> [for <duration>] [because <reason>]"; words start at the resource.
+// parseTake reads "<resource> [for <duration>] [deploy <revision>] [because <reason>]"; words start at the
+// resource.
 func parseTake(text string, words []token, now time.Time, loc *time.Location) (Command, *Error) {
 	switch words[0].lower {
 	case "for", "because", "until", "till", "til":
@@ -118,6 +122,9 @@ func parseTake(text string, words []token, now time.Time, loc *time.Location) (C
 		return Command{}, err
 	}
 	cmd := Command{Verb: VerbTake, Resource: name, Reason: reason}
+	if phrase, cmd.Revision, err = cutRevision(phrase, name); err != nil {
+		return Command{}, err
+	}
 	if len(phrase) == 0 {
 		return cmd, nil
 	}
@@ -137,6 +144,43 @@ func parseTake(text string, words []token, now time.Time, loc *time.Location) (C
 	}
 	cmd.Duration, cmd.Until = s.duration, s.until
 	return cmd, nil
+}
+
+// cutRevision takes "deploy <revision>" out of the words of a take: the revision, and the words around it.
+func cutRevision(phrase []token, resource string) ([]token, string, *Error) {
+	i := slices.IndexFunc(phrase, func(w token) bool { return w.lower == "deploy" })
+	if i < 0 {
+		return phrase, "", nil
+	}
+	if i+1 == len(phrase) {
+		return nil, "", errorf("%s needs a revision after it, such as %s deploy pr-345", quote(phrase[i].text), resource)
+	}
+	rev := phrase[i+1].text
+	if err := checkRevision(rev); err != nil {
+		return nil, "", err
+	}
+	rest := append(slices.Clone(phrase[:i]), phrase[i+2:]...)
+	if slices.ContainsFunc(rest, func(w token) bool { return w.lower == "deploy" }) {
+		return nil, "", errorf("say %s once, with one revision", quote(phrase[i].text))
+	}
+	return rest, rev, nil
+}
+
+// checkRevision accepts what names a revision in Git or a registry: a branch ("feature/login"), a tag ("v1.2.3"),
+// a commit, a pull request ("pr-345"), an image tag or digest ("sha256:..."). Letters, digits and . _ - / : @ +,
+// starting with a letter or digit.
+func checkRevision(rev string) *Error {
+	if len(rev) > MaxRevisionLength {
+		return errorf("the revision is %d characters long; the limit is %d", len(rev), MaxRevisionLength)
+	}
+	for i := 0; i < len(rev); i++ {
+		c := rev[i]
+		ok := isAlphanumeric(c) || ('A' <= c && c <= 'Z') || (i > 0 && strings.IndexByte("._-/:@+", c) >= 0)
+		if !ok {
+			return errorf("%s is not a revision: write a branch, tag, commit or pull request such as pr-345 or v1.2.3 (letters, digits and . _ - / : @ +)", quote(rev))
+		}
+	}
+	return nil
 }
 
 // parseExtend reads "extend <resource> [by|for] <duration>". There is no reason: the hold keeps the one it was

@@ -100,6 +100,45 @@ func TestParse(t *testing.T) {
 			text:    "staging because " + reasonAtLimit + "é",
 			wantErr: "the reason is 1025 characters long; the limit is 1024, so please shorten it",
 		},
+		"take and deploy": {
+			text: "staging for 2h deploy pr-345",
+			want: Command{Verb: VerbTake, Resource: "staging", Duration: 2 * time.Hour, Revision: "pr-345"},
+		},
+		"deploy before the duration, keeping its case": {
+			text: "on staging DEPLOY Feature/Login-2 2h because demo",
+			want: Command{Verb: VerbTake, Resource: "staging", Duration: 2 * time.Hour, Revision: "Feature/Login-2", Reason: "demo"},
+		},
+		"deploy without a duration": {
+			text: "staging deploy sha256:abc@v1.2.3+build",
+			want: Command{Verb: VerbTake, Resource: "staging", Revision: "sha256:abc@v1.2.3+build"},
+		},
+		"deploy in the reason is the reason": {
+			text: "staging because deploy pr-1",
+			want: Command{Verb: VerbTake, Resource: "staging", Reason: "deploy pr-1"},
+		},
+		"a resource called deploy": {text: "deploy", want: Command{Verb: VerbTake, Resource: "deploy"}},
+		"deploy without a revision": {
+			text:    "staging for 2h deploy",
+			wantErr: `"deploy" needs a revision after it, such as staging deploy pr-345`,
+		},
+		"deploy without a revision before because": {
+			text:    "staging deploy because x",
+			wantErr: `"deploy" needs a revision after it, such as staging deploy pr-345`,
+		},
+		"deploy twice": {text: "staging deploy a deploy b", wantErr: `say "deploy" once, with one revision`},
+		"deploy markup": {
+			text:    "staging deploy <!channel>",
+			wantErr: `"<!channel>" is not a revision: write a branch, tag, commit or pull request such as pr-345 or v1.2.3 (letters, digits and . _ - / : @ +)`,
+		},
+		"deploy starting with a dash": {text: "staging deploy --force", wantErr: `"--force" is not a revision: write a branch, tag, commit or pull request such as pr-345 or v1.2.3 (letters, digits and . _ - / : @ +)`},
+		"deploy too long": {
+			text:    "staging deploy " + strings.Repeat("a", 257),
+			wantErr: "the revision is 257 characters long; the limit is 256",
+		},
+		"deploy and words": {
+			text:    "staging deploy pr-1 now",
+			wantErr: `I don't understand "now" after staging; write for <duration> or because <reason>, such as staging for 2h because testing the hotfix`,
+		},
 		"because without a reason": {text: "staging for 1h because  ", wantErr: `"because" needs a reason after it, such as because testing the hotfix`},
 		"for without a duration": {
 			text:    "staging for",

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -35,6 +36,22 @@ func TestOnWaitGranted(t *testing.T) {
 	}
 	if !strings.Contains(inv.err.String(), "Granted: alice@example.com holds staging until") {
 		t.Errorf("stderr %q does not say it was granted", inv.err.String())
+	}
+}
+
+func TestOnWithParams(t *testing.T) {
+	t.Parallel()
+	ns := namespace(t)
+	createResource(t, testutil.Resource("staging").Namespace(ns).Obj())
+
+	inv := conch(context.Background(), ns, "on", "staging", "--param", "revision=pr-345", "--param", "env=qa", "--holder", "alice@example.com")
+	if code := inv.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, inv.err.String())
+	}
+	r := only(t, ns, "alice@example.com")
+	want := []conchv1.Parameter{{Name: "revision", Value: "pr-345"}, {Name: "env", Value: "qa"}}
+	if diff := cmp.Diff(want, r.Spec.Parameters); diff != "" {
+		t.Errorf("spec.parameters (-want +got):\n%s", diff)
 	}
 }
 
@@ -171,6 +188,8 @@ func TestUsageErrors(t *testing.T) {
 		"run with two resources": {"run", "a", "b", "--", "true"},
 		"extend without amount":  {"extend", "staging"},
 		"unknown command":        {"grab", "staging"},
+		"param without value":    {"on", "staging", "--param", "revision"},
+		"run with a bad param":   {"run", "staging", "--param", "my-rev=1", "--", "true"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			inv := conch(context.Background(), "default", args...)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +32,7 @@ type onOptions struct {
 	heartbeat        bool
 	heartbeatTimeout time.Duration
 	heldBy           string
+	params           []string
 }
 
 func (o *onOptions) addFlags(cmd *cobra.Command, forRun bool) {
@@ -39,6 +42,7 @@ func (o *onOptions) addFlags(cmd *cobra.Command, forRun bool) {
 	f.StringVarP(&o.selector, "selector", "l", "", "Take any Resource of a pool by label (pool=qa) instead of naming one")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "How long to wait for the turn before giving up and cancelling the Reservation")
 	f.StringVar(&o.heldBy, "held-by", "", "The object whose work holds it (pod/NAME, job/NAME, pipelinerun/NAME, taskrun/NAME, workflow/NAME, or pod for this Pod from $POD_NAME): released the moment it finishes or is gone")
+	f.StringArrayVar(&o.params, "param", nil, "A value for the Resource's deploy patch, NAME=VALUE (revision=pr-345); repeat for more (docs/deploy.md)")
 	f.DurationVar(&o.heartbeatTimeout, "heartbeat-timeout", DefaultHeartbeatTimeout, "With heartbeats: how long without a renewal ends the hold (5s to 1h); renewals come every third of it")
 	if !forRun {
 		f.BoolVar(&o.wait, "wait", false, "Wait until granted, showing the place in the queue; cancel the Reservation on timeout or Ctrl-C")
@@ -54,7 +58,8 @@ func (a *app) onCommand() *cobra.Command {
 		Example: `  kubectl conch on staging --for 2h --reason "deploying PR #345" --wait
   kubectl conch on --selector pool=qa --for 45m --wait --timeout 10m
   kubectl conch on staging --heartbeat &    # hold staging until this background job is stopped
-  kubectl conch on staging --held-by pod    # in a pipeline step: released when this Pod ends ($POD_NAME)`,
+  kubectl conch on staging --held-by pod    # in a pipeline step: released when this Pod ends ($POD_NAME)
+  kubectl conch on staging --param revision=pr-345 --wait   # deploy pr-345 to staging while holding it`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.on(cmd.Context(), args, o)
@@ -157,6 +162,11 @@ func (a *app) newReservation(ns string, args []string, o onOptions) (*conchv1.Re
 		}
 		r.Spec.HeldBy = *h
 	}
+	params, err := parseParams(o.params)
+	if err != nil {
+		return nil, &exitError{code: ExitUsage, err: err}
+	}
+	r.Spec.Parameters = params
 	if o.heartbeat {
 		r.Spec.HeartbeatTimeout = &metav1.Duration{Duration: o.heartbeatTimeout}
 		now := metav1.NewMicroTime(a.Now())
@@ -164,6 +174,33 @@ func (a *app) newReservation(ns string, args []string, o onOptions) (*conchv1.Re
 	}
 	return r, nil
 }
+
+// parseParams reads --param NAME=VALUE flags into spec.parameters, with the API's rules, so that a mistake is a
+// usage error that names the flag rather than the API server's refusal.
+func parseParams(flags []string) ([]conchv1.Parameter, error) {
+	if len(flags) > conchv1.MaxParameters {
+		return nil, fmt.Errorf("--param: at most %d, not %d", conchv1.MaxParameters, len(flags))
+	}
+	var out []conchv1.Parameter
+	for _, f := range flags {
+		name, value, ok := strings.Cut(f, "=")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("--param %q: write NAME=VALUE, such as revision=pr-345", f)
+		case !paramName.MatchString(name):
+			return nil, fmt.Errorf("--param %q: the name is letters, digits and '_', not starting with a digit, at most 63", f)
+		case value == "" || len(value) > 256:
+			return nil, fmt.Errorf("--param %q: the value is 1 to 256 characters", f)
+		case slices.ContainsFunc(out, func(p conchv1.Parameter) bool { return p.Name == name }):
+			return nil, fmt.Errorf("--param %s is given twice", name)
+		}
+		out = append(out, conchv1.Parameter{Name: name, Value: value})
+	}
+	return out, nil
+}
+
+// paramName is the API's pattern of a parameter's name.
+var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // generateName returns the prefix of a Reservation's generated name for a Resource: its name, shortened so that
 // the generated suffix fits.

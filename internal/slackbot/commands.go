@@ -226,6 +226,13 @@ func (b *Bot) take(ctx context.Context, cmd slack.SlashCommand, who person, res 
 	if c.Duration > 0 {
 		rsv.Spec.Duration = &metav1.Duration{Duration: c.Duration}
 	}
+	if c.Revision != "" {
+		if !res.Spec.Deploy.IsSet() {
+			return ephemeral("*%s* deploys nothing on grant (it has no spec.deploy), so `deploy %s` would do nothing. Take it without `deploy`, or ask an admin to set it up (docs/deploy.md).",
+				res.Name, literal(c.Revision))
+		}
+		rsv.Spec.Parameters = []conchv1.Parameter{{Name: conchv1.ParameterRevision, Value: c.Revision}}
+	}
 	if err := b.client.Create(ctx, rsv); err != nil && !apierrors.IsAlreadyExists(err) {
 		return ephemeral("I could not reserve *%s*: %v", res.Name, err)
 	}
@@ -265,6 +272,7 @@ func (b *Bot) describe(r *conchv1.Reservation, subject string, announce bool) re
 			text = fmt.Sprintf("<@%s> took *%s* until %s.", SlackUserOf(r.Spec.Holder), res, When(r.Status.ExpiresAt.Time))
 			text += reasonNote(r)
 		}
+		text += deployNote(r)
 		text += clampNote(r)
 		return reply{text: text, inChannel: announce}
 	case conchv1.StateQueued:

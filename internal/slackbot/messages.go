@@ -52,6 +52,15 @@ func reasonNote(r *conchv1.Reservation) string {
 	return " _" + literal(r.Spec.Reason) + "_"
 }
 
+// deployNote says which revision a Reservation deploys (its parameter revision), or "" when it names none.
+func deployNote(r *conchv1.Reservation) string {
+	rev, ok := r.Spec.Parameter(conchv1.ParameterRevision)
+	if !ok {
+		return ""
+	}
+	return " Deploying `" + literal(rev) + "` to it."
+}
+
 // SlackUserOf returns the Slack user ID of a holder "slack:<id>", or "".
 func SlackUserOf(holder string) string {
 	if id, ok := strings.CutPrefix(holder, conchv1.SlackHolderPrefix); ok {
