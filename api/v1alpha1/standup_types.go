@@ -49,6 +49,8 @@ const (
 	StandupReasonNobodyToAsk = "NobodyToAsk"
 	StandupReasonCancelled   = "Cancelled"
 	StandupReasonCompleted   = "Completed"
+	// StandupReasonRunDeleted: the StandupRun of a run collecting answers was deleted.
+	StandupReasonRunDeleted = "RunDeleted"
 )
 
 // AnnotationRunRequested asks for a run now, outside the schedule: set it to a new value (a time, a request ID)
@@ -81,8 +83,9 @@ const (
 	TriggerManual RunTrigger = "Manual"
 )
 
-// StandupRunID is status.currentRun.id of the run scheduled at scheduled: that time in UTC, with an "m" for a
-// manual run. Slack buttons and modals name a run by it, so a history entry can be matched to the run it was.
+// StandupRunID is the ID of the run scheduled at scheduled: that time in UTC, with an "m" for a manual run. Slack
+// buttons and modals name a run by it (with its Standup), and its StandupRun object is named from it
+// (StandupRunName), so a history entry can be matched to the run it was.
 func StandupRunID(scheduled time.Time, trigger RunTrigger) string {
 	id := scheduled.UTC().Format("20060102T150405Z")
 	if trigger == TriggerManual {
@@ -215,6 +218,22 @@ type StandupSpec struct {
 	// are recorded as skipped (RunSkipped, reason Suspended) and are not caught up on resume.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// Runs as objects, blockers, time zones and digests (issue 16). These fields are kept together, apart from the
+	// ones above, so that other additions to the spec merge cleanly.
+
+	// successfulRunsHistoryLimit is how many completed StandupRuns are kept; older ones are deleted. Defaults to 10.
+	// Blocker streaks do not depend on it (the Standup's status keeps them); the weekly digest reads the runs kept.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	SuccessfulRunsHistoryLimit *int32 `json:"successfulRunsHistoryLimit,omitempty"`
+
+	// failedRunsHistoryLimit is how many cancelled StandupRuns are kept. Defaults to 3.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	FailedRunsHistoryLimit *int32 `json:"failedRunsHistoryLimit,omitempty"`
 }
 
 // StandupParticipant is one person asked in a run, and their answers.
@@ -245,8 +264,12 @@ type StandupParticipant struct {
 	Answers []string `json:"answers,omitempty"`
 }
 
-// StandupRun is the run collecting answers now.
-type StandupRun struct {
+// StandupLegacyRun is the run collecting answers as Conch kept it before StandupRun objects: in the Standup's
+// status, answers and all.
+//
+// Deprecated: read only to move a run that was collecting when the manager was upgraded into its StandupRun
+// object; the controller then clears status.currentRun. Nothing writes it any more.
+type StandupLegacyRun struct {
 	// id names the run in Slack buttons and modals: its scheduled time, UTC, to the second.
 	// +required
 	// +kubebuilder:validation:MaxLength=64
@@ -297,6 +320,29 @@ type StandupRun struct {
 	// +kubebuilder:validation:MaxItems=50
 	// +kubebuilder:validation:items:MaxLength=32
 	Away []string `json:"away,omitempty"`
+}
+
+// StandupRunReference points to a StandupRun of the Standup.
+type StandupRunReference struct {
+	// name is the StandupRun's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+
+	// id is the run's ID, as Slack buttons name it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	ID string `json:"id,omitempty"`
+
+	// scheduledTime is when the run was due.
+	// +required
+	ScheduledTime metav1.Time `json:"scheduledTime"`
+
+	// deadline is when the run stops (or stopped) collecting answers.
+	// +required
+	Deadline metav1.Time `json:"deadline"`
 }
 
 // StandupRunRecord is what became of a past run.
@@ -356,12 +402,25 @@ type StandupStatus struct {
 	// +optional
 	NextRunTime *metav1.Time `json:"nextRunTime,omitempty"`
 
-	// currentRun is the run collecting answers now, with the answers so far.
+	// activeRun points to the StandupRun collecting answers now.
 	// +optional
-	CurrentRun *StandupRun `json:"currentRun,omitempty"`
+	ActiveRun *StandupRunReference `json:"activeRun,omitempty"`
+
+	// lastRun points to the latest StandupRun that ended (completed or cancelled). Its answers can still be edited
+	// until the next run ends; an edit updates the posted summary.
+	// +optional
+	LastRun *StandupRunReference `json:"lastRun,omitempty"`
+
+	// currentRun is the run collecting answers as an earlier version of Conch kept it, in the Standup's status.
+	// The controller moves it into a StandupRun object (and clears it) when it first sees it.
+	//
+	// Deprecated: read only on upgrade; use activeRun.
+	// +optional
+	CurrentRun *StandupLegacyRun `json:"currentRun,omitempty"`
 
 	// history lists past runs, newest first: the last 20 runs that completed, were cancelled, skipped or missed,
-	// with participation counts. Answers are not kept once the summary is posted.
+	// with participation counts. The answers are in the StandupRun objects, kept as spec.successfulRunsHistoryLimit
+	// and spec.failedRunsHistoryLimit say; runs that never started have no object and only this entry.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=20
@@ -389,7 +448,8 @@ type StandupStatus struct {
 // +kubebuilder:printcolumn:name="Time Zone",type=string,JSONPath=`.spec.timeZone`,priority=1
 // +kubebuilder:printcolumn:name="Suspend",type=boolean,JSONPath=`.spec.suspend`
 // +kubebuilder:printcolumn:name="Next",type=string,JSONPath=`.status.nextRunTime`
-// +kubebuilder:printcolumn:name="Collecting Until",type=string,JSONPath=`.status.currentRun.deadline`
+// +kubebuilder:printcolumn:name="Collecting Until",type=string,JSONPath=`.status.activeRun.deadline`
+// +kubebuilder:printcolumn:name="Last Run",type=string,JSONPath=`.status.lastRun.name`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Standup struct {

@@ -31,6 +31,10 @@ type outMsg struct {
 	user    string // a DM to this user, or
 	channel string // a post in this channel
 	msg     Message
+	// ts, when set, is the timestamp of a message in channel to update (chat.update) instead of posting.
+	ts string
+	// posted, when set, is told where the message went once Slack took it.
+	posted func(channel, ts string)
 }
 
 const (
@@ -100,8 +104,15 @@ func (o *outbox) post(ctx context.Context, m outMsg) error {
 			return err
 		}
 	}
-	_, _, err := o.api().PostMessageContext(ctx, channel,
-		slack.MsgOptionText(m.msg.Text, false), slack.MsgOptionBlocks(m.msg.Blocks...))
+	opts := []slack.MsgOption{slack.MsgOptionText(m.msg.Text, false), slack.MsgOptionBlocks(m.msg.Blocks...)}
+	if m.ts != "" {
+		_, _, _, err := o.api().UpdateMessageContext(ctx, channel, m.ts, opts...)
+		return err
+	}
+	ch, ts, err := o.api().PostMessageContext(ctx, channel, opts...)
+	if err == nil && m.posted != nil {
+		m.posted(ch, ts)
+	}
 	return err
 }
 

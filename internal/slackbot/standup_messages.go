@@ -33,7 +33,7 @@ const (
 
 // standupRef is the value of an Answer button: which run of which Standup.
 func standupRef(st *conchv1.Standup, run *conchv1.StandupRun) string {
-	return st.Namespace + "/" + st.Name + "/" + run.ID
+	return st.Namespace + "/" + st.Name + "/" + run.Spec.ID
 }
 
 // parseStandupRef splits a standupRef.
@@ -57,7 +57,7 @@ func channelLink(channel string) string {
 
 // runDay is the run's date in the Standup's time zone: "Monday 23 November".
 func runDay(st *conchv1.Standup, run *conchv1.StandupRun) string {
-	return run.ScheduledTime.In(standup.Location(st)).Format("Monday 2 January")
+	return run.Spec.ScheduledTime.In(standup.Location(st)).Format("Monday 2 January")
 }
 
 func answerButton(st *conchv1.Standup, run *conchv1.StandupRun, text string) *slack.ActionBlock {
@@ -68,9 +68,9 @@ func answerButton(st *conchv1.Standup, run *conchv1.StandupRun, text string) *sl
 // opens them in a modal.
 func StandupPromptDM(st *conchv1.Standup, run *conchv1.StandupRun) Message {
 	intro := fmt.Sprintf(":wave: Time for the *%s* stand-up (%s). Please answer by %s; the summary goes to %s then.",
-		st.Name, runDay(st, run), When(run.Deadline.Time), channelLink(st.Spec.Channel))
+		st.Name, runDay(st, run), When(run.Spec.Deadline.Time), channelLink(st.Spec.Channel))
 	var qs strings.Builder
-	for _, q := range run.Questions {
+	for _, q := range run.Spec.Questions {
 		qs.WriteString("• " + literal(q) + "\n")
 	}
 	return Message{Text: intro, Blocks: []slack.Block{
@@ -83,7 +83,7 @@ func StandupPromptDM(st *conchv1.Standup, run *conchv1.StandupRun) Message {
 // StandupReminderDM reminds a person who has not answered.
 func StandupReminderDM(st *conchv1.Standup, run *conchv1.StandupRun) Message {
 	text := fmt.Sprintf(":alarm_clock: Reminder: the *%s* stand-up closes %s, and I have no answers from you yet.",
-		st.Name, When(run.Deadline.Time))
+		st.Name, When(run.Spec.Deadline.Time))
 	return Message{Text: text, Blocks: []slack.Block{section(text), answerButton(st, run, "Answer now")}}
 }
 
@@ -99,12 +99,15 @@ func StandupAnswerModal(st *conchv1.Standup, run *conchv1.StandupRun, answers []
 	plain := func(s string, n int) *slack.TextBlockObject {
 		return slack.NewTextBlockObject(slack.PlainTextType, text.Truncate(s, n, text.Ellipsis), false, false)
 	}
-	blocks := []slack.Block{
-		slack.NewContextBlock("about", slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf(
-			"*%s* stand-up, %s. Answers go to %s at %s; you can change them until then.",
-			st.Name, runDay(st, run), channelLink(st.Spec.Channel), When(run.Deadline.Time)), false, false)),
+	about := fmt.Sprintf("*%s* stand-up, %s. Answers go to %s at %s; you can change them until then, and after: the summary is updated.",
+		st.Name, runDay(st, run), channelLink(st.Spec.Channel), When(run.Spec.Deadline.Time))
+	if run.Status.State == conchv1.RunCompleted {
+		about = fmt.Sprintf("*%s* stand-up, %s. The summary is in %s; saving updates it.", st.Name, runDay(st, run), channelLink(st.Spec.Channel))
 	}
-	for i, q := range run.Questions {
+	blocks := []slack.Block{
+		slack.NewContextBlock("about", slack.NewTextBlockObject(slack.MarkdownType, about, false, false)),
+	}
+	for i, q := range run.Spec.Questions {
 		in := slack.NewPlainTextInputBlockElement(nil, standupAnswerAction)
 		in.Multiline, in.MaxLength = true, conchv1.MaxStandupAnswerLength
 		if i < len(answers) {
@@ -128,15 +131,15 @@ func StandupAnswerModal(st *conchv1.Standup, run *conchv1.StandupRun, answers []
 // who did not answer and who was away, with theirs; and every hold in the namespace that ends today.
 func StandupSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs standup.Environments) []Message {
 	answered := 0
-	for _, p := range run.Participants {
+	for _, p := range run.Status.Participants {
 		if p.AnsweredAt != nil {
 			answered++
 		}
 	}
 	title := fmt.Sprintf("Stand-up %s, %s", st.Name, runDay(st, run))
-	counts := fmt.Sprintf("%d of %d answered", answered, len(run.Participants))
-	if len(run.Away) > 0 {
-		counts += fmt.Sprintf(" · %d away", len(run.Away))
+	counts := fmt.Sprintf("%d of %d answered", answered, len(run.Status.Participants))
+	if len(run.Status.Away) > 0 {
+		counts += fmt.Sprintf(" · %d away", len(run.Status.Away))
 	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, text.Truncate(title, 150, text.Ellipsis), false, false)),
@@ -144,14 +147,14 @@ func StandupSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs standup.E
 	}
 
 	var silent []string
-	for _, p := range run.Participants {
+	for _, p := range run.Status.Participants {
 		if p.AnsweredAt == nil {
 			silent = append(silent, p.User)
 			continue
 		}
 		var b strings.Builder
 		fmt.Fprintf(&b, "*<@%s>*", p.User)
-		for i, q := range run.Questions {
+		for i, q := range run.Spec.Questions {
 			a := ""
 			if i < len(p.Answers) {
 				a = strings.TrimSpace(p.Answers[i])
@@ -175,13 +178,13 @@ func StandupSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs standup.E
 	if len(silent) > 0 {
 		fmt.Fprintf(&rest, "*No answer:* %s", mentions(silent))
 	}
-	if len(run.Away) > 0 {
+	if len(run.Status.Away) > 0 {
 		if rest.Len() > 0 {
 			rest.WriteString("\n")
 		}
-		fmt.Fprintf(&rest, "*Away:* %s", mentions(run.Away))
+		fmt.Fprintf(&rest, "*Away:* %s", mentions(run.Status.Away))
 	}
-	for _, u := range append(append([]string(nil), silent...), run.Away...) {
+	for _, u := range append(append([]string(nil), silent...), run.Status.Away...) {
 		if line := holdingsLine(envs.ByUser[u]); line != "" {
 			fmt.Fprintf(&rest, "\n<@%s>: %s", u, line)
 		}

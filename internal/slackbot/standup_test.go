@@ -22,13 +22,13 @@ func testStandup(people int, answer string, every ...bool) (*conchv1.Standup, *c
 		Spec:       conchv1.StandupSpec{Channel: "CTEAM", TimeZone: "Europe/Paris", Questions: []string{"Yesterday?", "Today?", "Blockers?", "Mood?", "Anything else?"}},
 	}
 	at := metav1.NewTime(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC))
-	run := &conchv1.StandupRun{ID: "20261123T080000Z", ScheduledTime: at, Deadline: metav1.NewTime(at.Add(time.Hour)), Questions: st.Spec.Questions}
+	run := &conchv1.StandupRun{Spec: conchv1.StandupRunSpec{ID: "20261123T080000Z", ScheduledTime: at, Deadline: metav1.NewTime(at.Add(time.Hour)), Questions: st.Spec.Questions}}
 	for i := range people {
 		p := conchv1.StandupParticipant{User: fmt.Sprintf("U%03d", i), Prompted: true}
 		if i%2 == 0 || len(every) > 0 {
 			p.AnsweredAt, p.Answers = &at, []string{answer, answer, answer, answer, answer}
 		}
-		run.Participants = append(run.Participants, p)
+		run.Status.Participants = append(run.Status.Participants, p)
 	}
 	return st, run
 }
@@ -110,7 +110,7 @@ func TestStandupMessages(t *testing.T) {
 			t.Errorf("modal lacks %s: %s", want, raw)
 		}
 	}
-	if ns, name, id, ok := parseStandupRef(standupRef(st, run)); !ok || ns != "web" || name != "team" || id != run.ID {
+	if ns, name, id, ok := parseStandupRef(standupRef(st, run)); !ok || ns != "web" || name != "team" || id != run.Spec.ID {
 		t.Errorf("ref round trip: %s %s %s %v", ns, name, id, ok)
 	}
 	st.Spec.Channel = "#team-standup"

@@ -27,8 +27,11 @@ type Messenger interface {
 	Prompt(st *conchv1.Standup, run *conchv1.StandupRun, user string)
 	// Remind reminds user, who has not answered, that the run closes soon.
 	Remind(st *conchv1.Standup, run *conchv1.StandupRun, user string)
-	// Summary posts the answers of a finished run in the Standup's channel, with what each person holds.
+	// Summary posts the answers of a finished run in the Standup's channel, with what each person holds, and
+	// records in the run's status.summary where it posted them (so that edits can update them in place).
 	Summary(st *conchv1.Standup, run *conchv1.StandupRun, envs Environments)
+	// UpdateSummary rewrites the posted summary of a run (status.summary) after an answer was edited.
+	UpdateSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs Environments)
 	// Cancelled says in the Standup's channel that a run was cancelled (its date was skipped while it ran).
 	Cancelled(st *conchv1.Standup, run *conchv1.StandupRun)
 }
