@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -37,6 +39,10 @@ type StandupReconciler struct {
 
 var _ reconcile.Reconciler = (*StandupReconciler)(nil)
 
+// errInvalidLinks marks a spec.links entry that does not compile: like an invalid schedule, no run starts until
+// it is fixed, so that nobody reads summaries with half their links.
+var errInvalidLinks = errors.New("invalid links")
+
 // The StandupReconciler reads Standups, creates, updates and deletes their StandupRuns, lists Reservations from
 // the cache (what each person holds, for the summary) and writes Standup status; it never writes a spec.
 // +kubebuilder:rbac:groups=conch.dev,resources=standups,verbs=get;list;watch
@@ -57,6 +63,9 @@ func (r *StandupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	p := &standupPass{Standup: st.DeepCopy(), now: r.Clock.Now()}
 	p.sched, p.specErr = schedule.Parse(st.Spec.Schedule, st.Spec.TimeZone)
+	if _, err := standup.CompileLinks(st.Spec.Links); err != nil && p.specErr == nil {
+		p.specErr = fmt.Errorf("%w: %w", errInvalidLinks, err)
+	}
 
 	// Step 1: an upgrade: the run an earlier version kept in status.currentRun becomes a StandupRun.
 	// Step 2: read the active run, and the last run if an edit waits to be shown in its summary.
@@ -82,22 +91,24 @@ func (r *StandupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	// Step 8: conditions, nextRunTime and observedGeneration.
 	p.setConditions(r.Messenger != nil)
 
-	// Step 9: write the runs, then the Standup, then send what the runs now record as sent. (Without Slack no
-	// run starts; one that was running when the manager restarted without it ends in silence.)
-	r.flush(p.startSends)
+	// Step 9: write the runs, then the Standup, then send what the runs now record as sent: even when the
+	// Standup's write fails (the next pass finds the runs and finishes the Standup's side without sending again).
+	// (Without Slack no run starts; one that was running when the manager restarted without it ends in silence.)
 	if err := r.writeRuns(ctx, p); err != nil {
+		r.flush(p.startSends)
 		return ctrl.Result{}, ignoreConflict(ctx, err)
 	}
+	var patchErr error
+	if !equality.Semantic.DeepEqual(p.Status, st.Status) {
+		patchErr = r.Status().Patch(ctx, p.Standup, client.MergeFromWithOptions(st, client.MergeFromWithOptimisticLock{}))
+	}
+	r.flush(p.startSends)
 	r.flush(p.sends)
 	for _, e := range p.events {
 		r.Recorder.Eventf(p.Standup, nil, e.typ, e.reason, e.action, "%s", e.note)
 	}
-	if !equality.Semantic.DeepEqual(p.Status, st.Status) {
-		patch := client.MergeFromWithOptions(st, client.MergeFromWithOptimisticLock{})
-		if err := r.Status().Patch(ctx, p.Standup, patch); err != nil {
-			// The runs are written: the next pass finds them and finishes the Standup's side without sending again.
-			return ctrl.Result{}, ignoreConflict(ctx, ignoreGone(err))
-		}
+	if patchErr != nil {
+		return ctrl.Result{}, ignoreConflict(ctx, ignoreGone(patchErr))
 	}
 	// Step 10: delete ended runs beyond the history limits.
 	if err := r.prune(ctx, p.Standup); err != nil {

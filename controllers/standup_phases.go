@@ -44,7 +44,7 @@ type standupPass struct {
 	// sends are recorded in the runs' statuses written at the end of the pass; startSends (the prompts of the
 	// started run) in that run's status, written when it was created: they go out even if a later write fails.
 	sends, startSends []func(standup.Messenger)
-	events []standupEvent
+	events            []standupEvent
 }
 
 type standupEvent struct{ typ, reason, action, note string }
@@ -135,6 +135,10 @@ func (r *StandupReconciler) loadRuns(ctx context.Context, p *standupPass) error 
 				p.Status.History = prependHistory(p.Status.History, historyRecord(run, outcomeOf(run.Status.State), string(outcomeOf(run.Status.State))))
 				p.Status.ActiveRun, p.Status.LastRun = nil, runRef(run)
 				p.active = nil
+				if run.Status.State == conchv1.RunCompleted {
+					// Escalations were sent by that pass, if any: count without sending them again.
+					p.countBlockers(run, false)
+				}
 			}
 		}
 	}

@@ -47,6 +47,28 @@ func (p *standupPass) endRun(outcome conchv1.RunOutcome, reason string) {
 	p.Status.History = prependHistory(p.Status.History, historyRecord(run, outcome, reason))
 	p.Status.ActiveRun = nil
 	p.Status.LastRun = runRef(run)
+	if outcome == conchv1.OutcomeCompleted {
+		p.countBlockers(run, true)
+	}
+}
+
+// countBlockers counts a completed run into the blocker streaks and, when send is true, records the streaks
+// that reach spec.escalateAfter for escalation (marked escalated first, so that none is escalated twice).
+func (p *standupPass) countBlockers(run *conchv1.StandupRun, send bool) {
+	after := 0
+	if p.Spec.EscalateAfter != nil && p.Spec.Escalation != nil {
+		after = int(*p.Spec.EscalateAfter)
+	}
+	s := standup.UpdateStreaks(p.Status.Blockers, run, p.Spec.BlockerQuestion, after)
+	p.Status.Blockers = s.Open
+	p.Status.BlockersClosed += int32(s.Closed)
+	if len(s.Escalate) == 0 || !send {
+		return
+	}
+	p.send(func(m standup.Messenger) { m.Escalate(p.Standup, s.Escalate) })
+	for _, b := range s.Escalate {
+		p.event("Normal", "BlockerEscalated", "Escalate", "%s has been blocked for %d runs in a row; escalated", b.User, b.Runs)
+	}
 }
 
 // skipped records a run (or several in a row) that did not start: in the history and an Event, and, for
@@ -115,6 +137,9 @@ func (p *standupPass) setConditions(slackOn bool) {
 	case errors.Is(p.specErr, schedule.ErrTimeZone):
 		ready, stalled, reason = metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidTimeZone
 		msg = fmt.Sprintf("spec.timeZone: %s; no run starts until it is fixed", strings.TrimPrefix(p.specErr.Error(), schedule.ErrTimeZone.Error()+": "))
+	case errors.Is(p.specErr, errInvalidLinks):
+		ready, stalled, reason = metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidLinks
+		msg = strings.TrimPrefix(p.specErr.Error(), errInvalidLinks.Error()+": ") + "; no run starts until it is fixed"
 	case p.specErr != nil:
 		ready, stalled, reason = metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidSchedule
 		msg = fmt.Sprintf("spec.schedule %s; no run starts until it is fixed", strings.TrimPrefix(p.specErr.Error(), schedule.ErrSchedule.Error()+": "))

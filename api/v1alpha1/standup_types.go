@@ -33,6 +33,7 @@ const (
 	ReasonSuspended       = "Suspended"
 	ReasonInvalidSchedule = "InvalidSchedule"
 	ReasonInvalidTimeZone = "InvalidTimeZone"
+	ReasonInvalidLinks    = "InvalidLinks"
 	ReasonSlackDisabled   = "SlackDisabled"
 	ReasonCollecting      = "Collecting"
 	ReasonIdle            = "Idle"
@@ -131,6 +132,8 @@ type StandupAway struct {
 // StandupSpec says who meets when, and what they are asked.
 // +kubebuilder:validation:XValidation:rule="(has(self.participants) && size(self.participants) > 0) || has(self.userGroup)",message="set participants (Slack user IDs), userGroup (a Slack user group ID), or both"
 // +kubebuilder:validation:XValidation:rule="!has(self.remindAfter) || duration(self.remindAfter) < (has(self.collectFor) ? duration(self.collectFor) : duration('1h'))",message="remindAfter must be shorter than collectFor: the reminder goes out while answers are still collected"
+// +kubebuilder:validation:XValidation:rule="!has(self.blockerQuestion) || self.blockerQuestion < size(self.questions)",message="blockerQuestion is the index of one of the questions: 0 for the first"
+// +kubebuilder:validation:XValidation:rule="!has(self.escalateAfter) || (has(self.blockerQuestion) && has(self.escalation))",message="escalateAfter needs blockerQuestion (which question asks about blockers) and escalation (where they go)"
 type StandupSpec struct {
 	// channel is the Slack channel where the summary is posted: an ID such as C0123ABC (recommended; names
 	// change) or a name.
@@ -234,6 +237,103 @@ type StandupSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
 	FailedRunsHistoryLimit *int32 `json:"failedRunsHistoryLimit,omitempty"`
+
+	// blockerQuestion is the index (0 for the first) of the question that asks what blocks people. Its answers
+	// are highlighted in the summary unless they say there is nothing ("none", "no", "-"), and a blocker reported
+	// run after run is counted and, with escalateAfter, escalated.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4
+	BlockerQuestion *int32 `json:"blockerQuestion,omitempty"`
+
+	// escalateAfter is how many runs in a row someone must report a blocker before it is escalated (posted to
+	// escalation.channel, DM'd to escalation.users), once per streak. Runs they skip, or are away for, neither
+	// count nor end the streak. Needs blockerQuestion and escalation.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	EscalateAfter *int32 `json:"escalateAfter,omitempty"`
+
+	// escalation says where escalated blockers go.
+	// +optional
+	Escalation *StandupEscalation `json:"escalation,omitempty"`
+
+	// links turn issue keys and pull requests mentioned in answers into links in the summary, such as
+	// JIRA-123 → https://jira.example.com/browse/JIRA-123. At most 10.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	Links []StandupLink `json:"links,omitempty"`
+}
+
+// StandupEscalation is where escalated blockers go: a channel, people, or both.
+// +kubebuilder:validation:XValidation:rule="has(self.channel) || (has(self.users) && size(self.users) > 0)",message="escalation needs a channel, users, or both"
+type StandupEscalation struct {
+	// channel is a Slack channel (an ID such as C0123ABC, or a name) where escalated blockers are posted.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=80
+	// +kubebuilder:validation:XValidation:rule="self.matches('^#?[A-Za-z0-9][A-Za-z0-9._-]*$')",message="escalation.channel must be a Slack channel ID such as C0123ABC, or a channel name without spaces"
+	Channel string `json:"channel,omitempty"`
+
+	// users are Slack user IDs who get each escalated blocker in a DM.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.all(u, u.matches('^[UW][A-Z0-9]+$'))",message="escalation.users must be Slack user IDs such as U0123ABC"
+	Users []string `json:"users,omitempty"`
+}
+
+// StandupLink turns what a regular expression matches in an answer into a link.
+type StandupLink struct {
+	// pattern is a regular expression (Go RE2 syntax: no backtracking, so no pattern can be slow) such as
+	// `\b[A-Z][A-Z0-9]+-[0-9]+\b` for issue keys or `\b([\w.-]+)/([\w.-]+)#([0-9]+)\b` for pull requests.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=200
+	Pattern string `json:"pattern,omitempty"`
+
+	// url is the link's address: an http(s) URL template where $0 is the whole match and $1, $2, … (or ${1}) its
+	// groups, each URL-escaped: https://jira.example.com/browse/$0, https://github.com/$1/$2/pull/$3.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=500
+	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^ <>|]+$')",message="links[].url must be an http or https URL template without spaces, <, > or |"
+	URL string `json:"url,omitempty"`
+}
+
+// StandupBlocker is someone's blocker streak: the runs in a row in which they reported a blocker.
+type StandupBlocker struct {
+	// user is the person's Slack user ID.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	User string `json:"user,omitempty"`
+
+	// since is the scheduled time of the first run of the streak.
+	// +required
+	Since metav1.Time `json:"since"`
+
+	// runs is how many runs in a row reported a blocker.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	Runs int32 `json:"runs,omitempty"`
+
+	// lastRun is the ID of the latest run that counted.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	LastRun string `json:"lastRun,omitempty"`
+
+	// text is the latest blocker answer, shortened.
+	// +optional
+	// +kubebuilder:validation:MaxLength=300
+	Text string `json:"text,omitempty"`
+
+	// escalated is true once this streak was recorded for escalation (before it is sent).
+	// +optional
+	Escalated bool `json:"escalated,omitempty"`
 }
 
 // StandupParticipant is one person asked in a run, and their answers.
@@ -425,6 +525,19 @@ type StandupStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=20
 	History []StandupRunRecord `json:"history,omitempty"`
+
+	// blockers are the open blocker streaks, one per person, updated when a run completes.
+	// +optional
+	// +listType=map
+	// +listMapKey=user
+	// +kubebuilder:validation:MaxItems=50
+	Blockers []StandupBlocker `json:"blockers,omitempty"`
+
+	// blockersClosed counts the streaks that ended (someone answered that nothing blocks them any more), for the
+	// weekly digest.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	BlockersClosed int32 `json:"blockersClosed,omitempty"`
 
 	// lastRunRequest is the value of the conch.dev/run-requested-at annotation last acted on (or its hash, for a
 	// long value).

@@ -108,6 +108,22 @@ func (b *Bot) recordSummary(run *conchv1.StandupRun, channel string, stamps []st
 	}
 }
 
+func (m standupMessenger) Escalate(st *conchv1.Standup, blockers []conchv1.StandupBlocker) {
+	esc := st.Spec.Escalation
+	if esc == nil {
+		return
+	}
+	for _, b := range blockers {
+		msg := StandupEscalationPost(st, b)
+		if esc.Channel != "" {
+			m.b.out.enqueue(outMsg{channel: esc.Channel, msg: msg})
+		}
+		for _, u := range esc.Users {
+			m.b.out.enqueue(outMsg{user: u, msg: msg})
+		}
+	}
+}
+
 func (m standupMessenger) Cancelled(st *conchv1.Standup, run *conchv1.StandupRun) {
 	m.b.out.enqueue(outMsg{channel: st.Spec.Channel, msg: StandupCancelledPost(st, run)})
 }

@@ -141,11 +141,15 @@ func StandupSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs standup.E
 	if len(run.Status.Away) > 0 {
 		counts += fmt.Sprintf(" · %d away", len(run.Status.Away))
 	}
+	if n := blockedCount(st, run); n > 0 {
+		counts += fmt.Sprintf(" · :no_entry: %d blocked", n)
+	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, text.Truncate(title, 150, text.Ellipsis), false, false)),
 		slack.NewContextBlock("counts", slack.NewTextBlockObject(slack.MarkdownType, counts, false, false)),
 	}
 
+	links, _ := standup.CompileLinks(st.Spec.Links) // invalid links stop runs (Ready says why): none get here
 	var silent []string
 	for _, p := range run.Status.Participants {
 		if p.AnsweredAt == nil {
@@ -159,10 +163,13 @@ func StandupSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs standup.E
 			if i < len(p.Answers) {
 				a = strings.TrimSpace(p.Answers[i])
 			}
-			if a == "" {
+			switch {
+			case a == "":
 				a = "_(no answer)_"
-			} else {
-				a = escape(a)
+			case isBlockerQuestion(st, i) && standup.IsBlocker(a):
+				a = ":no_entry: " + linkify(a, links) + streakNote(st, run, p.User)
+			default:
+				a = linkify(a, links)
 			}
 			fmt.Fprintf(&b, "\n*%s*\n%s", literal(q), a)
 		}
@@ -264,4 +271,54 @@ func splitText(s string, n int) []string {
 		s = strings.TrimPrefix(s[cut:], "\n")
 	}
 	return append(out, s)
+}
+
+// isBlockerQuestion reports whether question i is the Standup's blocker question.
+func isBlockerQuestion(st *conchv1.Standup, i int) bool {
+	return st.Spec.BlockerQuestion != nil && int(*st.Spec.BlockerQuestion) == i
+}
+
+// blockedCount counts the people of a run whose answer to the blocker question reports a blocker.
+func blockedCount(st *conchv1.Standup, run *conchv1.StandupRun) int {
+	n := 0
+	for _, p := range run.Status.Participants {
+		if standup.IsBlocker(standup.BlockerAnswer(p, st.Spec.BlockerQuestion)) {
+			n++
+		}
+	}
+	return n
+}
+
+// streakNote says how long someone has been blocked, when this run extended a streak of two runs or more:
+// " _(blocked for 3 stand-ups in a row, since Monday 23 November)_".
+func streakNote(st *conchv1.Standup, run *conchv1.StandupRun, user string) string {
+	b, ok := standup.StreakOf(st.Status.Blockers, user)
+	if !ok || b.Runs < 2 || b.LastRun != run.Spec.ID {
+		return ""
+	}
+	return fmt.Sprintf(" _(blocked for %d stand-ups in a row, since %s)_", b.Runs, b.Since.In(standup.Location(st)).Format("Monday 2 January"))
+}
+
+// linkify renders an answer in mrkdwn: its text escaped, and what the Standup's links match as links.
+func linkify(answer string, links []standup.Link) string {
+	var b strings.Builder
+	for _, seg := range standup.Linkify(answer, links) {
+		if seg.URL == "" {
+			b.WriteString(escape(seg.Text))
+			continue
+		}
+		b.WriteString("<" + seg.URL + "|" + escape(seg.Text) + ">")
+	}
+	return b.String()
+}
+
+// StandupEscalationPost tells the escalation channel or people that someone has been blocked for escalateAfter
+// runs or more.
+func StandupEscalationPost(st *conchv1.Standup, b conchv1.StandupBlocker) Message {
+	links, _ := standup.CompileLinks(st.Spec.Links)
+	since := b.Since.In(standup.Location(st)).Format("Monday 2 January")
+	head := fmt.Sprintf(":rotating_light: <@%s> has been blocked for %d stand-ups of *%s* in a row (since %s).",
+		b.User, b.Runs, st.Name, since)
+	body := "> " + strings.ReplaceAll(linkify(b.Text, links), "\n", "\n> ")
+	return Message{Text: head, Blocks: []slack.Block{section(head), section(text.Truncate(body, maxSectionText, text.Ellipsis))}}
 }

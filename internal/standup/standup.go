@@ -32,6 +32,9 @@ type Messenger interface {
 	Summary(st *conchv1.Standup, run *conchv1.StandupRun, envs Environments)
 	// UpdateSummary rewrites the posted summary of a run (status.summary) after an answer was edited.
 	UpdateSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs Environments)
+	// Escalate posts blockers reported escalateAfter runs in a row to the Standup's escalation channel and DMs
+	// them to its escalation users.
+	Escalate(st *conchv1.Standup, blockers []conchv1.StandupBlocker)
 	// Cancelled says in the Standup's channel that a run was cancelled (its date was skipped while it ran).
 	Cancelled(st *conchv1.Standup, run *conchv1.StandupRun)
 }

@@ -1,6 +1,7 @@
 package standup
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -143,4 +144,58 @@ func (h *harness) updates(channel, ts string) func() []fakeslack.Message {
 		}
 		return out
 	}
+}
+
+// answer clicks the Answer button of user's latest prompt and submits answers in the modal it opens.
+func (h *harness) answer(user string, answers ...string) {
+	h.t.Helper()
+	n := len(h.slack.Views())
+	h.clickAnswer(user)
+	if ack := h.submit(user, h.openedView(n+1), answers...); len(ack.Payload) > 0 {
+		h.t.Fatalf("answers of %s refused: %s", user, ack.Payload)
+	}
+}
+
+// TestBlockerEscalatedOnItsThirdRun: with the third question as the blocker question and escalateAfter 3, a
+// blocker Alice reports three runs in a row is highlighted and counted in the summaries, and on the third run it is
+// posted to the escalation channel and DM'd to the escalation user, once; Bob's "none" is no blocker. An issue key
+// in an answer is a link.
+func TestBlockerEscalatedOnItsThirdRun(t *testing.T) {
+	h := setup(t)
+	g := NewWithT(t)
+	st := h.standup("team").Participants(alice, bob).Obj()
+	q, three := int32(2), int32(3)
+	st.Spec.BlockerQuestion, st.Spec.EscalateAfter = &q, &three
+	st.Spec.Escalation = &conchv1.StandupEscalation{Channel: "CESC", Users: []string{admin}}
+	st.Spec.Links = []conchv1.StandupLink{{Pattern: `\b[A-Z][A-Z0-9]+-[0-9]+\b`, URL: "https://jira.example.com/browse/$0"}}
+	h.create(st)
+	h.eventually(func() *metav1.Time { return h.get("team").Status.NextRunTime }).ShouldNot(BeNil())
+
+	escalations := func() []string { return texts(h.posts("CESC")()) }
+	for day := range 4 {
+		h.stepTo(h.runAt.AddDate(0, 0, day))
+		h.eventually(h.dms(alice)).Should(HaveLen(day + 1))
+		h.answer(alice, "Work", "More work", "Waiting on OPS-7")
+		h.answer(bob, "Work", "More work", "None")
+		h.stepTo(h.runAt.AddDate(0, 0, day).Add(30 * time.Minute))
+		h.eventually(h.posts(teamChannel)).Should(HaveLen(day + 1))
+		summary := h.posts(teamChannel)()[day].AllText()
+		g.Expect(summary).To(And(ContainSubstring(":no_entry: Waiting on <https://jira.example.com/browse/OPS-7|OPS-7>"),
+			ContainSubstring("*Anything blocking you?*\nNone"), ContainSubstring("1 blocked")), "day %d", day)
+		if day >= 1 {
+			g.Expect(summary).To(ContainSubstring(fmt.Sprintf("(blocked for %d stand-ups in a row, since ", day+1)))
+		}
+		switch day {
+		case 0, 1:
+			h.consistently(escalations).Should(BeEmpty(), "day %d", day)
+		case 2:
+			h.eventually(escalations).Should(ConsistOf(And(ContainSubstring("<@UALICE> has been blocked for 3 stand-ups of *team* in a row"),
+				ContainSubstring("Waiting on <https://jira.example.com/browse/OPS-7|OPS-7>"))))
+			h.eventually(func() []string { return texts(h.posts("D" + admin)()) }).Should(containing("<@UALICE> has been blocked for 3 stand-ups"))
+		case 3:
+			h.consistently(escalations).Should(HaveLen(1), "escalated once per streak")
+		}
+	}
+	g.Expect(h.get("team").Status.Blockers).To(ConsistOf(And(HaveField("User", alice), HaveField("Runs", int32(4)),
+		HaveField("Escalated", true), HaveField("Since.Time", BeTemporally("==", h.runAt)))))
 }

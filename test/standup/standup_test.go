@@ -140,6 +140,7 @@ func TestARunFromPromptToSummary(t *testing.T) {
 	h.eventually(h.dms(bob)).Should(HaveLen(3))
 	h.stepTo(h.runAt.AddDate(0, 0, 1).Add(30 * time.Minute))
 	h.eventually(h.posts(teamChannel)).Should(HaveLen(2))
+	h.eventually(func() *conchv1.StandupRunReference { return h.get("team").Status.LastRun }).ShouldNot(HaveField("Name", runName))
 	late := h.submit(bob, modal, "Late")
 	g.Expect(string(late.Payload)).To(And(ContainSubstring(`"response_action":"errors"`), ContainSubstring("is over: answers are no longer collected")))
 	first, _ := h.dms(bob)()[0].Click(bob, slackbot.ActionStandupAnswer)
