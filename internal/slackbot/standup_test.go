@@ -172,7 +172,7 @@ func blockTexts(m Message) []string {
 	var out []string
 	raw, _ := json.Marshal(m.Blocks)
 	var blocks []struct {
-		Text     *struct{ Text string } `json:"text"`
+		Text     *struct{ Text string }  `json:"text"`
 		Elements []struct{ Text string } `json:"elements"`
 	}
 	_ = json.Unmarshal(raw, &blocks)
