@@ -50,6 +50,11 @@ func (w *standupWrapper) Schedule(expr, zone string) *standupWrapper {
 
 func (w *standupWrapper) Skip(dates ...string) *standupWrapper { w.Spec.SkipDates = dates; return w }
 
+func (w *standupWrapper) Links(links ...conchv1.StandupLink) *standupWrapper {
+	w.Spec.Links = links
+	return w
+}
+
 func (w *standupWrapper) Suspend() *standupWrapper { w.Spec.Suspend = true; return w }
 
 func (w *standupWrapper) Away(user, until string) *standupWrapper {

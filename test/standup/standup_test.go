@@ -244,7 +244,10 @@ func TestInvalidScheduleAndTimeZone(t *testing.T) {
 		h.standup("minute").Schedule("61 9 * * *", "UTC").Obj(),
 		h.standup("never").Schedule("0 9 30 2 *", "UTC").Obj(),
 		h.standup("mars").Schedule("0 9 * * *", "Mars/Olympus_Mons").Obj(),
+		h.standup("links").Links(conchv1.StandupLink{Pattern: "JIRA-(", URL: "https://jira.example.com/browse/$0"}).Obj(),
 	)
+	h.eventually(h.condition("links", conchv1.ConditionReady)).Should(haveCondition(metav1.ConditionFalse, conchv1.ReasonInvalidLinks,
+		`spec.links[0].pattern "JIRA-(" is not a regular expression: error parsing regexp: missing closing ): `+"`JIRA-(`; no run starts until it is fixed"))
 	h.eventually(h.condition("minute", conchv1.ConditionReady)).Should(haveCondition(metav1.ConditionFalse, conchv1.ReasonInvalidSchedule,
 		`spec.schedule "61 9 * * *": end of range (61) above maximum (59)`))
 	h.eventually(h.condition("never", conchv1.ConditionReady)).Should(haveCondition(metav1.ConditionFalse, conchv1.ReasonInvalidSchedule,
