@@ -76,7 +76,8 @@ func (r *StandupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return ctrl.Result{}, err
 		}
 	}
-	// Step 5: remind those who have not answered.
+	// Step 5: prompt those whose own time has come (timing Participant), and remind those who have not answered.
+	p.promptDue()
 	p.remind()
 	// Steps 6 and 7: a requested run, then the scheduled ones. Neither starts without a valid spec and Slack.
 	if p.specErr == nil && r.Messenger != nil {

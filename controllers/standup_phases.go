@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -107,10 +108,7 @@ func (r *StandupReconciler) createRun(ctx context.Context, run *conchv1.StandupR
 	base := run.DeepCopy()
 	run.Status = status
 	run.Status.ObservedGeneration = run.Generation
-	if err := r.Status().Patch(ctx, run, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return err
-	}
-	return nil
+	return r.Status().Patch(ctx, run, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
 // loadRuns reads the run status.activeRun points to (from the cache, then the API server: a run created in the
@@ -138,6 +136,9 @@ func (r *StandupReconciler) loadRuns(ctx context.Context, p *standupPass) error 
 				if run.Status.State == conchv1.RunCompleted {
 					// Escalations were sent by that pass, if any: count without sending them again.
 					p.countBlockers(run, false)
+				}
+				if err := r.zonesForNextRun(ctx, p); err != nil {
+					return err
 				}
 			}
 		}
@@ -180,6 +181,9 @@ func (r *StandupReconciler) finishRun(ctx context.Context, p *standupPass) error
 			return err
 		}
 		p.endRun(conchv1.OutcomeCompleted, conchv1.StandupReasonCompleted)
+		if err := r.zonesForNextRun(ctx, p); err != nil {
+			return err
+		}
 		p.send(func(m standup.Messenger) { m.Summary(p.Standup, run, envs) })
 		answered, asked := answeredCount(run), len(run.Status.Participants)
 		p.event("Normal", "SummaryPosted", "Summarise", "Posted the summary of the run of %s in %s: %d of %d answered",
@@ -221,16 +225,22 @@ func (r *StandupReconciler) environments(ctx context.Context, p *standupPass, ru
 	return standup.EnvironmentsOf(rsvs.Items, runPeople(run), p.now, p.location()), nil
 }
 
-// remind records a reminder for each person who has not answered, once the run's reminder time has come.
+// remind records a reminder for each person who was prompted and has not answered, once their reminder time
+// (the run's, or with timing Participant their own) has come.
 func (p *standupPass) remind() {
 	run := p.activeRun()
-	if run == nil || run.Spec.RemindAt == nil || run.Status.Reminded || p.now.Before(run.Spec.RemindAt.Time) {
+	if run == nil {
 		return
 	}
-	run.Status.Reminded = true
+	teamDue := run.Spec.RemindAt != nil && !run.Status.Reminded && !p.now.Before(run.Spec.RemindAt.Time)
+	if teamDue {
+		run.Status.Reminded = true
+	}
 	var users []string
 	for i := range run.Status.Participants {
-		if pp := &run.Status.Participants[i]; pp.AnsweredAt == nil && !pp.Reminded {
+		pp := &run.Status.Participants[i]
+		due := teamDue || (pp.RemindAt != nil && !p.now.Before(pp.RemindAt.Time))
+		if due && pp.Prompted && pp.AnsweredAt == nil && !pp.Reminded {
 			pp.Reminded = true
 			users = append(users, pp.User)
 		}
@@ -277,9 +287,15 @@ func (r *StandupReconciler) scheduledRuns(ctx context.Context, p *standupPass) e
 	for _, d := range p.Spec.SkipDates {
 		skip = append(skip, schedule.Date(d))
 	}
+	if p.perPerson() && len(p.Status.ParticipantTimeZones) == 0 {
+		// A new Standup (or one switched to timing Participant): read its people's zones to know when to start.
+		if _, err := r.refreshZones(ctx, p); err != nil {
+			return err
+		}
+	}
 	plan := schedule.Decide(schedule.Input{
 		Schedule: p.sched, Cursor: cursor, Now: p.now, CollectFor: p.collectFor(),
-		SkipDates: skip, Suspend: p.Spec.Suspend, Busy: p.Status.ActiveRun != nil,
+		SkipDates: skip, Suspend: p.Spec.Suspend, Busy: p.Status.ActiveRun != nil, Zones: p.zones(),
 	})
 	for _, s := range plan.Skipped {
 		p.skipped(s, conchv1.TriggerSchedule)
@@ -293,9 +309,8 @@ func (r *StandupReconciler) scheduledRuns(ctx context.Context, p *standupPass) e
 	return nil
 }
 
-// startRun starts a run due at scheduled: it resolves the participants (the user group is read now), leaves out
-// those away, and records a prompt for each person asked. With nobody to ask, the run is skipped instead.
-func (r *StandupReconciler) startRun(ctx context.Context, p *standupPass, scheduled time.Time, trigger conchv1.RunTrigger) error {
+// people resolves who a run asks: the participants listed and the user group's members, read now.
+func (r *StandupReconciler) people(ctx context.Context, p *standupPass) ([]string, error) {
 	people := p.Spec.Participants
 	if g := p.Spec.UserGroup; g != "" {
 		members, err := r.Messenger.UserGroupMembers(ctx, g)
@@ -303,11 +318,81 @@ func (r *StandupReconciler) startRun(ctx context.Context, p *standupPass, schedu
 		case errors.Is(err, standup.ErrUserGroupUnavailable):
 			p.event("Warning", "UserGroupUnavailable", "Start", "Cannot read user group %s (%v); asking the participants listed only", g, err)
 		case err != nil:
-			return fmt.Errorf("reading user group %s: %w", g, err)
+			return nil, fmt.Errorf("reading user group %s: %w", g, err)
 		}
 		people = append(append([]string(nil), people...), members...)
 	}
-	run, dropped := newRun(p.Standup, scheduled, p.now, trigger, people)
+	return people, nil
+}
+
+// refreshZones reads the Slack time zone of each person (timing Participant) and records the distinct zones in
+// status.participantTimeZones. A person whose zone Slack does not give (or gives unknown) is asked on the team's
+// clock.
+func (r *StandupReconciler) refreshZones(ctx context.Context, p *standupPass) (map[string]*time.Location, error) {
+	people, err := r.people(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	zoneOf := make(map[string]*time.Location, len(people))
+	var names []string
+	for _, u := range people {
+		if _, seen := zoneOf[u]; seen || len(zoneOf) >= conchv1.MaxStandupParticipants {
+			continue
+		}
+		loc := p.location()
+		if tz, err := r.Messenger.UserTimeZone(ctx, u); err == nil && tz != "" {
+			if l, err := schedule.LoadLocation(tz); err == nil {
+				loc = l
+			}
+		}
+		zoneOf[u] = loc
+		names = append(names, loc.String())
+	}
+	slices.Sort(names)
+	p.Status.ParticipantTimeZones = slices.Compact(names)
+	return zoneOf, nil
+}
+
+// zonesForNextRun reads the people's zones again when a run ends (timing Participant), so that someone who moved
+// is asked on their new clock from the next run on.
+func (r *StandupReconciler) zonesForNextRun(ctx context.Context, p *standupPass) error {
+	if !p.perPerson() || r.Messenger == nil || p.specErr != nil {
+		return nil
+	}
+	_, err := r.refreshZones(ctx, p)
+	return err
+}
+
+// startRun starts a run due at scheduled: it resolves the participants (the user group is read now), leaves out
+// those away, and records a prompt for each person asked (with timing Participant, for each person at their own
+// time: those whose time has come are prompted now). With nobody to ask, the run is skipped instead.
+func (r *StandupReconciler) startRun(ctx context.Context, p *standupPass, scheduled time.Time, trigger conchv1.RunTrigger) error {
+	var (
+		people []string
+		zoneOf map[string]*time.Location
+		err    error
+	)
+	zoned := p.perPerson() && trigger == conchv1.TriggerSchedule
+	if zoned {
+		zoneOf, err = r.refreshZones(ctx, p)
+		people = slices.Collect(maps.Keys(zoneOf))
+		slices.Sort(people)
+	} else {
+		people, err = r.people(ctx, p)
+	}
+	if err != nil {
+		return err
+	}
+	date := schedule.DateOf(scheduled, p.location())
+	var occurrence time.Time
+	if zoned {
+		occurrence = p.sched.NextWall(scheduled.Add(-time.Nanosecond), p.zones())
+		date = schedule.WallDate(occurrence)
+	}
+	run, dropped := newRun(p.Standup, scheduled, p.now, trigger, people, date)
+	if zoned {
+		personalTimes(p.Standup, run, occurrence, p.now, zoneOf)
+	}
 	if dropped > 0 {
 		p.event("Warning", "TooManyParticipants", "Start", "%d people are not asked: a run asks at most %d", dropped, conchv1.MaxStandupParticipants)
 	}
@@ -324,7 +409,9 @@ func (r *StandupReconciler) startRun(ctx context.Context, p *standupPass, schedu
 		return fmt.Errorf("creating StandupRun %s: %w", run.Name, err)
 	default:
 		for _, u := range run.Status.Participants {
-			p.startSends = append(p.startSends, func(m standup.Messenger) { m.Prompt(p.Standup, run, u.User) })
+			if u.Prompted {
+				p.startSends = append(p.startSends, func(m standup.Messenger) { m.Prompt(p.Standup, run, u.User) })
+			}
 		}
 		p.event("Normal", "RunStarted", "Start", "Started the %s run of %s (StandupRun %s): asked %d, %d away, answers until %s",
 			trigger, formatTime(scheduled), run.Name, len(run.Status.Participants), len(run.Status.Away), formatTime(run.Spec.Deadline.Time))
@@ -336,6 +423,23 @@ func (r *StandupReconciler) startRun(ctx context.Context, p *standupPass, schedu
 		p.setRunSkipped(false, conchv1.ReasonRan, fmt.Sprintf("The run of %s started", p.localTime(scheduled)))
 	}
 	return nil
+}
+
+// promptDue records a prompt for each person of the active run whose own time has come (timing Participant).
+func (p *standupPass) promptDue() {
+	run := p.activeRun()
+	if run == nil || run == p.started {
+		return
+	}
+	for i := range run.Status.Participants {
+		pp := &run.Status.Participants[i]
+		if pp.Prompted || pp.PromptAt == nil || p.now.Before(pp.PromptAt.Time) || (pp.Deadline != nil && !p.now.Before(pp.Deadline.Time)) {
+			continue
+		}
+		pp.Prompted = true
+		user := pp.User
+		p.send(func(m standup.Messenger) { m.Prompt(p.Standup, run, user) })
+	}
 }
 
 // writeRuns writes the status of the active run and of the last run where this pass changed them, with

@@ -189,6 +189,14 @@ func (p *standupPass) requeue() ctrl.Result {
 			consider(run.Spec.RemindAt)
 		}
 		consider(&run.Spec.Deadline)
+		for _, pp := range run.Status.Participants {
+			if !pp.Prompted && pp.PromptAt != nil && (pp.Deadline == nil || p.now.Before(pp.Deadline.Time)) {
+				consider(pp.PromptAt)
+			}
+			if pp.Prompted && !pp.Reminded && pp.AnsweredAt == nil {
+				consider(pp.RemindAt)
+			}
+		}
 	}
 	if next.IsZero() {
 		return ctrl.Result{}
@@ -200,13 +208,12 @@ func (p *standupPass) requeue() ctrl.Result {
 // most MaxStandupParticipants; dropped counts those left out) except those away on the run's date. Each person
 // asked is recorded as prompted: the prompts are sent once this is written. The run is owned by st and labelled
 // with its name.
-func newRun(st *conchv1.Standup, scheduled, now time.Time, trigger conchv1.RunTrigger, people []string) (*conchv1.StandupRun, int) {
-	loc := standup.Location(st)
+func newRun(st *conchv1.Standup, scheduled, now time.Time, trigger conchv1.RunTrigger, people []string, date schedule.Date) (*conchv1.StandupRun, int) {
 	away := schedule.Away{}
 	for _, a := range st.Spec.Away {
 		away[a.User] = schedule.Date(a.Until)
 	}
-	ask, out := away.Split(people, schedule.DateOf(scheduled, loc))
+	ask, out := away.Split(people, date)
 	dropped := 0
 	if len(ask) > conchv1.MaxStandupParticipants {
 		ask, dropped = ask[:conchv1.MaxStandupParticipants], len(ask)-conchv1.MaxStandupParticipants
@@ -236,6 +243,78 @@ func newRun(st *conchv1.Standup, scheduled, now time.Time, trigger conchv1.RunTr
 	}
 	setRunStatus(run, now)
 	return run, dropped
+}
+
+// personalTimes sets each person's prompt, reminder and deadline from the occurrence (the wall-clock time the
+// schedule fired) read on their own clock (timing Participant), prompts now those whose time has come, and sets
+// the run's deadline (when the summary is posted): when the last window closes, or at spec.summaryTime.
+func personalTimes(st *conchv1.Standup, run *conchv1.StandupRun, occurrence, now time.Time, zoneOf map[string]*time.Location) {
+	team := standup.Location(st)
+	collect := standupCollectFor(st)
+	var summary time.Time
+	if st.Spec.SummaryTime != "" {
+		if hm, err := time.Parse("15:04", st.Spec.SummaryTime); err == nil {
+			day := occurrence.Truncate(24 * time.Hour)
+			summary = schedule.At(day.Add(time.Duration(hm.Hour())*time.Hour+time.Duration(hm.Minute())*time.Minute), team)
+			if !summary.After(run.Spec.ScheduledTime.Time) {
+				summary = schedule.At(day.AddDate(0, 0, 1).Add(time.Duration(hm.Hour())*time.Hour+time.Duration(hm.Minute())*time.Minute), team)
+			}
+		}
+	}
+	var last time.Time
+	for i := range run.Status.Participants {
+		pp := &run.Status.Participants[i]
+		loc, ok := zoneOf[pp.User]
+		if !ok {
+			loc = team
+		}
+		at := schedule.At(occurrence, loc)
+		deadline := ceilSecond(at.Add(collect))
+		if !summary.IsZero() && summary.Before(deadline) {
+			deadline = summary
+		}
+		pp.TimeZone, pp.PromptAt, pp.Deadline = loc.String(), optTime(at), optTime(deadline)
+		if ra := st.Spec.RemindAfter; ra != nil {
+			if r := ceilSecond(at.Add(ra.Duration)); now.Before(r) && r.Before(deadline) {
+				pp.RemindAt = optTime(r)
+			}
+		}
+		pp.Prompted = !now.Before(at) && now.Before(deadline)
+		last = latest(last, deadline)
+	}
+	run.Spec.RemindAt = nil
+	run.Spec.Deadline = metav1.NewTime(last)
+	if !summary.IsZero() {
+		run.Spec.Deadline = metav1.NewTime(summary)
+	}
+	setRunStatus(run, now)
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// perPerson reports whether the Standup asks each person on their own clock.
+func (p *standupPass) perPerson() bool { return p.Spec.Timing == conchv1.TimingParticipant }
+
+// zones are the time zones the schedule is read in for timing Participant (nil for Team: the Standup's zone).
+func (p *standupPass) zones() []*time.Location {
+	if !p.perPerson() {
+		return nil
+	}
+	var out []*time.Location
+	for _, name := range p.Status.ParticipantTimeZones {
+		if loc, err := schedule.LoadLocation(name); err == nil {
+			out = append(out, loc)
+		}
+	}
+	if len(out) == 0 {
+		return []*time.Location{p.location()}
+	}
+	return out
 }
 
 // runObject is a StandupRun of st with spec, named from its ID, owned by st and labelled with its name.

@@ -10,6 +10,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/schedule"
+	"github.com/conch-dev/conch/internal/standup"
 )
 
 func TestNewRun(t *testing.T) {
@@ -59,7 +60,7 @@ func TestNewRun(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			st := base()
 			st.Name, st.Namespace = "team", "web"
-			run, dropped := newRun(st, scheduled, tc.now, tc.trigger, tc.people)
+			run, dropped := newRun(st, scheduled, tc.now, tc.trigger, tc.people, schedule.DateOf(scheduled, standup.Location(st)))
 			var asked []string
 			for _, p := range run.Status.Participants {
 				if !p.Prompted {

@@ -133,6 +133,7 @@ type StandupAway struct {
 // +kubebuilder:validation:XValidation:rule="(has(self.participants) && size(self.participants) > 0) || has(self.userGroup)",message="set participants (Slack user IDs), userGroup (a Slack user group ID), or both"
 // +kubebuilder:validation:XValidation:rule="!has(self.remindAfter) || duration(self.remindAfter) < (has(self.collectFor) ? duration(self.collectFor) : duration('1h'))",message="remindAfter must be shorter than collectFor: the reminder goes out while answers are still collected"
 // +kubebuilder:validation:XValidation:rule="!has(self.blockerQuestion) || self.blockerQuestion < size(self.questions)",message="blockerQuestion is the index of one of the questions: 0 for the first"
+// +kubebuilder:validation:XValidation:rule="!has(self.summaryTime) || (has(self.timing) && self.timing == 'Participant')",message="summaryTime is for timing Participant; with timing Team the summary is posted collectFor after the schedule's time"
 // +kubebuilder:validation:XValidation:rule="!has(self.escalateAfter) || (has(self.blockerQuestion) && has(self.escalation))",message="escalateAfter needs blockerQuestion (which question asks about blockers) and escalation (where they go)"
 type StandupSpec struct {
 	// channel is the Slack channel where the summary is posted: an ID such as C0123ABC (recommended; names
@@ -238,6 +239,23 @@ type StandupSpec struct {
 	// +kubebuilder:validation:Maximum=100
 	FailedRunsHistoryLimit *int32 `json:"failedRunsHistoryLimit,omitempty"`
 
+	// timing says whose clock the schedule is read on: Team (everyone is asked at the schedule's time in
+	// timeZone) or Participant (each person at the schedule's wall-clock time in their own Slack time zone, read
+	// from Slack when each run starts, with collectFor and remindAfter counted from their own prompt). With
+	// Participant, a run starts when its time comes for the first person and its summary is posted when the last
+	// person's window closes, or at summaryTime. Defaults to Team.
+	// +optional
+	Timing StandupTiming `json:"timing,omitempty"`
+
+	// summaryTime, with timing Participant, is when the summary is posted: HH:MM on the team's clock (timeZone),
+	// on the run's date (the next day's if that comes before the run starts). Windows still open then close.
+	// Unset: when the last person's window closes.
+	// +optional
+	// +kubebuilder:validation:MinLength=5
+	// +kubebuilder:validation:MaxLength=5
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([01][0-9]|2[0-3]):[0-5][0-9]$')",message="summaryTime must be a time of day written HH:MM, such as 17:00"
+	SummaryTime string `json:"summaryTime,omitempty"`
+
 	// blockerQuestion is the index (0 for the first) of the question that asks what blocks people. Its answers
 	// are highlighted in the summary unless they say there is nothing ("none", "no", "-"), and a blocker reported
 	// run after run is counted and, with escalateAfter, escalated.
@@ -265,6 +283,17 @@ type StandupSpec struct {
 	// +kubebuilder:validation:MaxItems=10
 	Links []StandupLink `json:"links,omitempty"`
 }
+
+// StandupTiming says whose clock a Standup's schedule is read on.
+// +kubebuilder:validation:Enum=Team;Participant
+type StandupTiming string
+
+const (
+	// TimingTeam asks everyone at the schedule's time in the Standup's timeZone.
+	TimingTeam StandupTiming = "Team"
+	// TimingParticipant asks each person at the schedule's wall-clock time in their own Slack time zone.
+	TimingParticipant StandupTiming = "Participant"
+)
 
 // StandupEscalation is where escalated blockers go: a channel, people, or both.
 // +kubebuilder:validation:XValidation:rule="has(self.channel) || (has(self.users) && size(self.users) > 0)",message="escalation needs a channel, users, or both"
@@ -356,6 +385,24 @@ type StandupParticipant struct {
 	// +optional
 	AnsweredAt *metav1.Time `json:"answeredAt,omitempty"`
 
+	// timeZone is the person's Slack time zone when the run started (timing Participant).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	TimeZone string `json:"timeZone,omitempty"`
+
+	// promptAt is when the person is asked (timing Participant): the schedule's time on their clock.
+	// +optional
+	PromptAt *metav1.Time `json:"promptAt,omitempty"`
+
+	// remindAt is when the person is reminded if they have not answered (timing Participant).
+	// +optional
+	RemindAt *metav1.Time `json:"remindAt,omitempty"`
+
+	// deadline is when the person's answers stop being collected (timing Participant): collectFor after promptAt,
+	// or the summary's time if sooner.
+	// +optional
+	Deadline *metav1.Time `json:"deadline,omitempty"`
+
 	// answers are the answers to the run's questions, in order.
 	// +optional
 	// +listType=atomic
@@ -365,10 +412,9 @@ type StandupParticipant struct {
 }
 
 // StandupLegacyRun is the run collecting answers as Conch kept it before StandupRun objects: in the Standup's
-// status, answers and all.
-//
-// Deprecated: read only to move a run that was collecting when the manager was upgraded into its StandupRun
-// object; the controller then clears status.currentRun. Nothing writes it any more.
+// status, answers and all. It is superseded by StandupRun objects: it is read only to move a run that was
+// collecting when the manager was upgraded into its StandupRun object; the controller then clears
+// status.currentRun. Nothing writes it any more.
 type StandupLegacyRun struct {
 	// id names the run in Slack buttons and modals: its scheduled time, UTC, to the second.
 	// +required
@@ -512,9 +558,8 @@ type StandupStatus struct {
 	LastRun *StandupRunReference `json:"lastRun,omitempty"`
 
 	// currentRun is the run collecting answers as an earlier version of Conch kept it, in the Standup's status.
-	// The controller moves it into a StandupRun object (and clears it) when it first sees it.
-	//
-	// Deprecated: read only on upgrade; use activeRun.
+	// The controller moves it into a StandupRun object (and clears it) when it first sees it: superseded by
+	// activeRun, it is read only on upgrade.
 	// +optional
 	CurrentRun *StandupLegacyRun `json:"currentRun,omitempty"`
 
@@ -525,6 +570,14 @@ type StandupStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=20
 	History []StandupRunRecord `json:"history,omitempty"`
+
+	// participantTimeZones are the distinct Slack time zones of the people, as last read (timing Participant):
+	// the next run starts when its time comes in the first of them.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=64
+	ParticipantTimeZones []string `json:"participantTimeZones,omitempty"`
 
 	// blockers are the open blocker streaks, one per person, updated when a run completes.
 	// +optional

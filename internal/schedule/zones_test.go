@@ -100,11 +100,11 @@ func TestDecideWithZones(t *testing.T) {
 			want: schedule.Plan{Start: sat, Next: sun},
 		},
 		"down past Los Angeles' window too: missed": {
-			in: schedule.Input{Cursor: sat, Now: utc("2026-10-31 17:30"), CollectFor: time.Hour, Zones: people},
+			in:   schedule.Input{Cursor: sat, Now: utc("2026-10-31 17:30"), CollectFor: time.Hour, Zones: people},
 			want: schedule.Plan{Skipped: []schedule.Skip{{Time: sat, Reason: schedule.ReasonMissed, Count: 1}}, Next: sun},
 		},
 		"the skip date is the run's wall-clock date, not the UTC date it starts on": {
-			in: schedule.Input{Cursor: sun, Now: sun, CollectFor: time.Hour, Zones: people, SkipDates: []schedule.Date{"2026-11-01"}},
+			in:   schedule.Input{Cursor: sun, Now: sun, CollectFor: time.Hour, Zones: people, SkipDates: []schedule.Date{"2026-11-01"}},
 			want: schedule.Plan{Skipped: []schedule.Skip{{Time: sun, Reason: schedule.ReasonHoliday, Count: 1}}, Next: utc("2026-11-01 20:00")},
 		},
 		"someone moves from Los Angeles to Auckland: the next run starts from the zones now known": {

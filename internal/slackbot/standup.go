@@ -41,12 +41,22 @@ func (m standupMessenger) UserGroupMembers(ctx context.Context, group string) ([
 	return users, err
 }
 
+// UserTimeZone calls users.info (uncached, so that a person who moved is asked on their new clock from the next
+// run on).
+func (m standupMessenger) UserTimeZone(ctx context.Context, user string) (string, error) {
+	u, err := m.b.API().GetUserInfoContext(ctx, user)
+	if err != nil {
+		return "", err
+	}
+	return u.TZ, nil
+}
+
 func (m standupMessenger) Prompt(st *conchv1.Standup, run *conchv1.StandupRun, user string) {
-	m.b.out.enqueue(outMsg{user: user, msg: StandupPromptDM(st, run)})
+	m.b.out.enqueue(outMsg{user: user, msg: StandupPromptDM(st, run, user)})
 }
 
 func (m standupMessenger) Remind(st *conchv1.Standup, run *conchv1.StandupRun, user string) {
-	m.b.out.enqueue(outMsg{user: user, msg: StandupReminderDM(st, run)})
+	m.b.out.enqueue(outMsg{user: user, msg: StandupReminderDM(st, run, user)})
 }
 
 func (m standupMessenger) Summary(st *conchv1.Standup, run *conchv1.StandupRun, envs standup.Environments) {
@@ -192,18 +202,20 @@ func (b *Bot) answerableRun(ctx context.Context, ref, user string) (*conchv1.Sta
 	if !slices.ContainsFunc(run.Status.Participants, func(p conchv1.StandupParticipant) bool { return p.User == user }) {
 		return nil, nil, fmt.Sprintf("You are not asked in this *%s* stand-up.", name)
 	}
-	if !answerable(st, run, b.clock.Now()) {
+	if !answerable(st, run, user, b.clock.Now()) {
 		return nil, nil, closedRun(st, run)
 	}
 	return st, run, ""
 }
 
-// answerable reports whether run takes answers at now: it collects them, or it is the Standup's last run and its
-// summary was posted (an edit then updates it).
-func answerable(st *conchv1.Standup, run *conchv1.StandupRun, now time.Time) bool {
+// answerable reports whether run takes user's answers at now: it collects them (until the user's own deadline,
+// with timing Participant, once they were prompted), or it is the Standup's last run and its summary was posted
+// (an edit then updates it).
+func answerable(st *conchv1.Standup, run *conchv1.StandupRun, user string, now time.Time) bool {
 	switch run.Status.State {
 	case conchv1.RunCollecting:
-		return now.Before(run.Spec.Deadline.Time)
+		i := slices.IndexFunc(run.Status.Participants, func(p conchv1.StandupParticipant) bool { return p.User == user })
+		return i >= 0 && run.Status.Participants[i].Prompted && now.Before(deadlineOf(run, user))
 	case conchv1.RunCompleted:
 		return st.Status.LastRun != nil && st.Status.LastRun.Name == run.Name && run.Status.Summary != nil
 	}
@@ -278,7 +290,7 @@ func (b *Bot) saveAnswers(ctx context.Context, cb slack.InteractionCallback) str
 		if err := reader.Get(ctx, client.ObjectKeyFromObject(run), run); err != nil {
 			return err
 		}
-		if !answerable(st, run, b.clock.Now()) {
+		if !answerable(st, run, user, b.clock.Now()) {
 			refusal = closedRun(st, run)
 			return nil
 		}

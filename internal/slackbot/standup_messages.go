@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -55,6 +56,16 @@ func channelLink(channel string) string {
 	return "#" + strings.TrimPrefix(channel, "#")
 }
 
+// deadlineOf is when run stops taking user's answers: their own deadline (timing Participant) or the run's.
+func deadlineOf(run *conchv1.StandupRun, user string) time.Time {
+	for _, p := range run.Status.Participants {
+		if p.User == user && p.Deadline != nil {
+			return p.Deadline.Time
+		}
+	}
+	return run.Spec.Deadline.Time
+}
+
 // runDay is the run's date in the Standup's time zone: "Monday 23 November".
 func runDay(st *conchv1.Standup, run *conchv1.StandupRun) string {
 	return run.Spec.ScheduledTime.In(standup.Location(st)).Format("Monday 2 January")
@@ -66,9 +77,13 @@ func answerButton(st *conchv1.Standup, run *conchv1.StandupRun, text string) *sl
 
 // StandupPromptDM asks a person the run's questions: the questions, the deadline, and an Answer button that
 // opens them in a modal.
-func StandupPromptDM(st *conchv1.Standup, run *conchv1.StandupRun) Message {
-	intro := fmt.Sprintf(":wave: Time for the *%s* stand-up (%s). Please answer by %s; the summary goes to %s then.",
-		st.Name, runDay(st, run), When(run.Spec.Deadline.Time), channelLink(st.Spec.Channel))
+func StandupPromptDM(st *conchv1.Standup, run *conchv1.StandupRun, user string) Message {
+	intro := fmt.Sprintf(":wave: Time for the *%s* stand-up (%s). Please answer by %s; the summary goes to %s at %s.",
+		st.Name, runDay(st, run), When(deadlineOf(run, user)), channelLink(st.Spec.Channel), When(run.Spec.Deadline.Time))
+	if deadlineOf(run, user).Equal(run.Spec.Deadline.Time) {
+		intro = fmt.Sprintf(":wave: Time for the *%s* stand-up (%s). Please answer by %s; the summary goes to %s then.",
+			st.Name, runDay(st, run), When(run.Spec.Deadline.Time), channelLink(st.Spec.Channel))
+	}
 	var qs strings.Builder
 	for _, q := range run.Spec.Questions {
 		qs.WriteString("• " + literal(q) + "\n")
@@ -81,9 +96,9 @@ func StandupPromptDM(st *conchv1.Standup, run *conchv1.StandupRun) Message {
 }
 
 // StandupReminderDM reminds a person who has not answered.
-func StandupReminderDM(st *conchv1.Standup, run *conchv1.StandupRun) Message {
+func StandupReminderDM(st *conchv1.Standup, run *conchv1.StandupRun, user string) Message {
 	text := fmt.Sprintf(":alarm_clock: Reminder: the *%s* stand-up closes %s, and I have no answers from you yet.",
-		st.Name, When(run.Spec.Deadline.Time))
+		st.Name, When(deadlineOf(run, user)))
 	return Message{Text: text, Blocks: []slack.Block{section(text), answerButton(st, run, "Answer now")}}
 }
 

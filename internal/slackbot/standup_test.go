@@ -99,7 +99,7 @@ func TestStandupSummaryFitsSlack(t *testing.T) {
 
 func TestStandupMessages(t *testing.T) {
 	st, run := testStandup(1, "x")
-	prompt := StandupPromptDM(st, run)
+	prompt := StandupPromptDM(st, run, "U000")
 	if !strings.Contains(prompt.Text, "Time for the *team* stand-up (Monday 23 November)") || !strings.Contains(prompt.Text, "<#CTEAM>") {
 		t.Errorf("prompt: %s", prompt.Text)
 	}

@@ -23,6 +23,8 @@ type Messenger interface {
 	// the group cannot be read at all (it does not exist, a scope is missing): the run goes ahead without it.
 	// Other errors are retried.
 	UserGroupMembers(ctx context.Context, group string) ([]string, error)
+	// UserTimeZone returns a user's IANA time zone as Slack knows it (users.info tz).
+	UserTimeZone(ctx context.Context, user string) (string, error)
 	// Prompt asks user the run's questions: a DM with a button that opens them.
 	Prompt(st *conchv1.Standup, run *conchv1.StandupRun, user string)
 	// Remind reminds user, who has not answered, that the run closes soon.

@@ -121,6 +121,8 @@ func TestARunFromPromptToSummary(t *testing.T) {
 	g.Expect(json.Unmarshal(summary.Blocks, &blocks)).To(Succeed())
 	g.Expect(blocks[0]["type"]).To(Equal("header"))
 
+	// The runs are written before the Standup; the Standup follows within a pass.
+	h.eventually(func() *conchv1.StandupRunReference { return h.get("team").Status.LastRun }).ShouldNot(BeNil())
 	st = h.get("team")
 	g.Expect(st.Status.ActiveRun).To(BeNil())
 	g.Expect(st.Status.LastRun).To(HaveField("Name", runName))
