@@ -43,6 +43,9 @@ var _ reconcile.Reconciler = (*StandupReconciler)(nil)
 // it is fixed, so that nobody reads summaries with half their links.
 var errInvalidLinks = errors.New("invalid links")
 
+// errInvalidDigest marks a spec.digest.schedule the controller cannot use; like spec.schedule, no run starts.
+var errInvalidDigest = errors.New("invalid digest schedule")
+
 // The StandupReconciler reads Standups, creates, updates and deletes their StandupRuns, lists Reservations from
 // the cache (what each person holds, for the summary) and writes Standup status; it never writes a spec.
 // +kubebuilder:rbac:groups=conch.dev,resources=standups,verbs=get;list;watch
@@ -66,6 +69,11 @@ func (r *StandupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if _, err := standup.CompileLinks(st.Spec.Links); err != nil && p.specErr == nil {
 		p.specErr = fmt.Errorf("%w: %w", errInvalidLinks, err)
 	}
+	if d := st.Spec.Digest; d != nil && p.specErr == nil {
+		if _, err := schedule.Parse(d.Schedule, st.Spec.TimeZone); err != nil {
+			p.specErr = fmt.Errorf("%w: %w", errInvalidDigest, err)
+		}
+	}
 
 	// Step 1: an upgrade: the run an earlier version kept in status.currentRun becomes a StandupRun.
 	// Step 2: read the active run, and the last run if an edit waits to be shown in its summary.
@@ -85,6 +93,11 @@ func (r *StandupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return ctrl.Result{}, err
 		}
 		if err := r.scheduledRuns(ctx, p); err != nil {
+			r.flush(p.startSends)
+			return ctrl.Result{}, err
+		}
+		// The digest, when due.
+		if err := r.digest(ctx, p); err != nil {
 			r.flush(p.startSends)
 			return ctrl.Result{}, err
 		}
@@ -111,6 +124,7 @@ func (r *StandupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if patchErr != nil {
 		return ctrl.Result{}, ignoreConflict(ctx, ignoreGone(patchErr))
 	}
+	r.flush(p.standupSends)
 	// Step 10: delete ended runs beyond the history limits.
 	if err := r.prune(ctx, p.Standup); err != nil {
 		return ctrl.Result{}, err

@@ -45,7 +45,9 @@ type standupPass struct {
 	// sends are recorded in the runs' statuses written at the end of the pass; startSends (the prompts of the
 	// started run) in that run's status, written when it was created: they go out even if a later write fails.
 	sends, startSends []func(standup.Messenger)
-	events            []standupEvent
+	// standupSends are recorded in the Standup's status only (the digest): they go out only once it is written.
+	standupSends []func(standup.Messenger)
+	events       []standupEvent
 }
 
 type standupEvent struct{ typ, reason, action, note string }
@@ -351,6 +353,49 @@ func (r *StandupReconciler) refreshZones(ctx context.Context, p *standupPass) (m
 	slices.Sort(names)
 	p.Status.ParticipantTimeZones = slices.Compact(names)
 	return zoneOf, nil
+}
+
+// digest posts the digest when spec.digest's schedule comes due: it records status.lastDigestTime and
+// nextDigestTime, and sends once the Standup's status is written, so that a restart never posts it twice. A digest
+// more than a day late (the manager was down) is skipped, with an Event. The digest reads the StandupRuns and
+// Reservations of the cache.
+func (r *StandupReconciler) digest(ctx context.Context, p *standupPass) error {
+	if p.Spec.Digest == nil {
+		p.Status.NextDigestTime = nil
+		return nil
+	}
+	sched, err := schedule.Parse(p.Spec.Digest.Schedule, p.Spec.TimeZone)
+	if err != nil {
+		return nil // Reconcile found it and set specErr: this step does not run
+	}
+	if p.Status.NextDigestTime == nil || p.now.Before(p.Status.NextDigestTime.Time) {
+		// Computing from now follows schedule edits; with the schedule unchanged it gives the same time.
+		p.Status.NextDigestTime = optTime(sched.Next(p.now))
+		return nil
+	}
+	due := p.Status.NextDigestTime.Time
+	from := due.AddDate(0, 0, -7)
+	if last := p.Status.LastDigestTime; last != nil && last.After(from) {
+		from = last.Time
+	}
+	p.Status.LastDigestTime, p.Status.NextDigestTime = optTime(due), optTime(sched.Next(p.now))
+	if p.now.Sub(due) > 24*time.Hour {
+		p.event("Warning", "DigestSkipped", "Digest", "The digest of %s was not posted: the manager was not running then", formatTime(due))
+		return nil
+	}
+	var runs conchv1.StandupRunList
+	if err := r.List(ctx, &runs, client.InNamespace(p.Namespace), client.MatchingLabels{conchv1.LabelStandup: p.Name}); err != nil {
+		return err
+	}
+	var rsvs conchv1.ReservationList
+	if err := r.List(ctx, &rsvs, client.InNamespace(p.Namespace)); err != nil {
+		return err
+	}
+	d := standup.DigestOf(from, due, runs.Items, p.Status.History, rsvs.Items, p.Spec.BlockerQuestion)
+	p.standupSends = append(p.standupSends, func(m standup.Messenger) { m.Digest(p.Standup, d) })
+	p.event("Normal", "DigestPosted", "Digest", "Posted the digest of %s to %s: %d runs, %d skipped",
+		formatTime(from), formatTime(due), d.Runs, d.Skipped)
+	return nil
 }
 
 // zonesForNextRun reads the people's zones again when a run ends (timing Participant), so that someone who moved

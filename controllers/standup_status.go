@@ -56,8 +56,8 @@ func (p *standupPass) endRun(outcome conchv1.RunOutcome, reason string) {
 // that reach spec.escalateAfter for escalation (marked escalated first, so that none is escalated twice).
 func (p *standupPass) countBlockers(run *conchv1.StandupRun, send bool) {
 	after := 0
-	if p.Spec.EscalateAfter != nil && p.Spec.Escalation != nil {
-		after = int(*p.Spec.EscalateAfter)
+	if p.Spec.Escalation != nil {
+		after = int(p.Spec.EscalateAfter)
 	}
 	s := standup.UpdateStreaks(p.Status.Blockers, run, p.Spec.BlockerQuestion, after)
 	p.Status.Blockers = s.Open
@@ -140,6 +140,10 @@ func (p *standupPass) setConditions(slackOn bool) {
 	case errors.Is(p.specErr, errInvalidLinks):
 		ready, stalled, reason = metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidLinks
 		msg = strings.TrimPrefix(p.specErr.Error(), errInvalidLinks.Error()+": ") + "; no run starts until it is fixed"
+	case errors.Is(p.specErr, errInvalidDigest):
+		ready, stalled, reason = metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidSchedule
+		msg = fmt.Sprintf("spec.digest.schedule %s; no run starts until it is fixed",
+			strings.TrimPrefix(strings.TrimPrefix(p.specErr.Error(), errInvalidDigest.Error()+": "), schedule.ErrSchedule.Error()+": "))
 	case p.specErr != nil:
 		ready, stalled, reason = metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidSchedule
 		msg = fmt.Sprintf("spec.schedule %s; no run starts until it is fixed", strings.TrimPrefix(p.specErr.Error(), schedule.ErrSchedule.Error()+": "))
@@ -183,6 +187,7 @@ func (p *standupPass) requeue() ctrl.Result {
 	}
 	if p.specErr == nil {
 		consider(p.Status.NextRunTime)
+		consider(p.Status.NextDigestTime)
 	}
 	if run := p.activeRun(); run != nil {
 		if !run.Status.Reminded {

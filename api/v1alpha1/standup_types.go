@@ -247,7 +247,7 @@ type StandupSpec struct {
 	// +optional
 	Timing StandupTiming `json:"timing,omitempty"`
 
-	// summaryTime, with timing Participant, is when the summary is posted: HH:MM on the team's clock (timeZone),
+	// summaryTime is, with timing Participant, when the summary is posted: HH:MM on the team's clock (timeZone),
 	// on the run's date (the next day's if that comes before the run starts). Windows still open then close.
 	// Unset: when the last person's window closes.
 	// +optional
@@ -270,11 +270,16 @@ type StandupSpec struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
-	EscalateAfter *int32 `json:"escalateAfter,omitempty"`
+	EscalateAfter int32 `json:"escalateAfter,omitempty"`
 
 	// escalation says where escalated blockers go.
 	// +optional
 	Escalation *StandupEscalation `json:"escalation,omitempty"`
+
+	// digest posts a digest of the runs (participation per person, runs skipped, blockers opened and closed,
+	// the Resources each person held most) on a schedule of its own.
+	// +optional
+	Digest *StandupDigest `json:"digest,omitempty"`
 
 	// links turn issue keys and pull requests mentioned in answers into links in the summary, such as
 	// JIRA-123 → https://jira.example.com/browse/JIRA-123. At most 10.
@@ -294,6 +299,25 @@ const (
 	// TimingParticipant asks each person at the schedule's wall-clock time in their own Slack time zone.
 	TimingParticipant StandupTiming = "Participant"
 )
+
+// StandupDigest is when and where the digest is posted.
+type StandupDigest struct {
+	// schedule is when the digest is posted: a cron expression of five fields read on the Standup's timeZone,
+	// such as "0 16 * * 5" (Fridays at 16:00). Each digest covers the time since the previous one (the first:
+	// the week before).
+	// +required
+	// +kubebuilder:validation:MinLength=9
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9A-Za-z*?,/-]+( +[0-9A-Za-z*?,/-]+){4}$')",message="digest.schedule must be a cron expression of five fields (minute hour day-of-month month day-of-week) such as \"0 16 * * 5\""
+	Schedule string `json:"schedule,omitempty"`
+
+	// channel is where the digest is posted; defaults to the Standup's channel.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=80
+	// +kubebuilder:validation:XValidation:rule="self.matches('^#?[A-Za-z0-9][A-Za-z0-9._-]*$')",message="digest.channel must be a Slack channel ID such as C0123ABC, or a channel name without spaces"
+	Channel string `json:"channel,omitempty"`
+}
 
 // StandupEscalation is where escalated blockers go: a channel, people, or both.
 // +kubebuilder:validation:XValidation:rule="has(self.channel) || (has(self.users) && size(self.users) > 0)",message="escalation needs a channel, users, or both"
@@ -387,6 +411,7 @@ type StandupParticipant struct {
 
 	// timeZone is the person's Slack time zone when the run started (timing Participant).
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	TimeZone string `json:"timeZone,omitempty"`
 
@@ -578,6 +603,15 @@ type StandupStatus struct {
 	// +kubebuilder:validation:MaxItems=50
 	// +kubebuilder:validation:items:MaxLength=64
 	ParticipantTimeZones []string `json:"participantTimeZones,omitempty"`
+
+	// lastDigestTime is the scheduled time of the latest digest, recorded before it is posted (so that a restart
+	// never posts it twice); the next digest covers the time since.
+	// +optional
+	LastDigestTime *metav1.Time `json:"lastDigestTime,omitempty"`
+
+	// nextDigestTime is when the next digest is due.
+	// +optional
+	NextDigestTime *metav1.Time `json:"nextDigestTime,omitempty"`
 
 	// blockers are the open blocker streaks, one per person, updated when a run completes.
 	// +optional

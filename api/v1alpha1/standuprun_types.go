@@ -96,13 +96,12 @@ type StandupSummaryPost struct {
 	// +kubebuilder:validation:MaxLength=80
 	Channel string `json:"channel,omitempty"`
 
-	// timestamps are the Slack timestamps (ts) of the summary's messages, in order: one, or several for a large
-	// team.
+	// messageTS are the Slack IDs (ts) of the summary's messages, in order: one, or several for a large team.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:items:MaxLength=32
-	Timestamps []string `json:"timestamps,omitempty"`
+	MessageTS []string `json:"messageTS,omitempty"`
 }
 
 // StandupRunStatus is the run's answers and what became of it. The Standup controller writes its state, counts and

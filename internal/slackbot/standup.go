@@ -88,8 +88,8 @@ func (m standupMessenger) UpdateSummary(st *conchv1.Standup, run *conchv1.Standu
 		return
 	}
 	for i, msg := range StandupSummary(st, run, envs) {
-		if i < len(post.Timestamps) {
-			m.b.out.enqueue(outMsg{channel: post.Channel, ts: post.Timestamps[i], msg: msg})
+		if i < len(post.MessageTS) {
+			m.b.out.enqueue(outMsg{channel: post.Channel, ts: post.MessageTS[i], msg: msg})
 		} else {
 			m.b.out.enqueue(outMsg{channel: post.Channel, msg: msg})
 		}
@@ -110,7 +110,7 @@ func (b *Bot) recordSummary(run *conchv1.StandupRun, channel string, stamps []st
 			return err
 		}
 		patch := client.MergeFromWithOptions(fresh.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		fresh.Status.Summary = &conchv1.StandupSummaryPost{Channel: channel, Timestamps: stamps}
+		fresh.Status.Summary = &conchv1.StandupSummaryPost{Channel: channel, MessageTS: stamps}
 		return b.client.Status().Patch(ctx, fresh, patch)
 	})
 	if err != nil {
@@ -132,6 +132,16 @@ func (m standupMessenger) Escalate(st *conchv1.Standup, blockers []conchv1.Stand
 			m.b.out.enqueue(outMsg{user: u, msg: msg})
 		}
 	}
+}
+
+// Digest posts the digest. A participation chart (a PNG drawn from d.People) belongs here, uploaded with the
+// message when charts are enabled; it is not drawn yet.
+func (m standupMessenger) Digest(st *conchv1.Standup, d standup.Digest) {
+	channel := st.Spec.Channel
+	if st.Spec.Digest != nil && st.Spec.Digest.Channel != "" {
+		channel = st.Spec.Digest.Channel
+	}
+	m.b.out.enqueue(outMsg{channel: channel, msg: StandupDigestPost(st, d)})
 }
 
 func (m standupMessenger) Cancelled(st *conchv1.Standup, run *conchv1.StandupRun) {

@@ -2,7 +2,9 @@ package slackbot
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -336,4 +338,51 @@ func StandupEscalationPost(st *conchv1.Standup, b conchv1.StandupBlocker) Messag
 		b.User, b.Runs, st.Name, since)
 	body := "> " + strings.ReplaceAll(linkify(b.Text, links), "\n", "\n> ")
 	return Message{Text: head, Blocks: []slack.Block{section(head), section(text.Truncate(body, maxSectionText, text.Ellipsis))}}
+}
+
+// StandupDigestPost is the digest: the window, the runs held and skipped, the blockers opened and closed, and one
+// line per person with their participation and the Resources they held longest.
+func StandupDigestPost(st *conchv1.Standup, d standup.Digest) Message {
+	loc := standup.Location(st)
+	title := fmt.Sprintf("Stand-up digest: %s, %s – %s", st.Name, d.From.In(loc).Format("Mon 2 Jan"), d.To.In(loc).Format("Mon 2 Jan"))
+	runs := fmt.Sprintf("*Runs:* %d held", d.Runs)
+	if d.Skipped > 0 {
+		reasons := make([]string, 0, len(d.SkippedBy))
+		for _, r := range slices.Sorted(maps.Keys(d.SkippedBy)) {
+			reasons = append(reasons, fmt.Sprintf("%d %s", d.SkippedBy[r], strings.ToLower(r)))
+		}
+		runs += fmt.Sprintf(", %d skipped (%s)", d.Skipped, strings.Join(reasons, ", "))
+	}
+	summary := runs
+	if st.Spec.BlockerQuestion != nil {
+		summary += fmt.Sprintf("\n*Blockers:* %d opened, %d closed, %d open now", d.BlockersOpened, d.BlockersClosed, len(st.Status.Blockers))
+	}
+	var people strings.Builder
+	for _, p := range d.People {
+		fmt.Fprintf(&people, "<@%s> answered %d of %d", p.User, p.Answered, p.Asked)
+		if p.Away > 0 {
+			fmt.Fprintf(&people, " · away %d", p.Away)
+		}
+		if p.Blocked > 0 {
+			fmt.Fprintf(&people, " · :no_entry: blocked in %d", p.Blocked)
+		}
+		if len(p.Held) > 0 {
+			held := make([]string, 0, len(p.Held))
+			for _, h := range p.Held {
+				held = append(held, fmt.Sprintf("*%s* (%s)", h.Resource, ShortDuration(h.For.Round(time.Minute))))
+			}
+			people.WriteString(" · :computer: held " + strings.Join(held, ", "))
+		}
+		people.WriteString("\n")
+	}
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, text.Truncate(title, 150, text.Ellipsis), false, false)),
+		section(summary),
+	}
+	if people.Len() > 0 {
+		for _, chunk := range splitText(strings.TrimSuffix(people.String(), "\n"), maxSectionText) {
+			blocks = append(blocks, section(chunk))
+		}
+	}
+	return Message{Text: title, Blocks: blocks[:min(len(blocks), maxMessageBlocks)]}
 }

@@ -37,6 +37,9 @@ type Messenger interface {
 	// Escalate posts blockers reported escalateAfter runs in a row to the Standup's escalation channel and DMs
 	// them to its escalation users.
 	Escalate(st *conchv1.Standup, blockers []conchv1.StandupBlocker)
+	// Digest posts a digest in the Standup's digest channel. (This is where a participation chart, drawn from
+	// the digest's People, would be rendered and uploaded with it when charts are enabled.)
+	Digest(st *conchv1.Standup, d Digest)
 	// Cancelled says in the Standup's channel that a run was cancelled (its date was skipped while it ran).
 	Cancelled(st *conchv1.Standup, run *conchv1.StandupRun)
 }

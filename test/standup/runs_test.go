@@ -115,7 +115,7 @@ func TestEditAfterTheSummary(t *testing.T) {
 	summary := h.posts(teamChannel)()[0]
 	g.Expect(summary.AllText()).To(And(ContainSubstring("Shipped it"), ContainSubstring("1 of 2 answered")))
 	runName := conchv1.StandupRunName("team", conchv1.StandupRunID(h.runAt, conchv1.TriggerSchedule))
-	h.eventually(func() *conchv1.StandupSummaryPost { return h.run(runName).Status.Summary }).Should(HaveField("Timestamps", []string{summary.TS}))
+	h.eventually(func() *conchv1.StandupSummaryPost { return h.run(runName).Status.Summary }).Should(HaveField("MessageTS", []string{summary.TS}))
 
 	// Alice corrects herself; Bob answers late. Each updates the posted summary, which keeps its place.
 	h.clickAnswer(alice)
@@ -164,8 +164,8 @@ func TestBlockerEscalatedOnItsThirdRun(t *testing.T) {
 	h := setup(t)
 	g := NewWithT(t)
 	st := h.standup("team").Participants(alice, bob).Obj()
-	q, three := int32(2), int32(3)
-	st.Spec.BlockerQuestion, st.Spec.EscalateAfter = &q, &three
+	q := int32(2)
+	st.Spec.BlockerQuestion, st.Spec.EscalateAfter = &q, 3
 	st.Spec.Escalation = &conchv1.StandupEscalation{Channel: "CESC", Users: []string{admin}}
 	st.Spec.Links = []conchv1.StandupLink{{Pattern: `\b[A-Z][A-Z0-9]+-[0-9]+\b`, URL: "https://jira.example.com/browse/$0"}}
 	h.create(st)

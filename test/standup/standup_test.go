@@ -129,7 +129,7 @@ func TestARunFromPromptToSummary(t *testing.T) {
 	g.Expect(h.run(runName)).To(And(HaveField("Status.State", conchv1.RunCompleted), HaveField("Status.Progress", "2/3"),
 		HaveField("Status.Conditions", ContainElement(And(HaveField("Type", conchv1.ConditionReady), HaveField("Status", metav1.ConditionTrue))))))
 	h.eventually(func() *conchv1.StandupSummaryPost { return h.run(runName).Status.Summary }).Should(
-		And(Not(BeNil()), HaveField("Channel", teamChannel), HaveField("Timestamps", HaveLen(1))))
+		And(Not(BeNil()), HaveField("Channel", teamChannel), HaveField("MessageTS", HaveLen(1))))
 	g.Expect(st.Status.History).To(HaveLen(1))
 	g.Expect(st.Status.History[0]).To(And(HaveField("Outcome", conchv1.OutcomeCompleted), HaveField("Participants", int32(3)),
 		HaveField("Answered", int32(2)), HaveField("ScheduledTime.Time", BeTemporally("==", h.runAt))))
