@@ -108,6 +108,18 @@ func DigestOf(from, to time.Time, runs []conchv1.StandupRun, history []conchv1.S
 		}
 	}
 
+	holdings(from, to, rsvs, people)
+	for _, p := range people {
+		if p.Asked > 0 || p.Away > 0 {
+			d.People = append(d.People, *p)
+		}
+	}
+	slices.SortFunc(d.People, func(a, b PersonDigest) int { return strings.Compare(a.User, b.User) })
+	return d
+}
+
+// holdings sets each person's Held: the Resources their Reservations held within [from, to), longest first.
+func holdings(from, to time.Time, rsvs []conchv1.Reservation, people map[string]*PersonDigest) {
 	held := map[string]map[string]time.Duration{}
 	for i := range rsvs {
 		r := &rsvs[i]
@@ -142,13 +154,6 @@ func DigestOf(from, to time.Time, runs []conchv1.StandupRun, history []conchv1.S
 			people[u].Held = people[u].Held[:maxHeld]
 		}
 	}
-	for _, p := range people {
-		if p.Asked > 0 || p.Away > 0 {
-			d.People = append(d.People, *p)
-		}
-	}
-	slices.SortFunc(d.People, func(a, b PersonDigest) int { return strings.Compare(a.User, b.User) })
-	return d
 }
 
 func later(a, b time.Time) time.Time {

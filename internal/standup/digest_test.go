@@ -42,7 +42,7 @@ func TestDigestOf(t *testing.T) {
 		run(2, conchv1.RunCompleted, map[string]string{"UALICE": "none", "UBOB": "Waiting for review", "UCAROL": "-"}),
 		run(4, conchv1.RunCancelled, map[string]string{"UALICE": "·", "UBOB": "·", "UCAROL": "·"}),
 		run(5, conchv1.RunCollecting, map[string]string{"UALICE": "Blocked again"}), // not ended: not counted
-		run(7, conchv1.RunCompleted, map[string]string{"UALICE": "x"}),             // after the window
+		run(7, conchv1.RunCompleted, map[string]string{"UALICE": "x"}),              // after the window
 	}
 	history := []conchv1.StandupRunRecord{
 		{ScheduledTime: metav1.NewTime(mon.AddDate(0, 0, 3)), Outcome: conchv1.OutcomeSkipped, Reason: conchv1.StandupReasonHoliday, Count: 1},
