@@ -8,12 +8,28 @@ import (
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/manager"
 	"github.com/conch-dev/conch/internal/slackbot"
 	"github.com/conch-dev/conch/internal/testutil"
 )
+
+// kstatusOf computes what kstatus (kubectl wait, Flux) makes of a StandupRun.
+func kstatusOf(run *conchv1.StandupRun) status.Status {
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(run)
+	if err != nil {
+		return status.UnknownStatus
+	}
+	res, err := status.Compute(&unstructured.Unstructured{Object: raw})
+	if err != nil {
+		return status.UnknownStatus
+	}
+	return res.Status
+}
 
 // TestARunFromPromptToSummary walks one stand-up: prompts at the run time (not a second before) to the people
 // listed and the user group's, answers through the modal (and an edit), a reminder to those who have not
@@ -60,6 +76,7 @@ func TestARunFromPromptToSummary(t *testing.T) {
 	h.eventually(func() *conchv1.StandupRun { return h.run(runName) }).Should(And(
 		HaveField("Status.State", conchv1.RunCollecting), HaveField("Status.Progress", "0/3"),
 		HaveField("Status.Conditions", ContainElement(And(HaveField("Type", conchv1.ConditionReconciling), HaveField("Status", metav1.ConditionTrue))))))
+	g.Expect(kstatusOf(h.run(runName))).To(Equal(status.InProgressStatus), "kstatus reads a collecting run as in progress")
 	h.eventually(h.condition("team", conchv1.StandupConditionRunning)).Should(haveCondition(metav1.ConditionTrue, conchv1.ReasonCollecting, "0 of 3 answered"))
 
 	// Alice answers in the modal the Answer button opens.
@@ -128,6 +145,7 @@ func TestARunFromPromptToSummary(t *testing.T) {
 	g.Expect(st.Status.LastRun).To(HaveField("Name", runName))
 	g.Expect(h.run(runName)).To(And(HaveField("Status.State", conchv1.RunCompleted), HaveField("Status.Progress", "2/3"),
 		HaveField("Status.Conditions", ContainElement(And(HaveField("Type", conchv1.ConditionReady), HaveField("Status", metav1.ConditionTrue))))))
+	g.Expect(kstatusOf(h.run(runName))).To(Equal(status.CurrentStatus), "kstatus reads an ended run as current")
 	h.eventually(func() *conchv1.StandupSummaryPost { return h.run(runName).Status.Summary }).Should(
 		And(Not(BeNil()), HaveField("Channel", teamChannel), HaveField("MessageTS", HaveLen(1))))
 	g.Expect(st.Status.History).To(HaveLen(1))
