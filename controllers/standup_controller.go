@@ -56,8 +56,8 @@ var errInvalidDigest = errors.New("invalid digest schedule")
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves a Standup's runs along: it ends the active run at its deadline, updates an edited summary,
-// reminds on time, starts runs that are due (on schedule or requested), and wakes at the earliest of the next
-// run, reminder or deadline. A run is created before the Standup's status points to it, and each run's status is
+// prompts and reminds on time, starts runs that are due (on schedule or requested), posts the digest, and wakes at
+// the earliest of the next run, prompt, reminder, deadline or digest. A run is created before the Standup's status points to it, and each run's status is
 // written (with optimistic concurrency: the Slack front end writes answers there) before what it records is sent.
 func (r *StandupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	st := &conchv1.Standup{}
@@ -96,17 +96,18 @@ func (r *StandupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			r.flush(p.startSends)
 			return ctrl.Result{}, err
 		}
-		// The digest, when due.
+		// Step 8: the digest, when due.
 		if err := r.digest(ctx, p); err != nil {
 			r.flush(p.startSends)
 			return ctrl.Result{}, err
 		}
 	}
-	// Step 8: conditions, nextRunTime and observedGeneration.
+	// Step 9: conditions, nextRunTime and observedGeneration.
 	p.setConditions(r.Messenger != nil)
 
-	// Step 9: write the runs, then the Standup, then send what the runs now record as sent: even when the
+	// Step 10: write the runs, then the Standup, then send what the runs now record as sent: even when the
 	// Standup's write fails (the next pass finds the runs and finishes the Standup's side without sending again).
+	// What only the Standup's status records (the digest) goes out only once it is written.
 	// (Without Slack no run starts; one that was running when the manager restarted without it ends in silence.)
 	if err := r.writeRuns(ctx, p); err != nil {
 		r.flush(p.startSends)
@@ -125,7 +126,7 @@ func (r *StandupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, ignoreConflict(ctx, ignoreGone(patchErr))
 	}
 	r.flush(p.standupSends)
-	// Step 10: delete ended runs beyond the history limits.
+	// Step 11: delete ended runs beyond the history limits.
 	if err := r.prune(ctx, p.Standup); err != nil {
 		return ctrl.Result{}, err
 	}

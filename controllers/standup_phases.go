@@ -502,8 +502,8 @@ func (r *StandupReconciler) writeRuns(ctx context.Context, p *standupPass) error
 	return nil
 }
 
-// prune deletes the Standup's ended runs beyond its history limits, oldest first. The cache's list may lag a
-// run just ended; the next pass catches up.
+// prune deletes the Standup's ended runs beyond its history limits, oldest first, except status.lastRun (which
+// takes edits even with a limit of 0). The cache's list may lag a run just ended; the next pass catches up.
 func (r *StandupReconciler) prune(ctx context.Context, st *conchv1.Standup) error {
 	var runs conchv1.StandupRunList
 	if err := r.List(ctx, &runs, client.InNamespace(st.Namespace), client.MatchingLabels{conchv1.LabelStandup: st.Name}); err != nil {
@@ -517,6 +517,9 @@ func (r *StandupReconciler) prune(ctx context.Context, st *conchv1.Standup) erro
 	}
 	successful, failed := historyLimits(st)
 	for _, name := range runsToPrune(mine, successful, failed) {
+		if st.Status.LastRun != nil && st.Status.LastRun.Name == name {
+			continue // its answers may still be edited, whatever the limit
+		}
 		run := &conchv1.StandupRun{ObjectMeta: metav1.ObjectMeta{Namespace: st.Namespace, Name: name}}
 		if err := r.Delete(ctx, run); client.IgnoreNotFound(err) != nil {
 			return err
