@@ -491,3 +491,84 @@ func TestLegacyRun(t *testing.T) {
 		t.Errorf("status %+v", run.Status)
 	}
 }
+
+// TestPersonalTimes: with timing Participant, each person's prompt, reminder and window follow their own clock, and
+// the summary comes when the last window closes, or at summaryTime on the team's clock (closing later windows, and
+// leaving unasked anyone whose morning comes after it).
+func TestPersonalTimes(t *testing.T) {
+	load := func(name string) *time.Location { loc, _ := time.LoadLocation(name); return loc }
+	zoneOf := map[string]*time.Location{
+		"ULA": load("America/Los_Angeles"), "UKOLKATA": load("Asia/Kolkata"), "UAUCKLAND": load("Pacific/Auckland"),
+	}
+	w := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC) // Monday 09:00 on every clock; Los Angeles is on PST (UTC−8)
+	utc := func(s string) time.Time { tt, _ := time.Parse("2006-01-02 15:04", s); return tt }
+	start := utc("2026-11-01 20:00") // Auckland's 09:00
+	type person struct {
+		prompt, remind, deadline string
+		prompted                 bool
+	}
+	cases := map[string]struct {
+		summaryTime string
+		now         time.Time
+		want        map[string]person
+		runDeadline string
+	}{
+		"the summary when Los Angeles' window closes": {
+			now: start,
+			want: map[string]person{
+				"UAUCKLAND": {"2026-11-01 20:00", "2026-11-01 20:20", "2026-11-01 21:00", true},
+				"UKOLKATA":  {"2026-11-02 03:30", "2026-11-02 03:50", "2026-11-02 04:30", false},
+				"ULA":       {"2026-11-02 17:00", "2026-11-02 17:20", "2026-11-02 18:00", false},
+			},
+			runDeadline: "2026-11-02 18:00",
+		},
+		"the manager back late, after Kolkata's 09:00: Kolkata is asked at once, with no reminder in the past": {
+			now: utc("2026-11-02 04:00"),
+			want: map[string]person{
+				"UAUCKLAND": {"2026-11-01 20:00", "", "2026-11-01 21:00", false},
+				"UKOLKATA":  {"2026-11-02 03:30", "", "2026-11-02 04:30", true},
+				"ULA":       {"2026-11-02 17:00", "2026-11-02 17:20", "2026-11-02 18:00", false},
+			},
+			runDeadline: "2026-11-02 18:00",
+		},
+		"summaryTime 12:00 in Paris: Los Angeles' window would open after it": {
+			summaryTime: "12:00", now: start,
+			want: map[string]person{
+				"UAUCKLAND": {"2026-11-01 20:00", "2026-11-01 20:20", "2026-11-01 21:00", true},
+				"UKOLKATA":  {"2026-11-02 03:30", "2026-11-02 03:50", "2026-11-02 04:30", false},
+				"ULA":       {"2026-11-02 17:00", "", "2026-11-02 11:00", false},
+			},
+			runDeadline: "2026-11-02 11:00",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			st := &conchv1.Standup{Spec: conchv1.StandupSpec{
+				TimeZone: "Europe/Paris", Questions: []string{"Q"}, Timing: conchv1.TimingParticipant, SummaryTime: tc.summaryTime,
+				CollectFor: &metav1.Duration{Duration: time.Hour}, RemindAfter: &metav1.Duration{Duration: 20 * time.Minute},
+			}}
+			st.Name = "team"
+			run, _ := newRun(st, start, tc.now, conchv1.TriggerSchedule, []string{"ULA", "UKOLKATA", "UAUCKLAND"}, "2026-11-02")
+			personalTimes(st, run, w, tc.now, zoneOf)
+			f := func(tm *metav1.Time) string {
+				if tm == nil {
+					return ""
+				}
+				return tm.UTC().Format("2006-01-02 15:04")
+			}
+			got := map[string]person{}
+			for _, p := range run.Status.Participants {
+				got[p.User] = person{f(p.PromptAt), f(p.RemindAt), f(p.Deadline), p.Prompted}
+				if p.TimeZone != zoneOf[p.User].String() {
+					t.Errorf("%s's zone %q", p.User, p.TimeZone)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(person{})); diff != "" {
+				t.Errorf("personal times (-want +got):\n%s", diff)
+			}
+			if d := f(&run.Spec.Deadline); d != tc.runDeadline || run.Spec.RemindAt != nil {
+				t.Errorf("run deadline %s (want %s), run reminder %v (want none)", d, tc.runDeadline, run.Spec.RemindAt)
+			}
+		})
+	}
+}
