@@ -10,6 +10,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/schedule"
+	"github.com/conch-dev/conch/internal/standup"
 )
 
 func TestNewRun(t *testing.T) {
@@ -57,9 +58,11 @@ func TestNewRun(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			run, dropped := newRun(base(), scheduled, tc.now, tc.trigger, tc.people)
+			st := base()
+			st.Name, st.Namespace = "team", "web"
+			run, dropped := newRun(st, scheduled, tc.now, tc.trigger, tc.people, schedule.DateOf(scheduled, standup.Location(st)))
 			var asked []string
-			for _, p := range run.Participants {
+			for _, p := range run.Status.Participants {
 				if !p.Prompted {
 					t.Errorf("%s not recorded as prompted", p.User)
 				}
@@ -68,25 +71,34 @@ func TestNewRun(t *testing.T) {
 			if diff := cmp.Diff(tc.asked, asked); diff != "" {
 				t.Errorf("asked (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tc.away, run.Away); diff != "" {
+			if diff := cmp.Diff(tc.away, run.Status.Away); diff != "" {
 				t.Errorf("away (-want +got):\n%s", diff)
 			}
 			if dropped != tc.dropped {
 				t.Errorf("dropped %d, want %d", dropped, tc.dropped)
 			}
-			if got := run.Deadline.Time; !got.Equal(scheduled.Add(30 * time.Minute)) {
+			if got := run.Spec.Deadline.Time; !got.Equal(scheduled.Add(30 * time.Minute)) {
 				t.Errorf("deadline %s", got)
 			}
 			switch {
-			case tc.remindAt == nil && run.RemindAt != nil:
-				t.Errorf("a reminder at %s, want none", run.RemindAt)
-			case tc.remindAt != nil && (run.RemindAt == nil || !run.RemindAt.Time.Equal(*tc.remindAt)):
-				t.Errorf("reminder %v, want %s", run.RemindAt, tc.remindAt)
+			case tc.remindAt == nil && run.Spec.RemindAt != nil:
+				t.Errorf("a reminder at %s, want none", run.Spec.RemindAt)
+			case tc.remindAt != nil && (run.Spec.RemindAt == nil || !run.Spec.RemindAt.Time.Equal(*tc.remindAt)):
+				t.Errorf("reminder %v, want %s", run.Spec.RemindAt, tc.remindAt)
 			}
-			if run.ID != tc.wantID || run.Trigger != tc.trigger {
-				t.Errorf("id %s trigger %s", run.ID, run.Trigger)
+			if run.Spec.ID != tc.wantID || run.Spec.Trigger != tc.trigger {
+				t.Errorf("id %s trigger %s", run.Spec.ID, run.Spec.Trigger)
 			}
-			if diff := cmp.Diff([]string{"Q1", "Q2"}, run.Questions); diff != "" {
+			if want := conchv1.StandupRunName("team", tc.wantID); run.Name != want || run.Namespace != "web" || run.Labels[conchv1.LabelStandup] != "team" {
+				t.Errorf("name %s/%s labels %v, want web/%s", run.Namespace, run.Name, run.Labels, want)
+			}
+			if len(run.OwnerReferences) != 1 || run.OwnerReferences[0].Kind != "Standup" || run.OwnerReferences[0].Name != "team" {
+				t.Errorf("owner references %+v", run.OwnerReferences)
+			}
+			if run.Status.State != conchv1.RunCollecting || run.Status.Progress != fmt.Sprintf("0/%d", len(tc.asked)) {
+				t.Errorf("state %s progress %s", run.Status.State, run.Status.Progress)
+			}
+			if diff := cmp.Diff([]string{"Q1", "Q2"}, run.Spec.Questions); diff != "" {
 				t.Errorf("questions (-want +got):\n%s", diff)
 			}
 		})
@@ -115,19 +127,24 @@ func TestStandupSetConditions(t *testing.T) {
 	readyStalled := func(ready, stalled metav1.ConditionStatus, reason, msg string) []metav1.Condition {
 		return []metav1.Condition{c(conchv1.ConditionReady, ready, reason, msg), c(conchv1.ConditionStalled, stalled, reason, msg)}
 	}
-	collecting := &conchv1.StandupRun{
-		ID: "20261123T140000Z", ScheduledTime: metav1.NewTime(nextRun.Add(-24 * time.Hour)),
-		Deadline: metav1.NewTime(time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)),
-		Participants: []conchv1.StandupParticipant{
-			{User: "UALICE", Prompted: true, AnsweredAt: ptrMeta(tBefore)}, {User: "UBOB", Prompted: true}, {User: "UCAROL", Prompted: true},
+	collectingRun := &conchv1.StandupRun{
+		ObjectMeta: metav1.ObjectMeta{Name: "team-20261122-140000z"},
+		Spec: conchv1.StandupRunSpec{
+			ID: "20261122T140000Z", ScheduledTime: metav1.NewTime(nextRun.Add(-24 * time.Hour)),
+			Deadline: metav1.NewTime(time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)),
 		},
+		Status: conchv1.StandupRunStatus{Participants: []conchv1.StandupParticipant{
+			{User: "UALICE", Prompted: true, AnsweredAt: ptrMeta(tBefore)}, {User: "UBOB", Prompted: true}, {User: "UCAROL", Prompted: true},
+		}},
 	}
+	collecting := runRef(collectingRun)
 	const badZone = `spec.timeZone: "Mars/Olympus" is not an IANA time zone name (such as Europe/Paris or America/New_York); no run starts until it is fixed`
 	const badSchedule = `spec.schedule "0 9 * *" has 4 fields; a schedule has five: minute hour day-of-month month day-of-week; no run starts until it is fixed`
 
 	cases := map[string]struct {
 		spec    func(*conchv1.StandupSpec)
 		status  conchv1.StandupStatus
+		active  *conchv1.StandupRun
 		slackOn bool
 		want    conchv1.StandupStatus
 	}{
@@ -195,9 +212,9 @@ func TestStandupSetConditions(t *testing.T) {
 			},
 		},
 		"a run collecting answers: Running, its deadline in the Standup's zone": {
-			status: conchv1.StandupStatus{NextRunTime: ptrMeta(nextRun), CurrentRun: collecting}, slackOn: true,
+			status: conchv1.StandupStatus{NextRunTime: ptrMeta(nextRun), ActiveRun: collecting}, active: collectingRun, slackOn: true,
 			want: conchv1.StandupStatus{
-				NextRunTime: ptrMeta(nextRun), CurrentRun: collecting, ObservedGeneration: gen,
+				NextRunTime: ptrMeta(nextRun), ActiveRun: collecting, ObservedGeneration: gen,
 				Conditions: append(readyStalled(metav1.ConditionTrue, metav1.ConditionFalse, conchv1.ReasonScheduled, "Next run Mon 23 Nov 2026 09:00 EST"),
 					c(conchv1.StandupConditionRunning, metav1.ConditionTrue, conchv1.ReasonCollecting,
 						"Collecting answers until Mon 23 Nov 2026 10:00 EST: 1 of 3 answered")),
@@ -205,9 +222,9 @@ func TestStandupSetConditions(t *testing.T) {
 		},
 		"a run collecting while the time zone is invalid: still Running, its deadline in UTC": {
 			spec:   func(s *conchv1.StandupSpec) { s.TimeZone = "Mars/Olympus" },
-			status: conchv1.StandupStatus{CurrentRun: collecting}, slackOn: true,
+			status: conchv1.StandupStatus{ActiveRun: collecting}, active: collectingRun, slackOn: true,
 			want: conchv1.StandupStatus{
-				CurrentRun: collecting, ObservedGeneration: gen,
+				ActiveRun: collecting, ObservedGeneration: gen,
 				Conditions: append(readyStalled(metav1.ConditionFalse, metav1.ConditionTrue, conchv1.ReasonInvalidTimeZone, badZone),
 					c(conchv1.StandupConditionRunning, metav1.ConditionTrue, conchv1.ReasonCollecting,
 						"Collecting answers until Mon 23 Nov 2026 15:00 UTC: 1 of 3 answered")),
@@ -239,7 +256,7 @@ func TestStandupSetConditions(t *testing.T) {
 				tc.spec(&st.Spec)
 			}
 			st.Status = *tc.status.DeepCopy()
-			p := &standupPass{Standup: st, now: tNow}
+			p := &standupPass{Standup: st, now: tNow, active: tc.active}
 			p.sched, p.specErr = schedule.Parse(st.Spec.Schedule, st.Spec.TimeZone)
 			p.setConditions(tc.slackOn)
 			if diff := cmp.Diff(tc.want, p.Status); diff != "" {
@@ -374,6 +391,183 @@ func TestStandupSetRunSkipped(t *testing.T) {
 			p.setRunSkipped(tc.skipped, "Holiday", "m")
 			if diff := cmp.Diff([]metav1.Condition{tc.want}, p.Status.Conditions); diff != "" {
 				t.Errorf("conditions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRunsToPrune(t *testing.T) {
+	day := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	run := func(name string, daysAgo int, state conchv1.StandupRunState) conchv1.StandupRun {
+		return conchv1.StandupRun{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec:       conchv1.StandupRunSpec{ScheduledTime: metav1.NewTime(day.AddDate(0, 0, -daysAgo))},
+			Status:     conchv1.StandupRunStatus{State: state},
+		}
+	}
+	cases := map[string]struct {
+		runs               []conchv1.StandupRun
+		successful, failed int
+		want               []string
+	}{
+		"within the limits: nothing": {
+			runs:       []conchv1.StandupRun{run("d1", 1, conchv1.RunCompleted), run("d2", 2, conchv1.RunCancelled)},
+			successful: 3, failed: 1,
+		},
+		"completed beyond the limit: the oldest go, oldest first, whatever the list's order": {
+			runs: []conchv1.StandupRun{
+				run("d2", 2, conchv1.RunCompleted), run("d5", 5, conchv1.RunCompleted), run("d1", 1, conchv1.RunCompleted),
+				run("d4", 4, conchv1.RunCompleted), run("d3", 3, conchv1.RunCompleted),
+			},
+			successful: 2, failed: 1, want: []string{"d5", "d4", "d3"},
+		},
+		"cancelled and completed counted apart": {
+			runs: []conchv1.StandupRun{
+				run("d1", 1, conchv1.RunCancelled), run("d2", 2, conchv1.RunCompleted), run("d3", 3, conchv1.RunCancelled),
+				run("d4", 4, conchv1.RunCompleted),
+			},
+			successful: 2, failed: 1, want: []string{"d3"},
+		},
+		"a run collecting answers is never pruned, nor one not started": {
+			runs:       []conchv1.StandupRun{run("now", 0, conchv1.RunCollecting), run("new", 0, ""), run("d1", 1, conchv1.RunCompleted)},
+			successful: 0, failed: 0, want: []string{"d1"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, runsToPrune(tc.runs, tc.successful, tc.failed)); diff != "" {
+				t.Errorf("pruned (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestHistoryLimits(t *testing.T) {
+	st := &conchv1.Standup{}
+	if s, f := historyLimits(st); s != 10 || f != 3 {
+		t.Errorf("defaults %d, %d; want 10, 3", s, f)
+	}
+	one, zero := int32(1), int32(0)
+	st.Spec.SuccessfulRunsHistoryLimit, st.Spec.FailedRunsHistoryLimit = &one, &zero
+	if s, f := historyLimits(st); s != 1 || f != 0 {
+		t.Errorf("set %d, %d; want 1, 0", s, f)
+	}
+}
+
+// TestLegacyRun: the run an earlier version kept in status.currentRun becomes a StandupRun with the same ID (so the
+// Answer buttons already sent still find it), answers, reminders and all.
+func TestLegacyRun(t *testing.T) {
+	at := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)
+	answered := metav1.NewTime(at.Add(5 * time.Minute))
+	legacy := &conchv1.StandupLegacyRun{
+		ID: "20261123T140000Z", Trigger: conchv1.TriggerSchedule, ScheduledTime: metav1.NewTime(at),
+		StartTime: metav1.NewTime(at.Add(time.Second)), Deadline: metav1.NewTime(at.Add(time.Hour)),
+		RemindAt: ptrMeta(at.Add(20 * time.Minute)), Reminded: true, Questions: []string{"Q1", "Q2"},
+		Participants: []conchv1.StandupParticipant{
+			{User: "UALICE", Prompted: true, AnsweredAt: &answered, Answers: []string{"a1", "a2"}},
+			{User: "UBOB", Prompted: true, Reminded: true},
+		},
+		Away: []string{"UCAROL"},
+	}
+	st := &conchv1.Standup{ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: "web", UID: "uid-1"}}
+	st.Status.CurrentRun = legacy
+	run := legacyRun(st, at.Add(10*time.Minute))
+
+	want := conchv1.StandupRunSpec{
+		StandupName: "team", ID: legacy.ID, Trigger: conchv1.TriggerSchedule, ScheduledTime: legacy.ScheduledTime,
+		Deadline: legacy.Deadline, RemindAt: legacy.RemindAt, Questions: []string{"Q1", "Q2"},
+	}
+	if diff := cmp.Diff(want, run.Spec); diff != "" {
+		t.Errorf("spec (-want +got):\n%s", diff)
+	}
+	if run.Name != "team-20261123-140000z" || run.Namespace != "web" || run.OwnerReferences[0].UID != "uid-1" {
+		t.Errorf("object %s/%s owned by %+v", run.Namespace, run.Name, run.OwnerReferences)
+	}
+	if diff := cmp.Diff(legacy.Participants, run.Status.Participants); diff != "" {
+		t.Errorf("participants (-want +got):\n%s", diff)
+	}
+	if run.Status.State != conchv1.RunCollecting || !run.Status.Reminded || run.Status.Progress != "1/2" ||
+		!run.Status.StartTime.Equal(&legacy.StartTime) || len(run.Status.Away) != 1 {
+		t.Errorf("status %+v", run.Status)
+	}
+}
+
+// TestPersonalTimes: with timing Participant, each person's prompt, reminder and window follow their own clock, and
+// the summary comes when the last window closes, or at summaryTime on the team's clock (closing later windows, and
+// leaving unasked anyone whose morning comes after it).
+func TestPersonalTimes(t *testing.T) {
+	load := func(name string) *time.Location { loc, _ := time.LoadLocation(name); return loc }
+	zoneOf := map[string]*time.Location{
+		"ULA": load("America/Los_Angeles"), "UKOLKATA": load("Asia/Kolkata"), "UAUCKLAND": load("Pacific/Auckland"),
+	}
+	w := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC) // Monday 09:00 on every clock; Los Angeles is on PST (UTC−8)
+	utc := func(s string) time.Time { tt, _ := time.Parse("2006-01-02 15:04", s); return tt }
+	start := utc("2026-11-01 20:00") // Auckland's 09:00
+	type person struct {
+		prompt, remind, deadline string
+		prompted                 bool
+	}
+	cases := map[string]struct {
+		summaryTime string
+		now         time.Time
+		want        map[string]person
+		runDeadline string
+	}{
+		"the summary when Los Angeles' window closes": {
+			now: start,
+			want: map[string]person{
+				"UAUCKLAND": {"2026-11-01 20:00", "2026-11-01 20:20", "2026-11-01 21:00", true},
+				"UKOLKATA":  {"2026-11-02 03:30", "2026-11-02 03:50", "2026-11-02 04:30", false},
+				"ULA":       {"2026-11-02 17:00", "2026-11-02 17:20", "2026-11-02 18:00", false},
+			},
+			runDeadline: "2026-11-02 18:00",
+		},
+		"the manager back late, after Kolkata's 09:00: Kolkata is asked at once, with no reminder in the past": {
+			now: utc("2026-11-02 04:00"),
+			want: map[string]person{
+				"UAUCKLAND": {"2026-11-01 20:00", "", "2026-11-01 21:00", false},
+				"UKOLKATA":  {"2026-11-02 03:30", "", "2026-11-02 04:30", true},
+				"ULA":       {"2026-11-02 17:00", "2026-11-02 17:20", "2026-11-02 18:00", false},
+			},
+			runDeadline: "2026-11-02 18:00",
+		},
+		"summaryTime 12:00 in Paris: Los Angeles' window would open after it": {
+			summaryTime: "12:00", now: start,
+			want: map[string]person{
+				"UAUCKLAND": {"2026-11-01 20:00", "2026-11-01 20:20", "2026-11-01 21:00", true},
+				"UKOLKATA":  {"2026-11-02 03:30", "2026-11-02 03:50", "2026-11-02 04:30", false},
+				"ULA":       {"2026-11-02 17:00", "", "2026-11-02 11:00", false},
+			},
+			runDeadline: "2026-11-02 11:00",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			st := &conchv1.Standup{Spec: conchv1.StandupSpec{
+				TimeZone: "Europe/Paris", Questions: []string{"Q"}, Timing: conchv1.TimingParticipant, SummaryTime: tc.summaryTime,
+				CollectFor: &metav1.Duration{Duration: time.Hour}, RemindAfter: &metav1.Duration{Duration: 20 * time.Minute},
+			}}
+			st.Name = "team"
+			run, _ := newRun(st, start, tc.now, conchv1.TriggerSchedule, []string{"ULA", "UKOLKATA", "UAUCKLAND"}, "2026-11-02")
+			personalTimes(st, run, w, tc.now, zoneOf)
+			f := func(tm *metav1.Time) string {
+				if tm == nil {
+					return ""
+				}
+				return tm.UTC().Format("2006-01-02 15:04")
+			}
+			got := map[string]person{}
+			for _, p := range run.Status.Participants {
+				got[p.User] = person{f(p.PromptAt), f(p.RemindAt), f(p.Deadline), p.Prompted}
+				if p.TimeZone != zoneOf[p.User].String() {
+					t.Errorf("%s's zone %q", p.User, p.TimeZone)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(person{})); diff != "" {
+				t.Errorf("personal times (-want +got):\n%s", diff)
+			}
+			if d := f(&run.Spec.Deadline); d != tc.runDeadline || run.Spec.RemindAt != nil {
+				t.Errorf("run deadline %s (want %s), run reminder %v (want none)", d, tc.runDeadline, run.Spec.RemindAt)
 			}
 		})
 	}

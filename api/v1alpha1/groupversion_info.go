@@ -30,6 +30,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&Resource{}, &ResourceList{},
 		&Reservation{}, &ReservationList{},
 		&Standup{}, &StandupList{},
+		&StandupRun{}, &StandupRunList{},
 		&EventSink{}, &EventSinkList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)

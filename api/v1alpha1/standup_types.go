@@ -33,6 +33,7 @@ const (
 	ReasonSuspended       = "Suspended"
 	ReasonInvalidSchedule = "InvalidSchedule"
 	ReasonInvalidTimeZone = "InvalidTimeZone"
+	ReasonInvalidLinks    = "InvalidLinks"
 	ReasonSlackDisabled   = "SlackDisabled"
 	ReasonCollecting      = "Collecting"
 	ReasonIdle            = "Idle"
@@ -49,6 +50,8 @@ const (
 	StandupReasonNobodyToAsk = "NobodyToAsk"
 	StandupReasonCancelled   = "Cancelled"
 	StandupReasonCompleted   = "Completed"
+	// StandupReasonRunDeleted: the StandupRun of a run collecting answers was deleted.
+	StandupReasonRunDeleted = "RunDeleted"
 )
 
 // AnnotationRunRequested asks for a run now, outside the schedule: set it to a new value (a time, a request ID)
@@ -81,8 +84,9 @@ const (
 	TriggerManual RunTrigger = "Manual"
 )
 
-// StandupRunID is status.currentRun.id of the run scheduled at scheduled: that time in UTC, with an "m" for a
-// manual run. Slack buttons and modals name a run by it, so a history entry can be matched to the run it was.
+// StandupRunID is the ID of the run scheduled at scheduled: that time in UTC, with an "m" for a manual run. Slack
+// buttons and modals name a run by it (with its Standup), and its StandupRun object is named from it
+// (StandupRunName), so a history entry can be matched to the run it was.
 func StandupRunID(scheduled time.Time, trigger RunTrigger) string {
 	id := scheduled.UTC().Format("20060102T150405Z")
 	if trigger == TriggerManual {
@@ -158,6 +162,9 @@ type StandupCharts struct {
 // +kubebuilder:validation:XValidation:rule="(has(self.participants) && size(self.participants) > 0) || has(self.userGroup)",message="set participants (Slack user IDs), userGroup (a Slack user group ID), or both"
 // +kubebuilder:validation:XValidation:rule="!has(self.remindAfter) || duration(self.remindAfter) < (has(self.collectFor) ? duration(self.collectFor) : duration('1h'))",message="remindAfter must be shorter than collectFor: the reminder goes out while answers are still collected"
 // +kubebuilder:validation:XValidation:rule="!has(self.charts) || self.channel.matches('^[CG][A-Z0-9]+$')",message="charts need channel to be a channel ID such as C0123ABC: Slack shares files by channel ID only"
+// +kubebuilder:validation:XValidation:rule="!has(self.blockerQuestion) || self.blockerQuestion < size(self.questions)",message="blockerQuestion is the index of one of the questions: 0 for the first"
+// +kubebuilder:validation:XValidation:rule="!has(self.summaryTime) || (has(self.timing) && self.timing == 'Participant')",message="summaryTime is for timing Participant; with timing Team the summary is posted collectFor after the schedule's time"
+// +kubebuilder:validation:XValidation:rule="!has(self.escalateAfter) || (has(self.blockerQuestion) && has(self.escalation))",message="escalateAfter needs blockerQuestion (which question asks about blockers) and escalation (where they go)"
 type StandupSpec struct {
 	// channel is the Slack channel where the summary is posted: an ID such as C0123ABC (recommended; names
 	// change) or a name.
@@ -252,6 +259,171 @@ type StandupSpec struct {
 	// are recorded as skipped (RunSkipped, reason Suspended) and are not caught up on resume.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// Runs as objects, blockers, time zones and digests (issue 16). These fields are kept together, apart from the
+	// ones above, so that other additions to the spec merge cleanly.
+
+	// successfulRunsHistoryLimit is how many completed StandupRuns are kept; older ones are deleted. Defaults to 10.
+	// Blocker streaks do not depend on it (the Standup's status keeps them); the weekly digest reads the runs kept.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	SuccessfulRunsHistoryLimit *int32 `json:"successfulRunsHistoryLimit,omitempty"`
+
+	// failedRunsHistoryLimit is how many cancelled StandupRuns are kept. Defaults to 3.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	FailedRunsHistoryLimit *int32 `json:"failedRunsHistoryLimit,omitempty"`
+
+	// timing says whose clock the schedule is read on: Team (everyone is asked at the schedule's time in
+	// timeZone) or Participant (each person at the schedule's wall-clock time in their own Slack time zone, read
+	// from Slack when each run starts, with collectFor and remindAfter counted from their own prompt). With
+	// Participant, a run starts when its time comes for the first person and its summary is posted when the last
+	// person's window closes, or at summaryTime. Defaults to Team.
+	// +optional
+	Timing StandupTiming `json:"timing,omitempty"`
+
+	// summaryTime is, with timing Participant, when the summary is posted: HH:MM on the team's clock (timeZone),
+	// on the run's date (the next day's if that comes before the run starts). Windows still open then close.
+	// Unset: when the last person's window closes.
+	// +optional
+	// +kubebuilder:validation:MinLength=5
+	// +kubebuilder:validation:MaxLength=5
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([01][0-9]|2[0-3]):[0-5][0-9]$')",message="summaryTime must be a time of day written HH:MM, such as 17:00"
+	SummaryTime string `json:"summaryTime,omitempty"`
+
+	// blockerQuestion is the index (0 for the first) of the question that asks what blocks people. Its answers
+	// are highlighted in the summary unless they say there is nothing ("none", "no", "-"), and a blocker reported
+	// run after run is counted and, with escalateAfter, escalated.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4
+	BlockerQuestion *int32 `json:"blockerQuestion,omitempty"`
+
+	// escalateAfter is how many runs in a row someone must report a blocker before it is escalated (posted to
+	// escalation.channel, DM'd to escalation.users), once per streak. Runs they skip, or are away for, neither
+	// count nor end the streak. Needs blockerQuestion and escalation.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	EscalateAfter int32 `json:"escalateAfter,omitempty"`
+
+	// escalation says where escalated blockers go.
+	// +optional
+	Escalation *StandupEscalation `json:"escalation,omitempty"`
+
+	// digest posts a digest of the runs (participation per person, runs skipped, blockers opened and closed,
+	// the Resources each person held most) on a schedule of its own.
+	// +optional
+	Digest *StandupDigest `json:"digest,omitempty"`
+
+	// links turn issue keys and pull requests mentioned in answers into links in the summary, such as
+	// JIRA-123 → https://jira.example.com/browse/JIRA-123. At most 10.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	Links []StandupLink `json:"links,omitempty"`
+}
+
+// StandupTiming says whose clock a Standup's schedule is read on.
+// +kubebuilder:validation:Enum=Team;Participant
+type StandupTiming string
+
+const (
+	// TimingTeam asks everyone at the schedule's time in the Standup's timeZone.
+	TimingTeam StandupTiming = "Team"
+	// TimingParticipant asks each person at the schedule's wall-clock time in their own Slack time zone.
+	TimingParticipant StandupTiming = "Participant"
+)
+
+// StandupDigest is when and where the digest is posted.
+type StandupDigest struct {
+	// schedule is when the digest is posted: a cron expression of five fields read on the Standup's timeZone,
+	// such as "0 16 * * 5" (Fridays at 16:00). Each digest covers the time since the previous one (the first:
+	// the week before).
+	// +required
+	// +kubebuilder:validation:MinLength=9
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9A-Za-z*?,/-]+( +[0-9A-Za-z*?,/-]+){4}$')",message="digest.schedule must be a cron expression of five fields (minute hour day-of-month month day-of-week) such as \"0 16 * * 5\""
+	Schedule string `json:"schedule,omitempty"`
+
+	// channel is where the digest is posted; defaults to the Standup's channel.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=80
+	// +kubebuilder:validation:XValidation:rule="self.matches('^#?[A-Za-z0-9][A-Za-z0-9._-]*$')",message="digest.channel must be a Slack channel ID such as C0123ABC, or a channel name without spaces"
+	Channel string `json:"channel,omitempty"`
+}
+
+// StandupEscalation is where escalated blockers go: a channel, people, or both.
+// +kubebuilder:validation:XValidation:rule="has(self.channel) || (has(self.users) && size(self.users) > 0)",message="escalation needs a channel, users, or both"
+type StandupEscalation struct {
+	// channel is a Slack channel (an ID such as C0123ABC, or a name) where escalated blockers are posted.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=80
+	// +kubebuilder:validation:XValidation:rule="self.matches('^#?[A-Za-z0-9][A-Za-z0-9._-]*$')",message="escalation.channel must be a Slack channel ID such as C0123ABC, or a channel name without spaces"
+	Channel string `json:"channel,omitempty"`
+
+	// users are Slack user IDs who get each escalated blocker in a DM.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:items:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.all(u, u.matches('^[UW][A-Z0-9]+$'))",message="escalation.users must be Slack user IDs such as U0123ABC"
+	Users []string `json:"users,omitempty"`
+}
+
+// StandupLink turns what a regular expression matches in an answer into a link.
+type StandupLink struct {
+	// pattern is a regular expression (Go RE2 syntax: no backtracking, so no pattern can be slow) such as
+	// `\b[A-Z][A-Z0-9]+-[0-9]+\b` for issue keys or `\b([\w.-]+)/([\w.-]+)#([0-9]+)\b` for pull requests.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=200
+	Pattern string `json:"pattern,omitempty"`
+
+	// url is the link's address: an http(s) URL template where $0 is the whole match and $1, $2, … (or ${1}) its
+	// groups, each URL-escaped: https://jira.example.com/browse/$0, https://github.com/$1/$2/pull/$3.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=500
+	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^ <>|]+$')",message="links[].url must be an http or https URL template without spaces, <, > or |"
+	URL string `json:"url,omitempty"`
+}
+
+// StandupBlocker is someone's blocker streak: the runs in a row in which they reported a blocker.
+type StandupBlocker struct {
+	// user is the person's Slack user ID.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	User string `json:"user,omitempty"`
+
+	// since is the scheduled time of the first run of the streak.
+	// +required
+	Since metav1.Time `json:"since"`
+
+	// runs is how many runs in a row reported a blocker.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	Runs int32 `json:"runs,omitempty"`
+
+	// lastRun is the ID of the latest run that counted.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	LastRun string `json:"lastRun,omitempty"`
+
+	// text is the latest blocker answer, shortened.
+	// +optional
+	// +kubebuilder:validation:MaxLength=300
+	Text string `json:"text,omitempty"`
+
+	// escalated is true once this streak was recorded for escalation (before it is sent).
+	// +optional
+	Escalated bool `json:"escalated,omitempty"`
 }
 
 // StandupParticipant is one person asked in a run, and their answers.
@@ -274,6 +446,25 @@ type StandupParticipant struct {
 	// +optional
 	AnsweredAt *metav1.Time `json:"answeredAt,omitempty"`
 
+	// timeZone is the person's Slack time zone when the run started (timing Participant).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	TimeZone string `json:"timeZone,omitempty"`
+
+	// promptAt is when the person is asked (timing Participant): the schedule's time on their clock.
+	// +optional
+	PromptAt *metav1.Time `json:"promptAt,omitempty"`
+
+	// remindAt is when the person is reminded if they have not answered (timing Participant).
+	// +optional
+	RemindAt *metav1.Time `json:"remindAt,omitempty"`
+
+	// deadline is when the person's answers stop being collected (timing Participant): collectFor after promptAt,
+	// or the summary's time if sooner.
+	// +optional
+	Deadline *metav1.Time `json:"deadline,omitempty"`
+
 	// answers are the answers to the run's questions, in order.
 	// +optional
 	// +listType=atomic
@@ -282,8 +473,11 @@ type StandupParticipant struct {
 	Answers []string `json:"answers,omitempty"`
 }
 
-// StandupRun is the run collecting answers now.
-type StandupRun struct {
+// StandupLegacyRun is the run collecting answers as Conch kept it before StandupRun objects: in the Standup's
+// status, answers and all. It is superseded by StandupRun objects: it is read only to move a run that was
+// collecting when the manager was upgraded into its StandupRun object; the controller then clears
+// status.currentRun. Nothing writes it any more.
+type StandupLegacyRun struct {
 	// id names the run in Slack buttons and modals: its scheduled time, UTC, to the second.
 	// +required
 	// +kubebuilder:validation:MaxLength=64
@@ -334,6 +528,29 @@ type StandupRun struct {
 	// +kubebuilder:validation:MaxItems=50
 	// +kubebuilder:validation:items:MaxLength=32
 	Away []string `json:"away,omitempty"`
+}
+
+// StandupRunReference points to a StandupRun of the Standup.
+type StandupRunReference struct {
+	// name is the StandupRun's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+
+	// id is the run's ID, as Slack buttons name it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	ID string `json:"id,omitempty"`
+
+	// scheduledTime is when the run was due.
+	// +required
+	ScheduledTime metav1.Time `json:"scheduledTime"`
+
+	// deadline is when the run stops (or stopped) collecting answers.
+	// +required
+	Deadline metav1.Time `json:"deadline"`
 }
 
 // StandupRunRecord is what became of a past run.
@@ -393,16 +610,58 @@ type StandupStatus struct {
 	// +optional
 	NextRunTime *metav1.Time `json:"nextRunTime,omitempty"`
 
-	// currentRun is the run collecting answers now, with the answers so far.
+	// activeRun points to the StandupRun collecting answers now.
 	// +optional
-	CurrentRun *StandupRun `json:"currentRun,omitempty"`
+	ActiveRun *StandupRunReference `json:"activeRun,omitempty"`
+
+	// lastRun points to the latest StandupRun that ended (completed or cancelled). Its answers can still be edited
+	// until the next run ends; an edit updates the posted summary.
+	// +optional
+	LastRun *StandupRunReference `json:"lastRun,omitempty"`
+
+	// currentRun is the run collecting answers as an earlier version of Conch kept it, in the Standup's status.
+	// The controller moves it into a StandupRun object (and clears it) when it first sees it: superseded by
+	// activeRun, it is read only on upgrade.
+	// +optional
+	CurrentRun *StandupLegacyRun `json:"currentRun,omitempty"`
 
 	// history lists past runs, newest first: the last 20 runs that completed, were cancelled, skipped or missed,
-	// with participation counts. Answers are not kept once the summary is posted.
+	// with participation counts. The answers are in the StandupRun objects, kept as spec.successfulRunsHistoryLimit
+	// and spec.failedRunsHistoryLimit say; runs that never started have no object and only this entry.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=20
 	History []StandupRunRecord `json:"history,omitempty"`
+
+	// participantTimeZones are the distinct Slack time zones of the people, as last read (timing Participant):
+	// the next run starts when its time comes in the first of them.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=64
+	ParticipantTimeZones []string `json:"participantTimeZones,omitempty"`
+
+	// lastDigestTime is the scheduled time of the latest digest, recorded before it is posted (so that a restart
+	// never posts it twice); the next digest covers the time since.
+	// +optional
+	LastDigestTime *metav1.Time `json:"lastDigestTime,omitempty"`
+
+	// nextDigestTime is when the next digest is due.
+	// +optional
+	NextDigestTime *metav1.Time `json:"nextDigestTime,omitempty"`
+
+	// blockers are the open blocker streaks, one per person, updated when a run completes.
+	// +optional
+	// +listType=map
+	// +listMapKey=user
+	// +kubebuilder:validation:MaxItems=50
+	Blockers []StandupBlocker `json:"blockers,omitempty"`
+
+	// blockersClosed counts the streaks that ended (someone answered that nothing blocks them any more), for the
+	// weekly digest.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	BlockersClosed int32 `json:"blockersClosed,omitempty"`
 
 	// lastRunRequest is the value of the conch.dev/run-requested-at annotation last acted on (or its hash, for a
 	// long value).
@@ -426,7 +685,8 @@ type StandupStatus struct {
 // +kubebuilder:printcolumn:name="Time Zone",type=string,JSONPath=`.spec.timeZone`,priority=1
 // +kubebuilder:printcolumn:name="Suspend",type=boolean,JSONPath=`.spec.suspend`
 // +kubebuilder:printcolumn:name="Next",type=string,JSONPath=`.status.nextRunTime`
-// +kubebuilder:printcolumn:name="Collecting Until",type=string,JSONPath=`.status.currentRun.deadline`
+// +kubebuilder:printcolumn:name="Collecting Until",type=string,JSONPath=`.status.activeRun.deadline`
+// +kubebuilder:printcolumn:name="Last Run",type=string,JSONPath=`.status.lastRun.name`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Standup struct {

@@ -33,6 +33,11 @@ type Input struct {
 	Suspend bool
 	// Busy is true while a run collects answers: a run that comes due meanwhile does not start.
 	Busy bool
+	// Zones are the time zones of the people asked, when each is asked on their own wall clock (timing
+	// Participant): a run then starts when its wall-clock time comes in the first of them, collects until
+	// CollectFor after it comes in the last, and its date (for SkipDates) is its wall-clock date. Empty: the
+	// schedule's zone only.
+	Zones []*time.Location
 }
 
 // Skip is a scheduled run that did not start, or several alike in a row.
@@ -68,11 +73,11 @@ const maxWalk = 100_000
 // late if their collection window is still open, the latest of them only; the others are Missed. Nothing starts
 // before its time: the cursor is reached only when Now is at or after it.
 func Decide(in Input) Plan {
-	s, now := in.Schedule, in.Now
+	s, now := timetable{s: in.Schedule, zones: in.Zones}, in.Now
 	if in.Cursor.IsZero() || now.Before(in.Cursor) {
 		// Nothing is due. Computing the cursor from now (rather than keeping the old one) follows schedule edits;
 		// with the schedule unchanged it gives the same time, since no run lies between.
-		return Plan{Next: s.Next(now)}
+		return Plan{Next: s.next(now)}
 	}
 	skip := make(map[Date]bool, len(in.SkipDates))
 	for _, d := range in.SkipDates {
@@ -87,22 +92,22 @@ func Decide(in Input) Plan {
 		p.Skipped = append(p.Skipped, Skip{Time: t, Reason: reason, Count: count})
 	}
 
-	windowOpen := func(t time.Time) bool { return now.Before(t.Add(in.CollectFor)) }
+	windowOpen := func(t time.Time) bool { return now.Before(s.windowEnd(t, in.CollectFor)) }
 	t := in.Cursor
 	for n := 0; !t.IsZero() && !t.After(now); n++ {
-		next := s.Next(t)
+		next := s.next(t)
 		if n == maxWalk {
 			// Too many to look at: count the rest as missed, up to the collection window.
-			rest := s.Next(now.Add(-in.CollectFor))
+			rest := s.next(now.Add(-in.CollectFor))
 			add(t, ReasonMissed, 1)
-			t, next = rest, s.Next(rest)
+			t, next = rest, s.next(rest)
 			if t.IsZero() || t.After(now) {
 				break
 			}
 		}
 		latest := next.IsZero() || next.After(now)
 		switch {
-		case skip[DateOf(t, s.loc)]:
+		case skip[WallDate(s.occurrence(t))]:
 			add(t, ReasonHoliday, 1)
 		case in.Suspend:
 			add(t, ReasonSuspended, 1)
@@ -115,6 +120,6 @@ func Decide(in Input) Plan {
 		}
 		t = next
 	}
-	p.Next = s.Next(now)
+	p.Next = s.next(now)
 	return p
 }

@@ -29,7 +29,8 @@ import (
 // +kubebuilder:rbac:groups=conch.dev,resources=reservations,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=conch.dev,resources=resources,verbs=get;list;watch
 // +kubebuilder:rbac:groups=conch.dev,resources=standups,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=conch.dev,resources=standups/status,verbs=patch
+// +kubebuilder:rbac:groups=conch.dev,resources=standupruns,verbs=get;list;watch
+// +kubebuilder:rbac:groups=conch.dev,resources=standupruns/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Bot is the socket-mode connection to Slack and what answers it: it acks every envelope at once and handles

@@ -205,15 +205,17 @@ func summaryOf(answers map[string][]string, envs standup.Environments) []Message
 	}
 	at := metav1.NewTime(grantedAt)
 	run := &conchv1.StandupRun{
-		ID: "20261123T090000Z", ScheduledTime: at, Deadline: metav1.NewTime(grantedAt.Add(time.Hour)),
-		Questions: st.Spec.Questions, Away: []string{"UDAVE"},
+		Spec: conchv1.StandupRunSpec{
+			ID: "20261123T090000Z", ScheduledTime: at, Deadline: metav1.NewTime(grantedAt.Add(time.Hour)), Questions: st.Spec.Questions,
+		},
+		Status: conchv1.StandupRunStatus{Away: []string{"UDAVE"}},
 	}
 	for _, u := range []string{"UALICE", "UBOB", "UCAROL"} {
 		p := conchv1.StandupParticipant{User: u, Prompted: true}
 		if a, ok := answers[u]; ok {
 			p.AnsweredAt, p.Answers = &at, a
 		}
-		run.Participants = append(run.Participants, p)
+		run.Status.Participants = append(run.Status.Participants, p)
 	}
 	return StandupSummary(st, run, envs)
 }
@@ -272,9 +274,12 @@ func TestMrkdwnEscaping(t *testing.T) {
 		"StandupSummary: questions": {
 			text: func() []Message {
 				st := &conchv1.Standup{ObjectMeta: metav1.ObjectMeta{Name: "team"}}
-				run := &conchv1.StandupRun{Questions: []string{hostile}, Participants: []conchv1.StandupParticipant{
-					{User: "UALICE", AnsweredAt: &metav1.Time{Time: grantedAt}, Answers: []string{"ok"}},
-				}}
+				run := &conchv1.StandupRun{
+					Spec: conchv1.StandupRunSpec{Questions: []string{hostile}},
+					Status: conchv1.StandupRunStatus{Participants: []conchv1.StandupParticipant{
+						{User: "UALICE", AnsweredAt: &metav1.Time{Time: grantedAt}, Answers: []string{"ok"}},
+					}},
+				}
 				return StandupSummary(st, run, standup.Environments{})
 			}(),
 			formatting: literal,

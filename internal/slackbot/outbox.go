@@ -34,6 +34,10 @@ type outMsg struct {
 	// do, when set, is sent instead of msg: work that posts in the channel itself (a stand-up's charts), retried
 	// as a post is.
 	do func(ctx context.Context) error
+	// ts, when set, is the timestamp of a message in channel to update (chat.update) instead of posting.
+	ts string
+	// posted, when set, is told where the message went once Slack took it.
+	posted func(channel, ts string)
 }
 
 const (
@@ -106,8 +110,15 @@ func (o *outbox) post(ctx context.Context, m outMsg) error {
 			return err
 		}
 	}
-	_, _, err := o.api().PostMessageContext(ctx, channel,
-		slack.MsgOptionText(m.msg.Text, false), slack.MsgOptionBlocks(m.msg.Blocks...))
+	opts := []slack.MsgOption{slack.MsgOptionText(m.msg.Text, false), slack.MsgOptionBlocks(m.msg.Blocks...)}
+	if m.ts != "" {
+		_, _, _, err := o.api().UpdateMessageContext(ctx, channel, m.ts, opts...)
+		return err
+	}
+	ch, ts, err := o.api().PostMessageContext(ctx, channel, opts...)
+	if err == nil && m.posted != nil {
+		m.posted(ch, ts)
+	}
 	return err
 }
 

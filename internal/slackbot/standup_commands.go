@@ -55,18 +55,12 @@ func (b *Bot) listStandups(ctx context.Context, ns string) reply {
 	return ephemeral("%s", text.Truncate(strings.Join(lines, "\n"), 3000, text.MoreLines))
 }
 
-// standupLine summarises a Standup for `/dibs standup`.
+// standupLine summarises a Standup for `/dibs standup`; `kubectl get standupruns` has each run's answers so far.
 func standupLine(st *conchv1.Standup) string {
 	s := fmt.Sprintf("*%s* — `%s` %s, in %s", st.Name, st.Spec.Schedule, st.Spec.TimeZone, channelLink(st.Spec.Channel))
-	switch run := st.Status.CurrentRun; {
+	switch run := st.Status.ActiveRun; {
 	case run != nil:
-		answered := 0
-		for _, p := range run.Participants {
-			if p.AnsweredAt != nil {
-				answered++
-			}
-		}
-		s += fmt.Sprintf(" · collecting until %s, %d of %d answered", When(run.Deadline.Time), answered, len(run.Participants))
+		s += fmt.Sprintf(" · collecting until %s", When(run.Deadline.Time))
 	case st.Spec.Suspend:
 		s += " · suspended"
 	case st.Status.NextRunTime != nil:
@@ -123,13 +117,15 @@ func (b *Bot) pickStandup(ctx context.Context, ns, channel, name string) (*conch
 		len(names), strings.Join(names, "*, *"), b.cfg.Command, names[0])
 }
 
-// isParticipant reports whether user is one of st's people: listed, in its user group, or in its current run.
+// isParticipant reports whether user is one of st's people: listed, in its user group, or in its active run.
 func (b *Bot) isParticipant(ctx context.Context, st *conchv1.Standup, user string) bool {
 	if slices.Contains(st.Spec.Participants, user) {
 		return true
 	}
-	if run := st.Status.CurrentRun; run != nil {
-		if slices.Contains(run.Away, user) || slices.ContainsFunc(run.Participants, func(p conchv1.StandupParticipant) bool { return p.User == user }) {
+	if ref := st.Status.ActiveRun; ref != nil {
+		run := &conchv1.StandupRun{}
+		if b.getFresh(ctx, types.NamespacedName{Namespace: st.Namespace, Name: ref.Name}, run) == nil &&
+			(slices.Contains(run.Status.Away, user) || slices.ContainsFunc(run.Status.Participants, func(p conchv1.StandupParticipant) bool { return p.User == user })) {
 			return true
 		}
 	}
@@ -231,7 +227,7 @@ func (b *Bot) skipCommand(ctx context.Context, st *conchv1.Standup, c chat.Comma
 		return reply{text: fmt.Sprintf("The *%s* stand-up takes place on %s after all.", st.Name, longDate(day)), inChannel: true}
 	}
 	text := fmt.Sprintf("No *%s* stand-up on %s.", st.Name, longDate(day))
-	if run := st.Status.CurrentRun; run != nil && run.Trigger == conchv1.TriggerSchedule && schedule.DateOf(run.ScheduledTime.Time, loc) == day {
+	if run := st.Status.ActiveRun; run != nil && !strings.HasSuffix(run.ID, "m") && schedule.DateOf(run.ScheduledTime.Time, loc) == day {
 		text += " Today's was collecting answers: it is cancelled, and there will be no summary."
 	}
 	return reply{text: text, inChannel: true}
@@ -307,7 +303,7 @@ func (b *Bot) awayCommand(ctx context.Context, cmd slack.SlashCommand, ns string
 // runCommand starts a run now by setting the run-requested-at annotation to a key of this request (a redelivered
 // command asks for the same run), then waits briefly for the controller to say what it did.
 func (b *Bot) runCommand(ctx context.Context, cmd slack.SlashCommand, st *conchv1.Standup) reply {
-	if run := st.Status.CurrentRun; run != nil {
+	if run := st.Status.ActiveRun; run != nil {
 		return ephemeral("The *%s* stand-up is already collecting answers, until %s.", st.Name, When(run.Deadline.Time))
 	}
 	key := requestKey(cmd.TeamID, cmd.UserID, cmd.TriggerID, cmd.Text)
@@ -335,15 +331,19 @@ func (b *Bot) runCommand(ctx context.Context, cmd slack.SlashCommand, st *conchv
 	switch {
 	case got == nil:
 		return ephemeral("Asked the *%s* stand-up to start; its people get a DM shortly.", st.Name)
-	case got.Status.CurrentRun == nil:
+	case got.Status.ActiveRun == nil:
 		return ephemeral("The *%s* stand-up did not start: %s", st.Name, skippedMessage(got))
 	}
-	run := got.Status.CurrentRun
-	text := fmt.Sprintf("<@%s> started the *%s* stand-up: %d %s asked", cmd.UserID, st.Name, len(run.Participants), plural(len(run.Participants), "person", "people"))
-	if len(run.Away) > 0 {
-		text += fmt.Sprintf(" (%d away)", len(run.Away))
+	run := &conchv1.StandupRun{}
+	if err := b.getFresh(ctx, types.NamespacedName{Namespace: st.Namespace, Name: got.Status.ActiveRun.Name}, run); err != nil {
+		return ephemeral("Started the *%s* stand-up; its people get a DM shortly.", st.Name)
 	}
-	text += fmt.Sprintf("; answers until %s, then the summary goes to %s.", When(run.Deadline.Time), channelLink(st.Spec.Channel))
+	n := len(run.Status.Participants)
+	text := fmt.Sprintf("<@%s> started the *%s* stand-up: %d %s asked", cmd.UserID, st.Name, n, plural(n, "person", "people"))
+	if len(run.Status.Away) > 0 {
+		text += fmt.Sprintf(" (%d away)", len(run.Status.Away))
+	}
+	text += fmt.Sprintf("; answers until %s, then the summary goes to %s.", When(run.Spec.Deadline.Time), channelLink(st.Spec.Channel))
 	return reply{text: text, inChannel: true}
 }
 

@@ -23,12 +23,23 @@ type Messenger interface {
 	// the group cannot be read at all (it does not exist, a scope is missing): the run goes ahead without it.
 	// Other errors are retried.
 	UserGroupMembers(ctx context.Context, group string) ([]string, error)
+	// UserTimeZone returns a user's IANA time zone as Slack knows it (users.info tz).
+	UserTimeZone(ctx context.Context, user string) (string, error)
 	// Prompt asks user the run's questions: a DM with a button that opens them.
 	Prompt(st *conchv1.Standup, run *conchv1.StandupRun, user string)
 	// Remind reminds user, who has not answered, that the run closes soon.
 	Remind(st *conchv1.Standup, run *conchv1.StandupRun, user string)
-	// Summary posts the answers of a finished run in the Standup's channel, with what each person holds.
+	// Summary posts the answers of a finished run in the Standup's channel, with what each person holds, and
+	// records in the run's status.summary where it posted them (so that edits can update them in place).
 	Summary(st *conchv1.Standup, run *conchv1.StandupRun, envs Environments)
+	// UpdateSummary rewrites the posted summary of a run (status.summary) after an answer was edited.
+	UpdateSummary(st *conchv1.Standup, run *conchv1.StandupRun, envs Environments)
+	// Escalate posts blockers reported escalateAfter runs in a row to the Standup's escalation channel and DMs
+	// them to its escalation users.
+	Escalate(st *conchv1.Standup, blockers []conchv1.StandupBlocker)
+	// Digest posts a digest in the Standup's digest channel. (This is where a participation chart, drawn from
+	// the digest's People, would be rendered and uploaded with it when charts are enabled.)
+	Digest(st *conchv1.Standup, d Digest)
 	// Cancelled says in the Standup's channel that a run was cancelled (its date was skipped while it ran).
 	Cancelled(st *conchv1.Standup, run *conchv1.StandupRun)
 }

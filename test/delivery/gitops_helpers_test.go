@@ -165,7 +165,7 @@ metadata:
   namespace: argocd
 data:
 `)
-	for _, kind := range []string{"Reservation", "Resource", "Standup"} {
+	for _, kind := range []string{"Reservation", "Resource", "Standup", "StandupRun"} {
 		script, err := os.ReadFile(filepath.Join(root, "docs", "argocd", "conch.dev", kind, "health.lua"))
 		if err != nil {
 			t.Fatal(err)

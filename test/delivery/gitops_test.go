@@ -364,3 +364,63 @@ func TestGitOpsDocs(t *testing.T) {
 		}
 	}
 }
+
+// TestStandupRunHealth: what kstatus and Argo CD's health script make of a StandupRun collecting answers, ended,
+// and not started yet. The manager of this package has no Slack, so it makes no runs: the objects carry the
+// conditions the Standup controller writes (test/standup checks kstatus on runs it made).
+func TestStandupRunHealth(t *testing.T) {
+	t.Parallel()
+	run := func(conds ...map[string]any) *unstructured.Unstructured {
+		obj := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "conch.dev/v1alpha1", "kind": "StandupRun",
+			"metadata": map[string]any{"name": "team-20261123-080000z", "namespace": "x", "generation": int64(1)},
+			"spec":     map[string]any{"standupName": "team", "id": "20261123T080000Z"},
+		}}
+		if len(conds) > 0 {
+			list := make([]any, 0, len(conds))
+			for _, c := range conds {
+				list = append(list, c)
+			}
+			obj.Object["status"] = map[string]any{"observedGeneration": int64(1), "conditions": list}
+		}
+		return obj
+	}
+	cond := func(typ, st, reason, msg string) map[string]any {
+		return map[string]any{"type": typ, "status": st, "reason": reason, "message": msg, "lastTransitionTime": "2026-11-23T08:00:00Z"}
+	}
+	cases := map[string]struct {
+		obj     *unstructured.Unstructured
+		kstatus status.Status
+		argo    string
+	}{
+		"collecting": {
+			obj: run(cond("Ready", "False", "Collecting", "Collecting answers until 2026-11-23T09:00:00Z: 1 of 3 answered"),
+				cond("Reconciling", "True", "Collecting", "Collecting answers until 2026-11-23T09:00:00Z: 1 of 3 answered")),
+			kstatus: status.InProgressStatus, argo: "Progressing",
+		},
+		"completed": {
+			obj:     run(cond("Ready", "True", "Completed", "Summary posted: 3 of 3 answered"), cond("Reconciling", "False", "Completed", "Summary posted: 3 of 3 answered")),
+			kstatus: status.CurrentStatus, argo: "Healthy",
+		},
+		"cancelled": {
+			obj: run(cond("Ready", "True", "Cancelled", "Cancelled: its date was added to skipDates while it ran"),
+				cond("Reconciling", "False", "Cancelled", "Cancelled: its date was added to skipDates while it ran")),
+			kstatus: status.CurrentStatus, argo: "Healthy",
+		},
+		"no status yet": {obj: run(), kstatus: status.CurrentStatus, argo: "Progressing"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			res, err := status.Compute(tc.obj)
+			if err != nil {
+				t.Fatalf("kstatus: %v", err)
+			}
+			if res.Status != tc.kstatus {
+				t.Errorf("kstatus = %s (%s), want %s", res.Status, res.Message, tc.kstatus)
+			}
+			if health, msg := argoHealth(t, tc.obj); health != tc.argo || msg == "" {
+				t.Errorf("Argo CD health = %s (%q), want %s with a message", health, msg, tc.argo)
+			}
+		})
+	}
+}

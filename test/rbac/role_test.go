@@ -38,9 +38,12 @@ const listFallback = "informers LIST when the API server does not stream the ini
 // rare lists what a role bound to the manager grants for a path this test does not take, each with the reason it
 // is granted anyway. An entry no role grants any more fails the test, so that the list only holds what it says.
 var rare = map[call]string{
-	{verb: "list", group: "conch.dev", resource: "reservations"}:  listFallback,
-	{verb: "list", group: "conch.dev", resource: "resources"}:     listFallback,
-	{verb: "list", group: "conch.dev", resource: "standups"}:      listFallback,
+	{verb: "list", group: "conch.dev", resource: "reservations"}: listFallback,
+	{verb: "list", group: "conch.dev", resource: "resources"}:    listFallback,
+	{verb: "list", group: "conch.dev", resource: "standups"}:     listFallback,
+	{verb: "list", group: "conch.dev", resource: "standupruns"}:  listFallback,
+	{verb: "delete", group: "conch.dev", resource: "standupruns"}: "a Standup deletes its ended StandupRuns beyond its " +
+		"history limits, which this path does not reach (test/standup's TestRunHistoryPrunedAtTheLimit does)",
 	{verb: "list", resource: "secrets"}:                           listFallback,
 	{verb: "list", group: "conch.dev", resource: "eventsinks"}:    listFallback,
 	{verb: "list", resource: "pods"}:                              listFallback,
@@ -418,7 +421,8 @@ func (h *harness) adminReleaseWarningAndExpiry() {
 }
 
 // standupRunWithAnswers: Alice asks for a stand-up run from Slack (the Standup's annotation), the prompts go out,
-// she answers in the modal (the run's status), skips a day (spec), and the summary is posted at the deadline.
+// she answers in the modal (the StandupRun's status), skips a day (spec), and the summary is posted at the deadline
+// (and where it went recorded in the run).
 func (h *harness) standupRunWithAnswers() {
 	st := &conchv1.Standup{
 		ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: h.ns},
@@ -440,7 +444,7 @@ func (h *harness) standupRunWithAnswers() {
 	h.eventually(func() *metav1.Time { return standup().Status.NextRunTime }).ShouldNot(BeNil())
 
 	h.dibs(alice, "standup run team")
-	h.eventually(func() *conchv1.StandupRun { return standup().Status.CurrentRun }).ShouldNot(BeNil())
+	h.eventually(func() *conchv1.StandupRunReference { return standup().Status.ActiveRun }).ShouldNot(BeNil())
 	h.eventually(h.posts("D"+bob)).Should(BeNumerically(">=", 1), "Bob's prompt")
 
 	// Alice answers: the Answer button of her prompt opens the modal, which she submits.
@@ -464,8 +468,12 @@ func (h *harness) standupRunWithAnswers() {
 	}
 	h.slack.SubmitView(fakeslack.Submission{UserID: alice, ViewID: view.ID, Values: values})
 	h.eventually(func() []string {
-		if run := standup().Status.CurrentRun; run != nil {
-			for _, p := range run.Participants {
+		if ref := standup().Status.ActiveRun; ref != nil {
+			run := &conchv1.StandupRun{}
+			if err := k8s.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: ref.Name}, run); err != nil {
+				return nil
+			}
+			for _, p := range run.Status.Participants {
 				if p.User == alice {
 					return p.Answers
 				}

@@ -8,6 +8,8 @@ import (
 	"github.com/slack-go/slack"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/schedule"
@@ -47,6 +49,11 @@ func (w *standupWrapper) Schedule(expr, zone string) *standupWrapper {
 }
 
 func (w *standupWrapper) Skip(dates ...string) *standupWrapper { w.Spec.SkipDates = dates; return w }
+
+func (w *standupWrapper) Links(links ...conchv1.StandupLink) *standupWrapper {
+	w.Spec.Links = links
+	return w
+}
 
 func (w *standupWrapper) Suspend() *standupWrapper { w.Spec.Suspend = true; return w }
 
@@ -147,14 +154,47 @@ func (h *harness) submit(user string, v fakeslack.View, answers ...string) fakes
 	return ack
 }
 
-// answersOf returns user's answers in the current run.
-func (h *harness) answersOf(name, user string) func() []string {
+// activeRun returns the StandupRun the Standup's status.activeRun points to, or nil.
+func (h *harness) activeRun(name string) *conchv1.StandupRun {
+	st, err := h.getErr(name)
+	if err != nil || st.Status.ActiveRun == nil {
+		return nil
+	}
+	return h.run(st.Status.ActiveRun.Name)
+}
+
+// run reads a StandupRun of the test's namespace, or nil.
+func (h *harness) run(name string) *conchv1.StandupRun {
+	run := &conchv1.StandupRun{}
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: h.ns, Name: name}, run); err != nil {
+		return nil
+	}
+	return run
+}
+
+// runs lists the StandupRuns of a Standup, by name.
+func (h *harness) runs(standup string) func() []string {
 	return func() []string {
-		st, err := h.getErr(name)
-		if err != nil || st.Status.CurrentRun == nil {
+		var list conchv1.StandupRunList
+		if err := k8s.List(ctx, &list, client.InNamespace(h.ns), client.MatchingLabels{conchv1.LabelStandup: standup}); err != nil {
 			return nil
 		}
-		for _, p := range st.Status.CurrentRun.Participants {
+		var out []string
+		for _, r := range list.Items {
+			out = append(out, r.Name)
+		}
+		return out
+	}
+}
+
+// answersOf returns user's answers in the active run.
+func (h *harness) answersOf(name, user string) func() []string {
+	return func() []string {
+		run := h.activeRun(name)
+		if run == nil {
+			return nil
+		}
+		for _, p := range run.Status.Participants {
 			if p.User == user {
 				return p.Answers
 			}

@@ -85,8 +85,7 @@ func TestSlashCommands(t *testing.T) {
 	g.Expect(run.Text).To(ContainSubstring("<@UALICE> started the *team* stand-up: 2 people asked (1 away); answers until"))
 	h.eventually(h.dms(carol)).Should(HaveLen(2))
 	h.consistently(h.dms(bob)).Should(HaveLen(1))
-	st := h.get("team")
-	g.Expect(st.Status.CurrentRun).To(And(Not(BeNil()), HaveField("Trigger", conchv1.TriggerManual), HaveField("Away", []string{bob})))
+	g.Expect(h.activeRun("team")).To(And(Not(BeNil()), HaveField("Spec.Trigger", conchv1.TriggerManual), HaveField("Status.Away", []string{bob})))
 	g.Expect(h.standupCmd(carol, teamChannel, "run team").Text).To(ContainSubstring("The *team* stand-up is already collecting answers, until"))
 
 	// Back: Bob's entry goes; the run that started without him stays as it was.

@@ -8,11 +8,28 @@ import (
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/manager"
+	"github.com/conch-dev/conch/internal/slackbot"
 	"github.com/conch-dev/conch/internal/testutil"
 )
+
+// kstatusOf computes what kstatus (kubectl wait, Flux) makes of a StandupRun.
+func kstatusOf(run *conchv1.StandupRun) status.Status {
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(run)
+	if err != nil {
+		return status.UnknownStatus
+	}
+	res, err := status.Compute(&unstructured.Unstructured{Object: raw})
+	if err != nil {
+		return status.UnknownStatus
+	}
+	return res.Status
+}
 
 // TestARunFromPromptToSummary walks one stand-up: prompts at the run time (not a second before) to the people
 // listed and the user group's, answers through the modal (and an edit), a reminder to those who have not
@@ -47,9 +64,19 @@ func TestARunFromPromptToSummary(t *testing.T) {
 		ContainSubstring("the summary goes to <#CTEAM>")))
 	g.Expect(prompt.Buttons()).To(ConsistOf(HaveField("Text", "Answer")))
 	st := h.get("team")
-	g.Expect(st.Status.CurrentRun).NotTo(BeNil())
-	g.Expect(st.Status.CurrentRun.Deadline.Time).To(BeTemporally("==", h.runAt.Add(30*time.Minute)))
+	runName := conchv1.StandupRunName("team", conchv1.StandupRunID(h.runAt, conchv1.TriggerSchedule))
+	g.Expect(st.Status.ActiveRun).To(And(Not(BeNil()), HaveField("Name", runName)))
+	g.Expect(st.Status.ActiveRun.Deadline.Time).To(BeTemporally("==", h.runAt.Add(30*time.Minute)))
 	g.Expect(st.Status.LastRunTime.Time).To(BeTemporally("==", h.runAt))
+	run := h.run(runName)
+	g.Expect(run).NotTo(BeNil())
+	g.Expect(run.Spec.Questions).To(Equal(questions))
+	g.Expect(run.OwnerReferences).To(ConsistOf(And(HaveField("Kind", "Standup"), HaveField("Name", "team"), HaveField("UID", st.UID))))
+	g.Expect(run.Status.Participants).To(HaveLen(3))
+	h.eventually(func() *conchv1.StandupRun { return h.run(runName) }).Should(And(
+		HaveField("Status.State", conchv1.RunCollecting), HaveField("Status.Progress", "0/3"),
+		HaveField("Status.Conditions", ContainElement(And(HaveField("Type", conchv1.ConditionReconciling), HaveField("Status", metav1.ConditionTrue))))))
+	g.Expect(kstatusOf(h.run(runName))).To(Equal(status.InProgressStatus), "kstatus reads a collecting run as in progress")
 	h.eventually(h.condition("team", conchv1.StandupConditionRunning)).Should(haveCondition(metav1.ConditionTrue, conchv1.ReasonCollecting, "0 of 3 answered"))
 
 	// Alice answers in the modal the Answer button opens.
@@ -73,6 +100,12 @@ func TestARunFromPromptToSummary(t *testing.T) {
 	h.clickAnswer(carol)
 	g.Expect(h.submit(carol, h.openedView(3), "Oncall").Payload).To(BeEmpty())
 	h.eventually(h.condition("team", conchv1.StandupConditionRunning)).Should(haveCondition(metav1.ConditionTrue, conchv1.ReasonCollecting, "2 of 3 answered"))
+	h.eventually(func() *conchv1.StandupRun { return h.run(runName) }).Should(HaveField("Status.Progress", "2/3"))
+	for _, p := range h.run(runName).Status.Participants {
+		if p.User != bob {
+			g.Expect(p.AnsweredAt).NotTo(BeNil(), "%s's answer time", p.User)
+		}
+	}
 
 	// The reminder, to Bob only, not before its time.
 	h.stepTo(h.runAt.Add(20*time.Minute - time.Second))
@@ -105,20 +138,35 @@ func TestARunFromPromptToSummary(t *testing.T) {
 	g.Expect(json.Unmarshal(summary.Blocks, &blocks)).To(Succeed())
 	g.Expect(blocks[0]["type"]).To(Equal("header"))
 
+	// The runs are written before the Standup; the Standup follows within a pass.
+	h.eventually(func() *conchv1.StandupRunReference { return h.get("team").Status.LastRun }).ShouldNot(BeNil())
 	st = h.get("team")
-	g.Expect(st.Status.CurrentRun).To(BeNil())
+	g.Expect(st.Status.ActiveRun).To(BeNil())
+	g.Expect(st.Status.LastRun).To(HaveField("Name", runName))
+	g.Expect(h.run(runName)).To(And(HaveField("Status.State", conchv1.RunCompleted), HaveField("Status.Progress", "2/3"),
+		HaveField("Status.Conditions", ContainElement(And(HaveField("Type", conchv1.ConditionReady), HaveField("Status", metav1.ConditionTrue))))))
+	g.Expect(kstatusOf(h.run(runName))).To(Equal(status.CurrentStatus), "kstatus reads an ended run as current")
+	h.eventually(func() *conchv1.StandupSummaryPost { return h.run(runName).Status.Summary }).Should(
+		And(Not(BeNil()), HaveField("Channel", teamChannel), HaveField("MessageTS", HaveLen(1))))
 	g.Expect(st.Status.History).To(HaveLen(1))
 	g.Expect(st.Status.History[0]).To(And(HaveField("Outcome", conchv1.OutcomeCompleted), HaveField("Participants", int32(3)),
 		HaveField("Answered", int32(2)), HaveField("ScheduledTime.Time", BeTemporally("==", h.runAt))))
 	g.Expect(st.Status.NextRunTime.Time).To(BeTemporally("==", h.runAt.AddDate(0, 0, 1)))
 	h.eventually(h.condition("team", conchv1.StandupConditionRunning)).Should(haveCondition(metav1.ConditionFalse, conchv1.ReasonIdle, ""))
 
-	// Too late: an answer after the deadline is refused in the modal, and the button says the run is over.
+	// Too late to answer for the first time is not too late to edit: see TestEditAfterTheSummary. Once the
+	// next run has ended, this one takes no more answers, and the button says the run is over.
+	h.stepTo(h.runAt.AddDate(0, 0, 1))
+	h.eventually(h.dms(bob)).Should(HaveLen(3))
+	h.stepTo(h.runAt.AddDate(0, 0, 1).Add(30 * time.Minute))
+	h.eventually(h.posts(teamChannel)).Should(HaveLen(2))
+	h.eventually(func() *conchv1.StandupRunReference { return h.get("team").Status.LastRun }).ShouldNot(HaveField("Name", runName))
 	late := h.submit(bob, modal, "Late")
 	g.Expect(string(late.Payload)).To(And(ContainSubstring(`"response_action":"errors"`), ContainSubstring("is over: answers are no longer collected")))
-	h.clickAnswer(bob)
+	first, _ := h.dms(bob)()[0].Click(bob, slackbot.ActionStandupAnswer)
+	h.slack.ClickButton(first)
 	h.eventually(func() []string { return texts(h.replies(bob)()) }).Should(containing("That *team* stand-up is over"))
-	h.consistently(h.posts(teamChannel)).Should(HaveLen(1))
+	h.consistently(h.posts(teamChannel)).Should(HaveLen(2))
 }
 
 // TestRestartMidRunNeitherRepromptsNorLosesAnswers stops the manager in the middle of a run and starts another:
@@ -171,7 +219,7 @@ func TestSkippedHolidayAndSuspended(t *testing.T) {
 	h.eventually(h.condition("paused", conchv1.StandupConditionRunSkipped)).Should(haveCondition(metav1.ConditionTrue, conchv1.StandupReasonSuspended, "the Standup is suspended"))
 	for _, name := range []string{"holiday", "paused"} {
 		st := h.get(name)
-		g.Expect(st.Status.CurrentRun).To(BeNil())
+		g.Expect(st.Status.ActiveRun).To(BeNil())
 		g.Expect(st.Status.History).To(ConsistOf(And(HaveField("Outcome", conchv1.OutcomeSkipped), HaveField("ScheduledTime.Time", BeTemporally("==", h.runAt)))))
 		g.Expect(st.Status.NextRunTime.Time).To(BeTemporally("==", h.runAt.AddDate(0, 0, 1)))
 	}
@@ -191,9 +239,9 @@ func TestMissedWhileDown(t *testing.T) {
 	h.stepTo(h.runAt.Add(10 * time.Minute))
 	h.start()
 	h.eventually(h.dms(alice)).Should(HaveLen(1))
-	run := h.get("late").Status.CurrentRun
-	g.Expect(run.Deadline.Time).To(BeTemporally("==", h.runAt.Add(30*time.Minute)))
-	g.Expect(run.StartTime.Time).To(BeTemporally(">=", h.runAt.Add(10*time.Minute)))
+	run := h.activeRun("late")
+	g.Expect(run.Spec.Deadline.Time).To(BeTemporally("==", h.runAt.Add(30*time.Minute)))
+	g.Expect(run.Status.StartTime.Time).To(BeTemporally(">=", h.runAt.Add(10*time.Minute)))
 	h.stepTo(h.runAt.Add(30 * time.Minute))
 	h.eventually(h.posts(teamChannel)).Should(HaveLen(1))
 
@@ -216,7 +264,10 @@ func TestInvalidScheduleAndTimeZone(t *testing.T) {
 		h.standup("minute").Schedule("61 9 * * *", "UTC").Obj(),
 		h.standup("never").Schedule("0 9 30 2 *", "UTC").Obj(),
 		h.standup("mars").Schedule("0 9 * * *", "Mars/Olympus_Mons").Obj(),
+		h.standup("links").Links(conchv1.StandupLink{Pattern: "JIRA-(", URL: "https://jira.example.com/browse/$0"}).Obj(),
 	)
+	h.eventually(h.condition("links", conchv1.ConditionReady)).Should(haveCondition(metav1.ConditionFalse, conchv1.ReasonInvalidLinks,
+		`spec.links[0].pattern "JIRA-(" is not a regular expression: error parsing regexp: missing closing ): `+"`JIRA-(`; no run starts until it is fixed"))
 	h.eventually(h.condition("minute", conchv1.ConditionReady)).Should(haveCondition(metav1.ConditionFalse, conchv1.ReasonInvalidSchedule,
 		`spec.schedule "61 9 * * *": end of range (61) above maximum (59)`))
 	h.eventually(h.condition("never", conchv1.ConditionReady)).Should(haveCondition(metav1.ConditionFalse, conchv1.ReasonInvalidSchedule,
@@ -259,5 +310,6 @@ func TestWithoutSlack(t *testing.T) {
 		"Slack is off in this manager (no tokens), so no run starts"))
 	NewWithT(t).Expect(h.get("quiet").Status.NextRunTime.Time).To(BeTemporally("==", h.runAt))
 	clk.Step(h.runAt.Sub(clk.Now()))
-	h.consistently(func() *conchv1.StandupRun { return h.get("quiet").Status.CurrentRun }).Should(BeNil())
+	h.consistently(func() *conchv1.StandupRunReference { return h.get("quiet").Status.ActiveRun }).Should(BeNil())
+	h.consistently(h.runs("quiet")).Should(BeEmpty())
 }

@@ -91,6 +91,22 @@ func TestMalformedStandupsAreRejected(t *testing.T) {
 			[]string{"spec.charts.days", "less than or equal to 35"}},
 		"charts over no days": {standup(ok + `, charts: {resources: [staging], days: 0}`),
 			[]string{"spec.charts.days", "greater than or equal to 1"}},
+		"blocker question beyond the questions": {standup(ok + `, blockerQuestion: 1`),
+			[]string{"blockerQuestion is the index of one of the questions: 0 for the first"}},
+		"escalation without a blocker question": {standup(ok + `, escalateAfter: 3, escalation: {channel: CESC}`),
+			[]string{"escalateAfter needs blockerQuestion (which question asks about blockers) and escalation (where they go)"}},
+		"escalation to nowhere": {standup(ok + `, blockerQuestion: 0, escalateAfter: 3, escalation: {}`),
+			[]string{"spec.escalation", "escalation needs a channel, users, or both"}},
+		"escalation to a handle": {standup(ok + `, blockerQuestion: 0, escalateAfter: 3, escalation: {users: ["@boss"]}`),
+			[]string{"spec.escalation.users", "escalation.users must be Slack user IDs"}},
+		"a link to javascript:": {standup(ok + `, links: [{pattern: "X-[0-9]+", url: "javascript:alert($0)"}]`),
+			[]string{"spec.links[0].url", "links[].url must be an http or https URL template"}},
+		"a link URL with a space": {standup(ok + `, links: [{pattern: "X-[0-9]+", url: "https://x.example/a b"}]`),
+			[]string{"spec.links[0].url", "without spaces"}},
+		"eleven links": {standup(ok + `, links: [` + strings.Repeat(`{pattern: a, url: "https://x.example"},`, 10) + `{pattern: a, url: "https://x.example"}]`),
+			[]string{"spec.links", "must have at most 10 items"}},
+		"too long a run history": {standup(ok + `, successfulRunsHistoryLimit: 101`),
+			[]string{"spec.successfulRunsHistoryLimit", "less than or equal to 100"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
