@@ -47,7 +47,7 @@ func TestSummaryWithCharts(t *testing.T) {
 	h.create(withCharts, without)
 	h.eventually(h.dms(alice)).Should(HaveLen(1))
 	h.eventually(h.dms(bob)).Should(HaveLen(1))
-	run := h.get("team").Status.CurrentRun
+	run := h.get("team").Status.ActiveRun
 	g.Expect(run).NotTo(BeNil())
 	h.stepTo(run.Deadline.Time)
 
@@ -76,4 +76,5 @@ func TestSummaryWithCharts(t *testing.T) {
 	h.eventually(h.posts("CPLAIN")).Should(HaveLen(1))
 	h.consistently(h.slack.Uploads).Should(HaveLen(1))
 	g.Expect(h.get("team").Status.History).To(ContainElement(HaveField("Outcome", conchv1.OutcomeCompleted)))
+	g.Expect(h.run(run.Name).Status.State).To(Equal(conchv1.RunCompleted))
 }
