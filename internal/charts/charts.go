@@ -375,3 +375,64 @@ func dayLabel(d time.Time, days int) string {
 func hours(d time.Duration) float64 { return max(0, d.Hours()) }
 
 func unix(t time.Time) float64 { return float64(t.Unix()) }
+
+// Participant is one person's part in a stand-up digest: of the runs they were asked in, how many they answered,
+// missed, or were away for.
+type Participant struct {
+	// Name is shown under their bars (plain text).
+	Name string
+	// Answered, Missed and Away count runs.
+	Answered, Missed, Away int
+}
+
+// MaxParticipants is the most people a participation chart draws; later ones are left out.
+const MaxParticipants = 40
+
+// Participation draws, per person, the runs they answered, missed and were away for, as groups of bars.
+func Participation(title string, people []Participant) ([]byte, error) {
+	if len(people) > MaxParticipants {
+		people = people[:MaxParticipants]
+	}
+	empty := true
+	for _, p := range people {
+		empty = empty && p.Answered <= 0 && p.Missed <= 0 && p.Away <= 0
+	}
+	if empty {
+		return noData(title, "Nobody was asked in this period")
+	}
+	plt := newPlot(title)
+	answered := make(plotter.Values, len(people))
+	missed := make(plotter.Values, len(people))
+	away := make(plotter.Values, len(people))
+	labels := make([]string, len(people))
+	for i, p := range people {
+		answered[i], missed[i], away[i] = float64(max(p.Answered, 0)), float64(max(p.Missed, 0)), float64(max(p.Away, 0))
+		labels[i] = p.Name
+	}
+	slot := vg.Length(Width) / dpi * vg.Inch * 0.85 / vg.Length(len(people))
+	w := min(slot/4, 24)
+	ab, err := bars(answered, w, -w, heldColor)
+	if err != nil {
+		return nil, err
+	}
+	mb, err := bars(missed, w, 0, waitedColor)
+	if err != nil {
+		return nil, err
+	}
+	wb, err := bars(away, w, w, greyColor)
+	if err != nil {
+		return nil, err
+	}
+	plt.Add(rows(), ab, mb, wb)
+	plt.Legend.Add("answered", ab)
+	plt.Legend.Add("missed", mb)
+	plt.Legend.Add("away", wb)
+	plt.Legend.Top, plt.Legend.Left = true, true
+	plt.NominalX(labels...)
+	plt.X.Min, plt.X.Max = -0.6, float64(len(people))-0.4
+	plt.Y.Label.Text = "stand-ups"
+	plt.Y.Min = 0
+	plt.Y.Max = max(plt.Y.Max*1.2, 1)
+	plt.Y.Tick.Marker = wholeTicks{}
+	return render(plt)
+}

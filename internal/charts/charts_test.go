@@ -69,6 +69,11 @@ func charts() map[string]struct {
 		"queue length, one point at the end": {draw: func() ([]byte, error) { return QueueLength("q", queue[:1], monday, time.UTC) }},
 		"queue length, end before the start": {draw: func() ([]byte, error) { return QueueLength("q", queue, monday.Add(-h), time.UTC) }},
 		"queue length, none":                 {draw: func() ([]byte, error) { return QueueLength("q", nil, monday, time.UTC) }},
+		"participation": {draw: func() ([]byte, error) {
+			return Participation("team: stand-ups", []Participant{{Name: "Alice", Answered: 4, Missed: 1}, {Name: "Bob", Answered: 2, Away: 3}, {Name: "<@U1> é", Missed: 5}})
+		}, twice: true},
+		"participation, nobody":         {draw: func() ([]byte, error) { return Participation("team", nil) }},
+		"participation, beyond the max": {draw: func() ([]byte, error) { return Participation("team", make([]Participant, MaxParticipants+5)) }},
 	}
 }
 
@@ -122,6 +127,10 @@ func TestChartsWithDataDifferFromEmptyOnes(t *testing.T) {
 			data:  func() ([]byte, error) { return Waits("t", []time.Duration{h}) },
 			empty: func() ([]byte, error) { return Waits("t", nil) },
 		},
+		"participation": {
+			data:  func() ([]byte, error) { return Participation("t", []Participant{{Name: "a", Answered: 1}}) },
+			empty: func() ([]byte, error) { return Participation("t", []Participant{{Name: "a"}}) },
+		},
 		"queue length": {
 			data:  func() ([]byte, error) { return QueueLength("t", []QueuePoint{{monday, 1}}, monday.Add(h), nil) },
 			empty: func() ([]byte, error) { return QueueLength("t", nil, monday.Add(h), nil) },
@@ -163,6 +172,17 @@ func TestDataChangesTheChart(t *testing.T) {
 	}
 	if bytes.Equal(a, b) {
 		t.Fatal("two different weeks drew the same chart")
+	}
+	p, err := Participation("t", []Participant{{Name: "a", Answered: 3, Missed: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Participation("t", []Participant{{Name: "a", Answered: 1, Missed: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(p, q) {
+		t.Fatal("two different participations drew the same chart")
 	}
 }
 

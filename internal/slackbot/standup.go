@@ -18,6 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/charts"
+	"github.com/conch-dev/conch/internal/schedule"
 	"github.com/conch-dev/conch/internal/standup"
 	"github.com/conch-dev/conch/internal/text"
 )
@@ -139,14 +141,40 @@ func (m standupMessenger) Escalate(st *conchv1.Standup, blockers []conchv1.Stand
 	}
 }
 
-// Digest posts the digest. A participation chart (a PNG drawn from d.People) belongs here, uploaded with the
-// message when charts are enabled; it is not drawn yet.
+// Digest posts the digest and, when the Standup has charts (spec.charts), a participation chart after it: per
+// person, the runs answered, missed and away.
 func (m standupMessenger) Digest(st *conchv1.Standup, d standup.Digest) {
 	channel := st.Spec.Channel
 	if st.Spec.Digest != nil && st.Spec.Digest.Channel != "" {
 		channel = st.Spec.Digest.Channel
 	}
 	m.b.out.enqueue(outMsg{channel: channel, msg: StandupDigestPost(st, d)})
+	if len(st.Spec.Charts.Resources) > 0 && len(d.People) > 0 {
+		st := st.DeepCopy()
+		m.b.out.enqueue(outMsg{channel: channel, do: func(ctx context.Context) error { return m.b.postParticipation(ctx, channel, st, d) }})
+	}
+}
+
+// postParticipation draws the digest's participation chart, with people's Slack names, and shares it in channel.
+func (b *Bot) postParticipation(ctx context.Context, channel string, st *conchv1.Standup, d standup.Digest) error {
+	people := make([]charts.Participant, 0, len(d.People))
+	for _, p := range d.People {
+		name := b.people.byUserID(ctx, p.User, p.User).Name
+		people = append(people, charts.Participant{Name: name, Answered: p.Answered, Missed: max(p.Asked-p.Answered, 0), Away: p.Away})
+	}
+	loc, _ := schedule.LoadLocation(st.Spec.TimeZone)
+	if loc == nil {
+		loc = time.UTC
+	}
+	title := fmt.Sprintf("%s: stand-ups answered, missed and away, %s – %s", st.Name,
+		d.From.In(loc).Format("Mon 2 Jan"), d.To.In(loc).Format("Mon 2 Jan"))
+	png, err := charts.Participation(title, people)
+	if err != nil {
+		return err
+	}
+	return b.upload(ctx, channel, "Participation in the *"+escape(st.Name)+"* stand-up", []chartFile{{
+		name: st.Name + "-participation.png", title: title, alt: title, png: png,
+	}})
 }
 
 func (m standupMessenger) Cancelled(st *conchv1.Standup, run *conchv1.StandupRun) {

@@ -1,7 +1,10 @@
 package standup
 
 import (
+	"bytes"
 	"fmt"
+	"image"
+	"image/png"
 	"testing"
 	"time"
 
@@ -9,11 +12,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/charts"
 	"github.com/conch-dev/conch/internal/testutil"
+	"github.com/conch-dev/conch/test/fakeslack"
 )
 
 // TestDigestPostedOnceAcrossARestart: a digest due while the manager is down is posted when it is back, once,
-// with each person's participation and what they held; another restart does not post it again.
+// with each person's participation and what they held, and (charts on) a participation chart; another restart
+// posts neither again.
 func TestDigestPostedOnceAcrossARestart(t *testing.T) {
 	h := setup(t)
 	g := NewWithT(t)
@@ -24,6 +30,7 @@ func TestDigestPostedOnceAcrossARestart(t *testing.T) {
 	digestAt := h.runAt.Add(45 * time.Minute)
 	st := h.standup("team").Participants(alice, bob).Obj()
 	st.Spec.Digest = &conchv1.StandupDigest{Schedule: fmt.Sprintf("%d %d * * *", digestAt.Minute(), digestAt.Hour())}
+	st.Spec.Charts = conchv1.StandupCharts{Resources: []string{"staging"}} // charts on: the digest gets a participation chart
 	h.create(st)
 	h.eventually(func() *metav1.Time { return h.get("team").Status.NextDigestTime }).Should(HaveField("Time", BeTemporally("==", digestAt)))
 
@@ -44,7 +51,25 @@ func TestDigestPostedOnceAcrossARestart(t *testing.T) {
 	h.eventually(func() *metav1.Time { return h.get("team").Status.LastDigestTime }).Should(HaveField("Time", BeTemporally("==", digestAt)))
 	g.Expect(h.get("team").Status.NextDigestTime.Time).To(BeTemporally("==", digestAt.AddDate(0, 0, 1)))
 
+	participation := func() []fakeslack.Upload {
+		var out []fakeslack.Upload
+		for _, u := range h.slack.Uploads() {
+			if u.Filename == "team-participation.png" {
+				out = append(out, u)
+			}
+		}
+		return out
+	}
+	h.eventually(participation).Should(HaveLen(1))
+	chart := participation()[0]
+	g.Expect(chart.Channels).To(Equal([]string{teamChannel}))
+	g.Expect(chart.Title).To(HavePrefix("team: stand-ups answered, missed and away"))
+	img, err := png.Decode(bytes.NewReader(chart.Bytes))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(img.Bounds()).To(Equal(image.Rect(0, 0, charts.Width, charts.Height)))
+
 	h.stop()
 	h.start()
 	h.consistently(h.posts(teamChannel)).Should(HaveLen(2), "posted once")
+	g.Expect(participation()).To(HaveLen(1), "the chart too")
 }
