@@ -182,7 +182,7 @@ func EventTypes() []string {
 	return []string{
 		EventReservationQueued, EventReservationGranted, EventReservationExpiring, EventReservationExtended,
 		EventReservationReleased, EventReservationExpired, EventReservationRejected,
-		EventResourcePaused, EventResourceResumed,
+		EventResourcePaused, EventResourceResumed, EventResourceUnhealthy, EventResourceHealthy,
 	}
 }
 
