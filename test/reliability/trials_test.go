@@ -353,8 +353,38 @@ func newRecorder(t *testing.T) *recorder {
 	return rec
 }
 
+// caughtUp waits until the recorder's watch has delivered what a List of ns shows now: on a loaded machine the
+// watch may lag behind the List that said every Reservation ended, and the history would then end too early.
+func (rec *recorder) caughtUp(t *testing.T, ns string) {
+	var list conchv1.ReservationList
+	if err := k8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	NewWithT(t).Eventually(func() []string {
+		rec.mu.Lock()
+		seen := map[string]string{}
+		for _, e := range rec.events {
+			if e.rsv != nil && e.rsv.Namespace == ns {
+				seen[e.rsv.Name] = e.rsv.ResourceVersion
+			}
+		}
+		rec.mu.Unlock()
+		var behind []string
+		for _, r := range list.Items {
+			// resourceVersions are etcd revisions here (envtest): a later write has a larger one.
+			have, _ := strconv.ParseUint(seen[r.Name], 10, 64)
+			want, _ := strconv.ParseUint(r.ResourceVersion, 10, 64)
+			if have < want {
+				behind = append(behind, r.Name)
+			}
+		}
+		return behind
+	}).WithTimeout(30*time.Second).WithPolling(50*time.Millisecond).Should(BeEmpty(), "the watch of namespace %s lags", ns)
+}
+
 // check verifies a trial's history.
 func (rec *recorder) check(t *testing.T, ns string, leaderless []window) {
+	rec.caughtUp(t, ns)
 	rec.mu.Lock()
 	events := slices.Clone(rec.events)
 	rec.mu.Unlock()
