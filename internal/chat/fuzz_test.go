@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // fuzzSeeds are inputs of every shape the grammar knows, for both fuzz targets to mutate.
@@ -17,6 +19,8 @@ var fuzzSeeds = []string{
 	"staging\u00a0because\u00a0é", "staging because \xff", "an hour", "1h30", "1w 2d", "till noon", "5:30 PM",
 	"standup", "standup skip team 2026-12-4", "standup away until tomorrow", "standup run team today", "STANDUP Back",
 	"stats staging", "stats staging 14d", "stats staging last 2 weeks", "stats 7d", "stats staging 99999d", "stats a week",
+	"nudge staging", "NUDGE db.qa-1 now", "watch staging", "watch pool=web", "watch conch.dev/pool=Web_1", "watch pool=",
+	"watch =x", "unwatch pool=web", "unwatch staging", "watch a=b=c", "on watch",
 }
 
 // fuzzNow turns a fuzzed number into a moment between 1970 and 2200, far enough from time's limits that the
@@ -70,7 +74,19 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 			t.Fatalf("Parse(%q) stats has fields of other verbs: %+v", text, cmd)
 		}
 		return
-	case VerbTake, VerbRelease, VerbExtend, VerbWho:
+	case VerbWatch, VerbUnwatch:
+		label, value := PoolLabel(cmd.Pool)
+		switch {
+		case (cmd.Resource == "") == (cmd.Pool == ""):
+			t.Fatalf("Parse(%q) %s names both or neither of a resource and a pool: %+v", text, cmd.Verb, cmd)
+		case cmd.Resource != "" && !isDNSSubdomain(cmd.Resource):
+			t.Fatalf("Parse(%q) resource %q is not a valid name", text, cmd.Resource)
+		case cmd.Pool != "" && (len(validation.IsQualifiedName(label)) > 0 || value == "" || len(validation.IsValidLabelValue(value)) > 0):
+			t.Fatalf("Parse(%q) pool %q is no label selector", text, cmd.Pool)
+		case strings.ContainsAny(cmd.Pool, "<>&*`~ "):
+			t.Fatalf("Parse(%q) pool %q has characters mrkdwn reads", text, cmd.Pool)
+		}
+	case VerbTake, VerbRelease, VerbExtend, VerbWho, VerbNudge:
 		if !isDNSSubdomain(cmd.Resource) {
 			t.Fatalf("Parse(%q) resource %q is not a valid name", text, cmd.Resource)
 		}
@@ -84,6 +100,9 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 		}
 		checkStandupCommand(t, text, cmd)
 		return
+	}
+	if cmd.Pool != "" && cmd.Verb != VerbWatch && cmd.Verb != VerbUnwatch {
+		t.Fatalf("Parse(%q) %s has pool %q", text, cmd.Verb, cmd.Pool)
 	}
 	if cmd.Standup != "" || cmd.Date != "" {
 		t.Fatalf("Parse(%q) %s names a stand-up %q or a date %q", text, cmd.Verb, cmd.Standup, cmd.Date)
