@@ -81,7 +81,7 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 			t.Fatalf("Parse(%q) %s names both or neither of a resource and a pool: %+v", text, cmd.Verb, cmd)
 		case cmd.Resource != "" && !isDNSSubdomain(cmd.Resource):
 			t.Fatalf("Parse(%q) resource %q is not a valid name", text, cmd.Resource)
-		case cmd.Pool != "" && (len(validation.IsQualifiedName(label)) > 0 || value == "" || len(validation.IsValidLabelValue(value)) > 0):
+		case cmd.Pool != "" && (!ValidPool(cmd.Pool) || len(validation.IsQualifiedName(label)) > 0 || value == "" || len(validation.IsValidLabelValue(value)) > 0):
 			t.Fatalf("Parse(%q) pool %q is no label selector", text, cmd.Pool)
 		case strings.ContainsAny(cmd.Pool, "<>&*`~ "):
 			t.Fatalf("Parse(%q) pool %q has characters mrkdwn reads", text, cmd.Pool)

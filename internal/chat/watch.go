@@ -70,3 +70,10 @@ func PoolLabel(pool string) (label, value string) {
 	label, value, _ = strings.Cut(pool, "=")
 	return label, value
 }
+
+// ValidPool reports whether pool is a pool as Parse returns it: label=value, a label name and a non-empty label
+// value. Text read back from elsewhere (an annotation anyone may edit) is checked with it before it is used.
+func ValidPool(pool string) bool {
+	label, value, ok := strings.Cut(pool, "=")
+	return ok && value != "" && len(validation.IsQualifiedName(label)) == 0 && len(validation.IsValidLabelValue(value)) == 0
+}

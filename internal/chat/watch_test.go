@@ -79,3 +79,15 @@ func TestPoolLabel(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestValidPool(t *testing.T) {
+	cases := map[string]bool{
+		"pool=web": true, "conch.dev/pool=Web_1": true, "pool=": false, "=web": false, "pool": false, "pool=a=b": false,
+		"pool=<!here>": false, "": false, "po ol=web": false,
+	}
+	for pool, want := range cases {
+		if got := ValidPool(pool); got != want {
+			t.Errorf("ValidPool(%q) = %v, want %v", pool, got, want)
+		}
+	}
+}
