@@ -159,9 +159,9 @@ func NudgeDM(r *conchv1.Reservation, asker string, waiting int32) Message {
 	queue := "nobody is in its queue yet"
 	switch {
 	case waiting == 1:
-		queue = "1 is waiting in its queue"
+		queue = "1 waits in its queue"
 	case waiting > 1:
-		queue = fmt.Sprintf("%d are waiting in its queue", waiting)
+		queue = fmt.Sprintf("%d wait in its queue", waiting)
 	}
 	text := fmt.Sprintf(":wave: %s would like *%s*, which you hold until %s (%s). Done with it? Release it, or extend it if you still need it.",
 		Who(conchv1.SlackHolderPrefix+asker), r.Status.ResourceName, When(r.Status.ExpiresAt.Time), queue)
@@ -178,7 +178,7 @@ func NudgeDM(r *conchv1.Reservation, asker string, waiting int32) Message {
 func WatchDM(res *conchv1.Resource, pool, command string) Message {
 	text := fmt.Sprintf(":bell: *%s* is free now. Take it: `%s %s`", res.Name, command, res.Name)
 	if pool != "" {
-		text = fmt.Sprintf(":bell: *%s* of the pool %s is free now. Take it: `%s %s`", res.Name, literal(pool), command, res.Name)
+		text = fmt.Sprintf(":bell: *%s* of the pool %s is free now. Take it: `%s %s`", res.Name, poolText(pool), command, res.Name)
 	}
 	return Message{Text: text, Blocks: []slack.Block{section(text)}}
 }

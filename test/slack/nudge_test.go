@@ -44,7 +44,7 @@ func TestNudgeOnceThenReleaseByItsButton(t *testing.T) {
 	h.eventually(h.nudgeDMs(alice)).Should(HaveLen(1))
 	nudge := h.dms(alice)()[1]
 	g.Expect(nudge.Text).To(ContainSubstring(":wave: <@UBOB> would like *staging*, which you hold until <!date^"))
-	g.Expect(nudge.Text).To(ContainSubstring("(1 is waiting in its queue)"))
+	g.Expect(nudge.Text).To(ContainSubstring("(1 waits in its queue)"))
 	g.Expect(nudge.Buttons()).To(HaveLen(2))
 	g.Expect(nudge.AllText()).To(ContainSubstring(h.ns + "/" + r.Name + "/1h"))
 	g.Expect(h.get(r.Name).Annotations).To(HaveKeyWithValue(conchv1.AnnotationNudgedAt, h.clk.Now().UTC().Format(time.RFC3339)))
