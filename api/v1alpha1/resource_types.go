@@ -78,6 +78,20 @@ const AnnotationWatchers = "conch.dev/watchers"
 // MaxWatchers bounds the entries of AnnotationWatchers on one Resource.
 const MaxWatchers = 50
 
+// IsFree reports whether the Resource is free for someone who watches it (`/dibs watch`, `kubectl conch watch`):
+// its Available condition is True (a slot is free and granting is open) and nobody waits in its queue.
+func (r *Resource) IsFree() bool {
+	if r.DeletionTimestamp != nil || len(r.Status.Queue) > 0 || r.Status.Waiting > 0 {
+		return false
+	}
+	for _, c := range r.Status.Conditions {
+		if c.Type == ResourceConditionAvailable {
+			return c.Status == metav1.ConditionTrue
+		}
+	}
+	return false
+}
+
 // Labels Conch sets on the Jobs it runs for a Resource's hooks.
 const (
 	// LabelHookResource names the Resource a hook Job runs for.

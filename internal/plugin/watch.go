@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -106,7 +105,7 @@ func (a *app) watch(ctx context.Context, args []string, selector string, timeout
 		})
 		lines := make([]string, 0, len(names))
 		for _, n := range names {
-			if isFree(seen[n]) {
+			if seen[n].IsFree() {
 				free = seen[n]
 				return true, nil
 			}
@@ -134,13 +133,6 @@ func (a *app) watch(ctx context.Context, args []string, selector string, timeout
 		return err
 	}
 	return fail("%w", err)
-}
-
-// isFree reports whether a Resource has a free slot that nobody waits for: its Available condition is True (a slot
-// is free and granting is open) and its queue is empty. /dibs watch uses the same rule.
-func isFree(res *conchv1.Resource) bool {
-	return res.DeletionTimestamp == nil && len(res.Status.Queue) == 0 && res.Status.Waiting == 0 &&
-		meta.IsStatusConditionTrue(res.Status.Conditions, conchv1.ResourceConditionAvailable)
 }
 
 // heldLine says why a Resource is not free: "staging: Full, held by alice until 14:05:00 (in 12m0s), 1 waiting".

@@ -8,7 +8,6 @@ import (
 
 	"github.com/slack-go/slack"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -66,13 +65,6 @@ func formatWatchers(ws []watcher) string {
 	return strings.Join(parts, " ")
 }
 
-// isFree reports whether a Resource is what a watcher waits for: a slot is free and granting open (its Available
-// condition) and nobody is queued ahead.
-func isFree(res *conchv1.Resource) bool {
-	return res.DeletionTimestamp == nil && len(res.Status.Queue) == 0 && res.Status.Waiting == 0 &&
-		meta.IsStatusConditionTrue(res.Status.Conditions, conchv1.ResourceConditionAvailable)
-}
-
 // poolText shows a pool in a message, as code: it is a label and a value, checked by chat.ValidPool.
 func poolText(pool string) string { return "`" + strings.ReplaceAll(escape(pool), "`", "'") + "`" }
 
@@ -101,7 +93,7 @@ func (b *Bot) watchCommand(ctx context.Context, cmd slack.SlashCommand, ns strin
 		}
 		return ephemeral("You no longer watch *%s*.", res.Name)
 	}
-	if isFree(res) {
+	if res.IsFree() {
 		return ephemeral("*%s* is free now, so there is nothing to watch. Take it: `%s %s`", res.Name, b.cfg.Command, res.Name)
 	}
 	return b.addWatcher(ctx, res, w, fmt.Sprintf("*%s*", res.Name),
@@ -140,7 +132,7 @@ func (b *Bot) watchPool(ctx context.Context, cmd slack.SlashCommand, ns string, 
 		return ephemeral("No Resource here has the label %s, so there is no such pool to watch.", poolText(c.Pool))
 	}
 	for i := range members {
-		if isFree(&members[i]) {
+		if members[i].IsFree() {
 			return ephemeral("*%s* of the pool %s is free now, so there is nothing to watch. Take it: `%s %s`",
 				members[i].Name, poolText(c.Pool), b.cfg.Command, members[i].Name)
 		}
@@ -264,7 +256,7 @@ func (w *watchReconciler) Reconcile(ctx context.Context, req reconcile.Request) 
 				freeOf[wt.Pool] = m
 			}
 			free = m
-		} else if !isFree(res) {
+		} else if !res.IsFree() {
 			free = nil
 		}
 		if free == nil {
@@ -296,7 +288,7 @@ func (w *watchReconciler) freeMember(ctx context.Context, ns, pool string) (*con
 		return nil, err
 	}
 	for i := range members {
-		if isFree(&members[i]) {
+		if members[i].IsFree() {
 			return &members[i], nil
 		}
 	}

@@ -51,31 +51,6 @@ func TestParseWatchers(t *testing.T) {
 	}
 }
 
-func TestIsFree(t *testing.T) {
-	available := func(status metav1.ConditionStatus) []metav1.Condition {
-		return []metav1.Condition{{Type: conchv1.ResourceConditionAvailable, Status: status}}
-	}
-	now := metav1.Now()
-	cases := map[string]struct {
-		res  conchv1.Resource
-		want bool
-	}{
-		"available":                 {res: conchv1.Resource{Status: conchv1.ResourceStatus{Conditions: available(metav1.ConditionTrue)}}, want: true},
-		"full":                      {res: conchv1.Resource{Status: conchv1.ResourceStatus{Conditions: available(metav1.ConditionFalse)}}},
-		"not seen by the ledger":    {res: conchv1.Resource{}},
-		"a slot free but a queue":   {res: conchv1.Resource{Status: conchv1.ResourceStatus{Conditions: available(metav1.ConditionTrue), Waiting: 1, Queue: []conchv1.QueueEntry{{Reservation: "r"}}}}},
-		"being deleted":             {res: conchv1.Resource{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &now}, Status: conchv1.ResourceStatus{Conditions: available(metav1.ConditionTrue)}}},
-		"waiting counted, no queue": {res: conchv1.Resource{Status: conchv1.ResourceStatus{Conditions: available(metav1.ConditionTrue), Waiting: 2}}},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			if got := isFree(&tc.res); got != tc.want {
-				t.Errorf("isFree = %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestNudgeAndWatchDMsGolden(t *testing.T) {
 	res := &conchv1.Resource{ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "staging"}}
 	golden(t, "NudgeAndWatchDM", map[string]any{
