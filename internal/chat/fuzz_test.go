@@ -75,17 +75,7 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 		}
 		return
 	case VerbWatch, VerbUnwatch:
-		label, value := PoolLabel(cmd.Pool)
-		switch {
-		case (cmd.Resource == "") == (cmd.Pool == ""):
-			t.Fatalf("Parse(%q) %s names both or neither of a resource and a pool: %+v", text, cmd.Verb, cmd)
-		case cmd.Resource != "" && !isDNSSubdomain(cmd.Resource):
-			t.Fatalf("Parse(%q) resource %q is not a valid name", text, cmd.Resource)
-		case cmd.Pool != "" && (!ValidPool(cmd.Pool) || len(validation.IsQualifiedName(label)) > 0 || value == "" || len(validation.IsValidLabelValue(value)) > 0):
-			t.Fatalf("Parse(%q) pool %q is no label selector", text, cmd.Pool)
-		case strings.ContainsAny(cmd.Pool, "<>&*`~ "):
-			t.Fatalf("Parse(%q) pool %q has characters mrkdwn reads", text, cmd.Pool)
-		}
+		checkWatchCommand(t, text, cmd)
 	case VerbTake, VerbRelease, VerbExtend, VerbWho, VerbNudge:
 		if !isDNSSubdomain(cmd.Resource) {
 			t.Fatalf("Parse(%q) resource %q is not a valid name", text, cmd.Resource)
@@ -129,6 +119,23 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 			strings.TrimSpace(cmd.Reason) != cmd.Reason || !strings.Contains(text, cmd.Reason) {
 			t.Fatalf("Parse(%q) reason %q is not trimmed, bounded text from the input", text, cmd.Reason)
 		}
+	}
+}
+
+// checkWatchCommand checks a watch or unwatch command: a resource or a pool, and a pool that is a label selector
+// Slack shows as written.
+func checkWatchCommand(t *testing.T, text string, cmd Command) {
+	t.Helper()
+	label, value := PoolLabel(cmd.Pool)
+	switch {
+	case (cmd.Resource == "") == (cmd.Pool == ""):
+		t.Fatalf("Parse(%q) %s names both or neither of a resource and a pool: %+v", text, cmd.Verb, cmd)
+	case cmd.Resource != "" && !isDNSSubdomain(cmd.Resource):
+		t.Fatalf("Parse(%q) resource %q is not a valid name", text, cmd.Resource)
+	case cmd.Pool != "" && (!ValidPool(cmd.Pool) || len(validation.IsQualifiedName(label)) > 0 || value == "" || len(validation.IsValidLabelValue(value)) > 0):
+		t.Fatalf("Parse(%q) pool %q is no label selector", text, cmd.Pool)
+	case strings.ContainsAny(cmd.Pool, "<>&*`~ "):
+		t.Fatalf("Parse(%q) pool %q has characters mrkdwn reads", text, cmd.Pool)
 	}
 }
 
