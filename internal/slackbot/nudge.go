@@ -82,6 +82,7 @@ func (b *Bot) nudgeOne(ctx context.Context, asker string, res *conchv1.Resource,
 		return fmt.Sprintf("%s's hold has just ended.", who)
 	}
 	b.out.enqueue(outMsg{user: user, msg: NudgeDM(r, asker, res.Status.Waiting)})
+	b.recorder.Eventf(r, nil, "Normal", "Nudged", "Nudge", "Slack user %s asked the holder %s to hand %s over", asker, r.Spec.Holder, res.Name)
 	b.log.V(1).Info("Nudged a holder", "resource", res.Name, "reservation", r.Name, "holder", user, "by", asker)
 	return fmt.Sprintf("I nudged %s, who holds *%s* until %s.", who, res.Name, When(r.Status.ExpiresAt.Time))
 }

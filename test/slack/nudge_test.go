@@ -6,6 +6,8 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	eventsv1 "k8s.io/api/events/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/slackbot"
@@ -48,6 +50,17 @@ func TestNudgeOnceThenReleaseByItsButton(t *testing.T) {
 	g.Expect(nudge.Buttons()).To(HaveLen(2))
 	g.Expect(nudge.AllText()).To(ContainSubstring(h.ns + "/" + r.Name + "/1h"))
 	g.Expect(h.get(r.Name).Annotations).To(HaveKeyWithValue(conchv1.AnnotationNudgedAt, h.clk.Now().UTC().Format(time.RFC3339)))
+	h.eventually(func() []string {
+		var events eventsv1.EventList
+		_ = k8s.List(ctx, &events, client.InNamespace(h.ns))
+		var notes []string
+		for _, e := range events.Items {
+			if e.Reason == "Nudged" && e.Regarding.Name == r.Name {
+				notes = append(notes, e.Note)
+			}
+		}
+		return notes
+	}).Should(Equal([]string{"Slack user UBOB asked the holder slack:UALICE to hand staging over"}))
 
 	// Again at once: refused, nothing sent.
 	h.dibs(bob, "nudge staging")
