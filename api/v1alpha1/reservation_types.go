@@ -78,6 +78,11 @@ const (
 	// AnnotationSlackRequests holds the keys of the last requests from Slack that changed a Reservation (at most
 	// 16, space-separated, oldest first), so that one Slack redelivers, even after later ones, changes nothing.
 	AnnotationSlackRequests = "conch.dev/slack-requests"
+	// AnnotationNudgedAt is when the holder of a granted Reservation was last nudged (`/dibs nudge`: someone is
+	// waiting), in RFC 3339. It is written before the nudge is sent, with a resourceVersion precondition, so that
+	// a holder is nudged at most once per hold per interval (15 minutes unless the manager's
+	// --slack-nudge-interval says otherwise), whoever asks and however often a command is redelivered.
+	AnnotationNudgedAt = "conch.dev/nudged-at"
 )
 
 // ReservationFinalizer was set on every Reservation by Conch before v0.2. Conch no longer sets it: a deleted

@@ -68,6 +68,30 @@ const (
 // take an Unhealthy Resource back: it runs the health check again, or, without one, marks it Healthy.
 const AnnotationRepair = "conch.dev/repair"
 
+// AnnotationWatchers lists who asked to be told once a Resource is free (`/dibs watch`), without queueing for it:
+// space-separated entries, each a Slack user ID ("U0123": when this Resource is free) or a Slack user ID and a
+// pool ("U0123:pool=web": when any Resource labelled pool=web is free; kept on the pool's first member by name).
+// At most MaxWatchers entries. Conch's Slack front end writes it with a resourceVersion precondition, removes an
+// entry before it sends its DM, and so DMs each watcher once.
+const AnnotationWatchers = "conch.dev/watchers"
+
+// MaxWatchers bounds the entries of AnnotationWatchers on one Resource.
+const MaxWatchers = 50
+
+// IsFree reports whether the Resource is free for someone who watches it (`/dibs watch`, `kubectl conch watch`):
+// its Available condition is True (a slot is free and granting is open) and nobody waits in its queue.
+func (r *Resource) IsFree() bool {
+	if r.DeletionTimestamp != nil || len(r.Status.Queue) > 0 || r.Status.Waiting > 0 {
+		return false
+	}
+	for _, c := range r.Status.Conditions {
+		if c.Type == ResourceConditionAvailable {
+			return c.Status == metav1.ConditionTrue
+		}
+	}
+	return false
+}
+
 // Labels Conch sets on the Jobs it runs for a Resource's hooks.
 const (
 	// LabelHookResource names the Resource a hook Job runs for.

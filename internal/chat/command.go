@@ -49,6 +49,13 @@ const (
 	VerbHelp Verb = "help"
 	// VerbStats posts charts of a Resource's contention over the last Command.Days days.
 	VerbStats Verb = "stats"
+	// VerbNudge tells the holders of a Resource that someone is waiting for it, with buttons to release or
+	// extend.
+	VerbNudge Verb = "nudge"
+	// VerbWatch asks for a DM once the Resource (or any Resource of Command.Pool) is free, without queueing.
+	VerbWatch Verb = "watch"
+	// VerbUnwatch takes such a request back.
+	VerbUnwatch Verb = "unwatch"
 
 	// The stand-up verbs follow "standup" (see parseStandup). They name a Standup in Command.Standup and a day in
 	// Command.Date.
@@ -92,6 +99,10 @@ type Command struct {
 	// Until is set when the person named a wall-clock end ("until 17:00", "all day"), in their time zone, so the
 	// reply can echo it back. For extend it means "end the hold at Until" rather than "add Duration".
 	Until time.Time
+	// Pool is the pool a watch or unwatch command names instead of a Resource, as "label=value" (pool=web): the
+	// label and value its member Resources have (see PoolLabel). Exactly one of Resource and Pool is set for
+	// those verbs; Pool is empty for every other.
+	Pool string
 	// Reason is the text after "because", verbatim but trimmed; empty when none was given.
 	Reason string
 	// Revision is the word after "deploy" ("/dibs staging deploy pr-345"): the Reservation's parameter revision,

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // fuzzSeeds are inputs of every shape the grammar knows, for both fuzz targets to mutate.
@@ -19,6 +21,8 @@ var fuzzSeeds = []string{
 	"staging deploy a deploy b", "deploy deploy deploy",
 	"standup", "standup skip team 2026-12-4", "standup away until tomorrow", "standup run team today", "STANDUP Back",
 	"stats staging", "stats staging 14d", "stats staging last 2 weeks", "stats 7d", "stats staging 99999d", "stats a week",
+	"nudge staging", "NUDGE db.qa-1 now", "watch staging", "watch pool=web", "watch conch.dev/pool=Web_1", "watch pool=",
+	"watch =x", "unwatch pool=web", "unwatch staging", "watch a=b=c", "on watch",
 }
 
 // fuzzNow turns a fuzzed number into a moment between 1970 and 2200, far enough from time's limits that the
@@ -65,14 +69,11 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 	}
 	switch cmd.Verb {
 	case VerbStats:
-		if !isDNSSubdomain(cmd.Resource) || cmd.Days < 1 || cmd.Days > MaxStatsDays {
-			t.Fatalf("Parse(%q) stats of %q over %d days is out of bounds", text, cmd.Resource, cmd.Days)
-		}
-		if cmd.Duration != 0 || !cmd.Until.IsZero() || cmd.Reason != "" || cmd.Standup != "" || cmd.Date != "" {
-			t.Fatalf("Parse(%q) stats has fields of other verbs: %+v", text, cmd)
-		}
+		checkStatsCommand(t, text, cmd)
 		return
-	case VerbTake, VerbRelease, VerbExtend, VerbWho:
+	case VerbWatch, VerbUnwatch:
+		checkWatchCommand(t, text, cmd)
+	case VerbTake, VerbRelease, VerbExtend, VerbWho, VerbNudge:
 		if !isDNSSubdomain(cmd.Resource) {
 			t.Fatalf("Parse(%q) resource %q is not a valid name", text, cmd.Resource)
 		}
@@ -86,6 +87,9 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 		}
 		checkStandupCommand(t, text, cmd)
 		return
+	}
+	if cmd.Pool != "" && cmd.Verb != VerbWatch && cmd.Verb != VerbUnwatch {
+		t.Fatalf("Parse(%q) %s has pool %q", text, cmd.Verb, cmd.Pool)
 	}
 	if cmd.Standup != "" || cmd.Date != "" {
 		t.Fatalf("Parse(%q) %s names a stand-up %q or a date %q", text, cmd.Verb, cmd.Standup, cmd.Date)
@@ -104,6 +108,23 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 		t.Fatalf("Parse(%q) until %v is not now %v + duration %v", text, cmd.Until, now, cmd.Duration)
 	}
 
+	checkTakeText(t, text, cmd)
+}
+
+// checkStatsCommand checks a stats command: a Resource name, days within bounds, nothing of other verbs.
+func checkStatsCommand(t *testing.T, text string, cmd Command) {
+	t.Helper()
+	if !isDNSSubdomain(cmd.Resource) || cmd.Days < 1 || cmd.Days > MaxStatsDays {
+		t.Fatalf("Parse(%q) stats of %q over %d days is out of bounds", text, cmd.Resource, cmd.Days)
+	}
+	if cmd.Duration != 0 || !cmd.Until.IsZero() || cmd.Reason != "" || cmd.Standup != "" || cmd.Date != "" {
+		t.Fatalf("Parse(%q) stats has fields of other verbs: %+v", text, cmd)
+	}
+}
+
+// checkTakeText checks the free text only a take carries: a revision and a reason, both taken from the input.
+func checkTakeText(t *testing.T, text string, cmd Command) {
+	t.Helper()
 	if cmd.Revision != "" {
 		if cmd.Verb != VerbTake || checkRevision(cmd.Revision) != nil || !strings.Contains(text, cmd.Revision) {
 			t.Fatalf("Parse(%q) revision %q is not a valid revision from the input of a take", text, cmd.Revision)
@@ -117,6 +138,23 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 			strings.TrimSpace(cmd.Reason) != cmd.Reason || !strings.Contains(text, cmd.Reason) {
 			t.Fatalf("Parse(%q) reason %q is not trimmed, bounded text from the input", text, cmd.Reason)
 		}
+	}
+}
+
+// checkWatchCommand checks a watch or unwatch command: a resource or a pool, and a pool that is a label selector
+// Slack shows as written.
+func checkWatchCommand(t *testing.T, text string, cmd Command) {
+	t.Helper()
+	label, value := PoolLabel(cmd.Pool)
+	switch {
+	case (cmd.Resource == "") == (cmd.Pool == ""):
+		t.Fatalf("Parse(%q) %s names both or neither of a resource and a pool: %+v", text, cmd.Verb, cmd)
+	case cmd.Resource != "" && !isDNSSubdomain(cmd.Resource):
+		t.Fatalf("Parse(%q) resource %q is not a valid name", text, cmd.Resource)
+	case cmd.Pool != "" && (!ValidPool(cmd.Pool) || len(validation.IsQualifiedName(label)) > 0 || value == "" || len(validation.IsValidLabelValue(value)) > 0):
+		t.Fatalf("Parse(%q) pool %q is no label selector", text, cmd.Pool)
+	case strings.ContainsAny(cmd.Pool, "<>&*`~ "):
+		t.Fatalf("Parse(%q) pool %q has characters mrkdwn reads", text, cmd.Pool)
 	}
 }
 

@@ -22,6 +22,8 @@ func Help(command string) string {
 	line(" extend staging 30m", "keep it 30 minutes longer; `extend staging until 18:00` moves the end to 18:00")
 	line(" list", "every resource, who has it and who waits")
 	line(" who staging", "who has staging and who waits")
+	line(" nudge staging", "ask whoever holds staging to hand it over (a DM with Release and Extend buttons)")
+	line(" watch staging", "DM me once when staging is free, without queueing; `watch pool=web` for any Resource labelled pool=web; `unwatch staging` to stop")
 	line(" stats staging 14d", "a chart of the hours staging was held and waited for, per day (7 days unless you say, at most 35)")
 	line(" help", "this message")
 	b.WriteString("*Durations:* `30m`, `2h`, `1h30m`, `1.5h`, `90 minutes`, `1d`, `until 17:00`, `until 5:30pm`, " +

@@ -20,6 +20,8 @@ import (
 //	list                                             every resource ("ls" and "q" too)
 //	who <resource>                                   one resource's holder and queue
 //	stats <resource> [<period>]                      charts of its contention over the last days (see parseStats)
+//	nudge <resource>                                 tell its holders someone is waiting (see watch.go)
+//	watch <resource>|<label>=<value>                 DM me once it (or any of the pool) is free; unwatch undoes it
 //	help                                             the grammar; so is empty text
 //	standup [<verb>] [<standup>] [<date>]            the stand-up commands (see parseStandup and StandupHelp)
 //
@@ -66,6 +68,12 @@ func parse(text string, now time.Time, loc *time.Location) (Command, *Error) {
 		return parseStandup(args)
 	case "stats":
 		return parseStats(verb, args)
+	case "nudge":
+		return parseNudge(verb, args)
+	case "watch":
+		return parseWatch(verb, args, VerbWatch)
+	case "unwatch":
+		return parseWatch(verb, args, VerbUnwatch)
 	case "list", "ls", "q":
 		switch {
 		case len(args) == 1 && isDNSSubdomain(args[0].lower):

@@ -72,6 +72,8 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.channelNamespaces, "slack-channel-namespaces", "", "Per-channel namespaces: C0123ABC=team-a,C0456DEF=team-b.")
 	fs.StringVar(&f.admins, "slack-admins", "", "Comma-separated Slack user IDs that may release anyone's hold.")
 	fs.DurationVar(&o.Slack.WarnBefore, "slack-warn-before", 10*time.Minute, "How long before a hold ends its holder is warned.")
+	fs.DurationVar(&o.Slack.NudgeInterval, "slack-nudge-interval", slackbot.DefaultNudgeInterval,
+		"The least time between two nudges (/dibs nudge) of one holder about one hold.")
 	fs.StringVar(&f.eventSinkAllowedCIDRs, "event-sink-allowed-cidrs", "",
 		"Comma-separated CIDRs EventSinks may deliver to although the manager refuses them by default (loopback, link-local and cloud metadata, the API server), e.g. 127.0.0.0/8 for a receiver beside a development manager.")
 	fs.DurationVar(&o.HistoryRetention, "history-retention", history.DefaultRetention,

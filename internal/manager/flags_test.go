@@ -200,3 +200,25 @@ func TestBoardAndHistoryFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestSlackNudgeInterval: 15 minutes unless the flag says otherwise.
+func TestSlackNudgeInterval(t *testing.T) {
+	cases := map[string]struct {
+		args []string
+		want time.Duration
+	}{
+		"default": {want: 15 * time.Minute},
+		"an hour": {args: []string{"--slack-nudge-interval=1h"}, want: time.Hour},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			opts, err := options(t, "", append([]string{"--leader-elect=false"}, tc.args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if opts.Slack.NudgeInterval != tc.want {
+				t.Errorf("nudge interval %s, want %s", opts.Slack.NudgeInterval, tc.want)
+			}
+		})
+	}
+}

@@ -122,6 +122,7 @@ func NewCommand(o Options) *cobra.Command {
   kubectl conch extend staging 30m                hold it 30 minutes longer
   kubectl conch who staging                       who holds it and who waits
   kubectl conch list                              every Resource, who holds it, how many wait
+  kubectl conch watch staging --timeout 1h        wait until staging is free, without queueing
   kubectl conch repair staging                    take an Unhealthy Resource back after fixing it
 
 The holder is --holder, else $CONCH_HOLDER, else the CI job ("ci:<job>#<run>" on GitHub Actions, GitLab CI,
@@ -136,7 +137,7 @@ CircleCI, Jenkins and Buildkite), else $USER@<hostname>.`,
 	root.SetErr(o.ErrOut)
 	a.flags.AddFlags(root.PersistentFlags())
 	root.PersistentFlags().StringVar(&a.holder, "holder", "", "Who holds the Resource (default: $CONCH_HOLDER, the CI job, or $USER@<hostname>)")
-	root.AddCommand(a.onCommand(), a.runCommand(), a.offCommand(), a.extendCommand(), a.listCommand(), a.whoCommand(), a.repairCommand())
+	root.AddCommand(a.onCommand(), a.runCommand(), a.offCommand(), a.extendCommand(), a.listCommand(), a.whoCommand(), a.watchCommand(), a.repairCommand())
 	return root
 }
 

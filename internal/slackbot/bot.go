@@ -24,10 +24,11 @@ import (
 )
 
 // The Slack front end acts for people: it creates their Reservations, and releases or extends them (spec), and
-// reads the Resources. Standups' commands edit skip dates and away (spec); answers go into the current run
+// reads the Resources; it edits their annotation conch.dev/watchers (/dibs watch) and a holding Reservation's
+// conch.dev/nudged-at (/dibs nudge). Standups' commands edit skip dates and away (spec); answers go into the current run
 // (status). An admin's release is recorded as an Event.
 // +kubebuilder:rbac:groups=conch.dev,resources=reservations,verbs=get;list;watch;create;patch
-// +kubebuilder:rbac:groups=conch.dev,resources=resources,verbs=get;list;watch
+// +kubebuilder:rbac:groups=conch.dev,resources=resources,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=conch.dev,resources=standups,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=conch.dev,resources=standupruns,verbs=get;list;watch
 // +kubebuilder:rbac:groups=conch.dev,resources=standupruns/status,verbs=patch

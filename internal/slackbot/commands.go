@@ -79,8 +79,10 @@ func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) reply {
 		return b.who(ctx, ns, parsed.Resource)
 	case chat.VerbStats:
 		return b.statsCommand(ctx, cmd, who, ns, parsed)
-	case chat.VerbTake, chat.VerbRelease, chat.VerbExtend:
+	case chat.VerbTake, chat.VerbRelease, chat.VerbExtend, chat.VerbNudge:
 		return b.resourceCommand(ctx, cmd, who, ns, parsed)
+	case chat.VerbWatch, chat.VerbUnwatch:
+		return b.watchCommand(ctx, cmd, ns, parsed)
 	case chat.VerbStandupHelp:
 		return ephemeral("%s", chat.StandupHelp(b.cfg.Command))
 	case chat.VerbStandupList:
@@ -108,7 +110,7 @@ func sentence(s string) string {
 	return s
 }
 
-// resourceCommand carries out take, release and extend on the Resource the command names.
+// resourceCommand carries out take, release, extend and nudge on the Resource the command names.
 func (b *Bot) resourceCommand(ctx context.Context, cmd slack.SlashCommand, who person, ns string, c chat.Command) reply {
 	res, miss := b.resource(ctx, ns, c.Resource)
 	if res == nil {
@@ -119,6 +121,8 @@ func (b *Bot) resourceCommand(ctx context.Context, cmd slack.SlashCommand, who p
 		return b.take(ctx, cmd, who, res, c)
 	case chat.VerbRelease:
 		return b.release(ctx, cmd, who, res)
+	case chat.VerbNudge:
+		return b.nudge(ctx, cmd, res)
 	default:
 		return b.extend(ctx, cmd, res, c)
 	}

@@ -34,6 +34,9 @@ type Config struct {
 	Admins []string
 	// WarnBefore is how long before expiry a holder is warned.
 	WarnBefore time.Duration
+	// NudgeInterval is the least time between two nudges of one holder about one hold (`/dibs nudge`); 15
+	// minutes by default.
+	NudgeInterval time.Duration
 	// PostInterval is the least time between two messages to one channel or person (Slack allows about one per
 	// second per channel); 1 s by default.
 	PostInterval time.Duration
@@ -42,6 +45,10 @@ type Config struct {
 	// PingInterval is how often the client expects pings from Slack (tests shorten it).
 	PingInterval time.Duration
 }
+
+// DefaultNudgeInterval is Config.NudgeInterval's default: a holder hears "someone is waiting" at most four times
+// an hour about one hold, however many people ask.
+const DefaultNudgeInterval = 15 * time.Minute
 
 // Enabled reports whether both tokens are configured.
 func (c *Config) Enabled() bool { return c.BotToken != "" && c.AppToken != "" }
@@ -55,6 +62,9 @@ func (c *Config) defaults() {
 	}
 	if c.WarnBefore == 0 {
 		c.WarnBefore = 10 * time.Minute
+	}
+	if c.NudgeInterval <= 0 {
+		c.NudgeInterval = DefaultNudgeInterval
 	}
 	if c.PostInterval == 0 {
 		c.PostInterval = time.Second

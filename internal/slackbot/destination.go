@@ -199,6 +199,12 @@ func classify(err error) error {
 	return err
 }
 
-// SetupWithManager registers the Bot with mgr; it runs on the leader only. Its notifications are delivered by the
-// notify.Dispatcher, through Destination.
-func (b *Bot) SetupWithManager(mgr ctrl.Manager) error { return mgr.Add(b) }
+// SetupWithManager registers the Bot with mgr, and the watcher that tells people who watch a Resource when it is
+// free; both run on the leader only. Its notifications are delivered by the notify.Dispatcher, through
+// Destination.
+func (b *Bot) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.Add(b); err != nil {
+		return err
+	}
+	return b.setupWatcher(mgr)
+}

@@ -162,6 +162,36 @@ func WarningDM(r *conchv1.Reservation, now time.Time) Message {
 	}}
 }
 
+// NudgeDM asks a holder to hand their hold over: asker (a Slack user ID) would like the Resource, and waiting
+// Reservations are in its queue. Its Release and Extend 1h buttons are those of the grant DM.
+func NudgeDM(r *conchv1.Reservation, asker string, waiting int32) Message {
+	queue := "nobody is in its queue yet"
+	switch {
+	case waiting == 1:
+		queue = "1 waits in its queue"
+	case waiting > 1:
+		queue = fmt.Sprintf("%d wait in its queue", waiting)
+	}
+	text := fmt.Sprintf(":wave: %s would like *%s*, which you hold until %s (%s). Done with it? Release it, or extend it if you still need it.",
+		Who(conchv1.SlackHolderPrefix+asker), r.Status.ResourceName, When(r.Status.ExpiresAt.Time), queue)
+	return Message{Text: text, Blocks: []slack.Block{
+		section(text),
+		slack.NewActionBlock("nudge",
+			button(ActionRelease, ref(r), "Release", slack.StyleDanger),
+			button(ActionExtend, ref(r)+"/1h", "Extend 1h", "")),
+	}}
+}
+
+// WatchDM tells a watcher (`/dibs watch`) that what they watch is free: the Resource res, found free, and pool
+// ("label=value") when they watched a pool.
+func WatchDM(res *conchv1.Resource, pool, command string) Message {
+	text := fmt.Sprintf(":bell: *%s* is free now. Take it: `%s %s`", res.Name, command, res.Name)
+	if pool != "" {
+		text = fmt.Sprintf(":bell: *%s* of the pool %s is free now. Take it: `%s %s`", res.Name, poolText(pool), command, res.Name)
+	}
+	return Message{Text: text, Blocks: []slack.Block{section(text)}}
+}
+
 // EndedDM tells a holder their hold ended without them releasing it.
 func EndedDM(r *conchv1.Reservation, reason string) Message {
 	res := r.Status.ResourceName

@@ -307,7 +307,8 @@ func (h *harness) slackReservation(user string) func() string {
 }
 
 // slackTakesQueuesExtendsAndReleases: Alice takes staging from Slack (a Reservation created, granted, a DM and
-// a handover post), Bob queues behind her (his position written), Alice extends and releases, Bob is granted.
+// a handover post), Bob queues behind her (his position written), Alice extends, Bob nudges her and watches
+// staging, Alice releases, Bob is granted.
 func (h *harness) slackTakesQueuesExtendsAndReleases() {
 	staging := testutil.Resource("staging").Namespace(h.ns).Obj()
 	staging.Spec.SlackChannel = stagingChannel
@@ -332,6 +333,16 @@ func (h *harness) slackTakesQueuesExtendsAndReleases() {
 
 	h.dibs(alice, "extend staging by 30m")
 	h.eventually(func() time.Duration { return h.rsv(aliceRsv).Spec.Duration.Duration }).Should(Equal(90 * time.Minute))
+
+	// Bob nudges Alice (recorded on her Reservation) and watches staging (recorded on the Resource).
+	h.dibs(bob, "nudge staging")
+	h.eventually(func() map[string]string { return h.rsv(aliceRsv).Annotations }).Should(HaveKey(conchv1.AnnotationNudgedAt))
+	h.dibs(bob, "watch staging")
+	h.eventually(func() string {
+		res := &conchv1.Resource{}
+		_ = k8s.Get(context.Background(), client.ObjectKeyFromObject(staging), res)
+		return res.Annotations[conchv1.AnnotationWatchers]
+	}).Should(Equal(bob))
 
 	h.dibs(alice, "off staging")
 	h.eventually(h.stateOf(aliceRsv)).Should(Equal(conchv1.StateReleased))
