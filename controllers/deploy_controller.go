@@ -68,6 +68,25 @@ var _ reconcile.Reconciler = (*DeployReconciler)(nil)
 
 // Reconcile brings one Resource's deploy target in line with its ledger.
 func (r *DeployReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	res, err := r.reconcile(ctx, req)
+	if errors.Is(err, errRecordLost) {
+		// Its record lost to another write of the Resource's status (the ledger, a hook): decide again on a fresh
+		// read soon, without the backoff that is for refusals of the target (RBAC, a missing object), which a
+		// string of conflicts on a busy Resource would otherwise stretch to seconds.
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	}
+	return res, err
+}
+
+// conflictRetry is how soon the deploy is decided again after its record lost to another write.
+const conflictRetry = 50 * time.Millisecond
+
+// errRecordLost says the record of the deploy in the Resource's status lost to another write (a conflict). A
+// conflict of the target's own (another field manager, under conflictPolicy Fail) is a refusal, retried with backoff.
+var errRecordLost = errors.New("the deploy's record lost to another write of the Resource's status")
+
+// reconcile is one decision: what the target should have, apply it, record it.
+func (r *DeployReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	// The Resource from the API server, not the cache: status.deploy is the record every decision starts from, and
 	// a record written on a stale copy could forget what is applied.
 	res := &conchv1.Resource{}
@@ -343,6 +362,9 @@ func (r *DeployReconciler) record(ctx context.Context, res *conchv1.Resource, co
 		return changed, nil
 	}
 	err := r.Status().Patch(ctx, res, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	if apierrors.IsConflict(err) {
+		return changed, fmt.Errorf("%w: %w", errRecordLost, err)
+	}
 	return changed, client.IgnoreNotFound(err)
 }
 

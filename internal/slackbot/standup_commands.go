@@ -227,10 +227,35 @@ func (b *Bot) skipCommand(ctx context.Context, st *conchv1.Standup, c chat.Comma
 		return reply{text: fmt.Sprintf("The *%s* stand-up takes place on %s after all.", st.Name, longDate(day)), inChannel: true}
 	}
 	text := fmt.Sprintf("No *%s* stand-up on %s.", st.Name, longDate(day))
-	if run := st.Status.ActiveRun; run != nil && !strings.HasSuffix(run.ID, "m") && schedule.DateOf(run.ScheduledTime.Time, loc) == day {
+	if b.collectingOn(ctx, st, day, loc) {
 		text += " Today's was collecting answers: it is cancelled, and there will be no summary."
 	}
 	return reply{text: text, inChannel: true}
+}
+
+// collectingOn reports whether a scheduled run of st for day collects answers: the run status.activeRun points to,
+// or, should the Standup's status not point to it yet (its run is written first, and prompts may be out before
+// the Standup's own status is), a run of st in that state read from the API server. The controller cancels it
+// either way; this only decides what the reply says.
+func (b *Bot) collectingOn(ctx context.Context, st *conchv1.Standup, day schedule.Date, loc *time.Location) bool {
+	if run := st.Status.ActiveRun; run != nil && !strings.HasSuffix(run.ID, "m") && schedule.DateOf(run.ScheduledTime.Time, loc) == day {
+		return true
+	}
+	reader := b.reader
+	if reader == nil {
+		reader = b.client
+	}
+	var runs conchv1.StandupRunList
+	if err := reader.List(ctx, &runs, client.InNamespace(st.Namespace), client.MatchingLabels{conchv1.LabelStandup: st.Name}); err != nil {
+		return false
+	}
+	for _, r := range runs.Items {
+		if r.Status.State == conchv1.RunCollecting && r.Spec.Trigger != conchv1.TriggerManual &&
+			schedule.DateOf(r.Spec.ScheduledTime.Time, loc) == day {
+			return true
+		}
+	}
+	return false
 }
 
 // awayCommand sets (away) or clears (back) the user's away entry in the Standup named, or in every Standup of
