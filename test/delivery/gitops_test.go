@@ -195,6 +195,18 @@ func gitopsScenarios(t *testing.T) map[string]*scenario {
 	scheduled.obj = withCondition(t, scheduled.obj.DeepCopy(), "Ready", "True", "Scheduled", "Next run Mon 09:00")
 	scheduled.applied = nil
 	out["Standup scheduled, with Slack"] = scheduled
+	// A Resource that failed its cleanup or check: Conch keeps its queue (kstatus and Flux read Current), and Argo
+	// CD shows the environment Degraded, with why.
+	unhealthy := sc("Resource", "staging", status.CurrentStatus, "Degraded", "Current")
+	unhealthy.obj = unhealthy.obj.DeepCopy()
+	conds, _, _ := unstructured.NestedSlice(unhealthy.obj.Object, "status", "conditions")
+	conds = append(conds, map[string]any{"type": "Healthy", "status": "False", "reason": "CheckFailed",
+		"message": "GET https://staging/healthz answered 503", "lastTransitionTime": "2026-12-06T08:00:00Z"})
+	if err := unstructured.SetNestedSlice(unhealthy.obj.Object, conds, "status", "conditions"); err != nil {
+		t.Fatal(err)
+	}
+	unhealthy.applied = nil
+	out["Resource unhealthy"] = unhealthy
 
 	newer := out["Reservation with a newer spec"]
 	newer.obj = newer.obj.DeepCopy()

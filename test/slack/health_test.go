@@ -25,7 +25,12 @@ func TestTheChannelIsToldWhenACleanupFails(t *testing.T) {
 	res.Spec.OnRelease = &conchv1.Hook{Job: &batchv1.JobTemplateSpec{Spec: testutil.Job(h.ns, "clean").Spec}}
 	h.create(res)
 	h.dibs(alice, "staging for 1h")
-	h.eventually(func() conchv1.ReservationState { return h.reservationOf(alice)().Status.State }).Should(Equal(conchv1.StateGranted))
+	h.eventually(func() conchv1.ReservationState {
+		if r := h.reservationOf(alice)(); r != nil {
+			return r.Status.State
+		}
+		return ""
+	}).Should(Equal(conchv1.StateGranted))
 	h.dibs(alice, "off staging")
 
 	job := &batchv1.Job{}
