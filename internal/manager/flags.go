@@ -75,7 +75,7 @@ func BindFlags(fs *flag.FlagSet) *Flags {
 	fs.DurationVar(&o.Slack.NudgeInterval, "slack-nudge-interval", slackbot.DefaultNudgeInterval,
 		"The least time between two nudges (/dibs nudge) of one holder about one hold.")
 	fs.StringVar(&f.eventSinkAllowedCIDRs, "event-sink-allowed-cidrs", "",
-		"Comma-separated CIDRs EventSinks may deliver to although the manager refuses them by default (loopback, link-local and cloud metadata, the API server), e.g. 127.0.0.0/8 for a receiver beside a development manager.")
+		"Comma-separated CIDRs EventSinks may deliver to, and Resources' HTTP hooks may reach, although the manager refuses them by default (loopback, link-local and cloud metadata, the API server), e.g. 127.0.0.0/8 for a receiver beside a development manager.")
 	fs.DurationVar(&o.HistoryRetention, "history-retention", history.DefaultRetention,
 		"How long the history of ended holds (ConfigMaps conch-history-<resource>) keeps a hold; the board's and the charts' furthest look back.")
 	fs.StringVar(&o.Board.Addr, "board-bind-address", "",
