@@ -8,29 +8,18 @@ import (
 	"slices"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/conch-dev/conch/internal/charts"
+	"github.com/conch-dev/conch/internal/history"
 )
 
-// Hold is one Reservation's life on a Resource: when it was asked for, granted and ended. It mirrors what the
-// history of ended holds records, so that either can feed Compute.
-type Hold struct {
-	// Reservation is the Reservation's name; UID tells apart two Reservations of one name over time.
-	Reservation string
-	UID         types.UID
-	// Holder is spec.holder.
-	Holder string
-	// Created is when the Reservation was made: its wait starts then.
-	Created time.Time
-	// Granted is when it was granted; zero if it never was (it left the queue, or waits still).
-	Granted time.Time
-	// Ended is when the hold (or the wait) ended; zero while it goes on.
-	Ended time.Time
-}
+// Hold is one Reservation's life on a Resource: when it was asked for, granted and ended. It is the history's
+// record of a hold, so that the history and the cache can both feed Compute; a Hold from the cache may have no end
+// yet (zero Ended, or neither Granted nor Ended while it waits).
+type Hold = history.Hold
 
-// waitEnd is when the hold's wait ended (its grant, or its end without one), or at while it still waits.
-func (h Hold) waitEnd(at time.Time) time.Time {
+// waitEnd is when h's wait ended (its grant, or its end without one), or at while it still waits.
+func waitEnd(h Hold, at time.Time) time.Time {
 	switch {
 	case !h.Granted.IsZero():
 		return h.Granted
@@ -38,14 +27,6 @@ func (h Hold) waitEnd(at time.Time) time.Time {
 		return h.Ended
 	}
 	return at
-}
-
-// holdEnd is when the hold ended, or at while it is held.
-func (h Hold) holdEnd(at time.Time) time.Time {
-	if h.Ended.IsZero() || h.Ended.After(at) {
-		return at
-	}
-	return h.Ended
 }
 
 // Stats is a Resource's contention over a period.
@@ -89,21 +70,14 @@ func Compute(holds []Hold, from, to time.Time, loc *time.Location) Stats {
 	if !to.After(from) {
 		return s
 	}
-	for day := from; day.Before(to) && len(s.Days) < charts.MaxDays; {
-		d := day.In(loc)
-		next := time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc)
-		end := minTime(next, to)
-		cd := charts.Day{Date: d}
-		for _, h := range holds {
-			if !h.Granted.IsZero() {
-				cd.Held += overlap(h.Granted, h.holdEnd(to), day, end)
-			}
-			cd.Waited += overlap(h.Created, h.waitEnd(to), day, end)
+	// The days are the history's: the same split at midnight, with holds going on counted up to to.
+	for _, d := range history.Daily(holds, loc, from, to) {
+		if len(s.Days) == charts.MaxDays {
+			break
 		}
-		s.Days = append(s.Days, cd)
-		s.Held += cd.Held
-		s.Waited += cd.Waited
-		day = next
+		s.Days = append(s.Days, charts.Day{Date: d.Date, Held: d.Held, Waited: d.Waited})
+		s.Held += d.Held
+		s.Waited += d.Waited
 	}
 
 	type ended struct {
@@ -118,7 +92,7 @@ func Compute(holds []Hold, from, to time.Time, loc *time.Location) Stats {
 	var changes []change
 	waiting := 0
 	for _, h := range holds {
-		wEnd := h.waitEnd(to)
+		wEnd := waitEnd(h, to)
 		wait := max(0, wEnd.Sub(h.Created))
 		if !h.Granted.IsZero() && inPeriod(h.Granted, from, to) {
 			s.Grants++
@@ -168,27 +142,4 @@ func Compute(holds []Hold, from, to time.Time, loc *time.Location) Stats {
 	return s
 }
 
-// overlap is how much of [start, end) falls in [lo, hi).
-func overlap(start, end, lo, hi time.Time) time.Duration {
-	s, e := maxTime(start, lo), minTime(end, hi)
-	if !e.After(s) {
-		return 0
-	}
-	return e.Sub(s)
-}
-
 func inPeriod(t, from, to time.Time) bool { return !t.Before(from) && t.Before(to) }
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}

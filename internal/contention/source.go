@@ -34,15 +34,17 @@ func HoldsOf(rsvs []conchv1.Reservation) []Hold {
 				continue
 			}
 			// endedAt is whole seconds; grantedAt is not, so an hold of less than a second could end before it began.
-			h.Ended = maxTime(st.EndedAt.Time, h.Granted)
+			h.Ended = st.EndedAt.Time
+			if h.Ended.Before(h.Granted) {
+				h.Ended = h.Granted
+			}
 		}
 		out = append(out, h)
 	}
 	return out
 }
 
-// EndedHolds returns the holds of a Resource that ended at or after since. history.Reader's Holds has this shape;
-// an adapter that maps its holds field by field to Hold makes it one.
+// EndedHolds returns the holds of a Resource that ended at or after since: a history.Reader's Holds.
 type EndedHolds func(ctx context.Context, namespace, resource string, since time.Time) ([]Hold, error)
 
 // CacheSource computes a Resource's Stats from the Reservations in the manager's cache (indexed by

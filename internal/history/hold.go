@@ -77,7 +77,8 @@ type Day struct {
 }
 
 // Daily splits holds into the days of loc from the day of from to the day of to (both included, unless to is
-// exactly midnight), counting only time inside [from, to). A hold or wait across midnight counts on both days.
+// exactly midnight), counting only time inside [from, to). A hold or wait across midnight counts on both days; one
+// that has not ended (a zero Ended, or no grant and no end) counts up to to.
 // It reads nothing but its arguments.
 func Daily(holds []Hold, loc *time.Location, from, to time.Time) []Day {
 	if loc == nil {
@@ -93,13 +94,12 @@ func Daily(holds []Hold, loc *time.Location, from, to time.Time) []Day {
 		d := &days[len(days)-1]
 		lo, hi := later(start, from), earlier(next, to)
 		for _, h := range holds {
-			waitEnd := h.Granted
-			if waitEnd.IsZero() {
-				waitEnd = h.Ended
-			}
+			// A wait or hold going on (no end yet: the charts add those from the cache) counts up to to; a
+			// wait that ends at to is no ended wait of the day (hi is at most to).
+			waitEnd := firstSet(h.Granted, h.Ended, to)
 			d.Waited += overlap(h.Created, waitEnd, lo, hi)
 			if !h.Granted.IsZero() {
-				d.Held += overlap(h.Granted, h.Ended, lo, hi)
+				d.Held += overlap(h.Granted, firstSet(h.Ended, to), lo, hi)
 				if !h.Granted.Before(lo) && h.Granted.Before(hi) {
 					d.Holds++
 				}
@@ -111,6 +111,16 @@ func Daily(holds []Hold, loc *time.Location, from, to time.Time) []Day {
 		start = next
 	}
 	return days
+}
+
+// firstSet is the first of ts that is not zero (the last one when all are).
+func firstSet(ts ...time.Time) time.Time {
+	for _, t := range ts[:len(ts)-1] {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return ts[len(ts)-1]
 }
 
 // midnight is the start of t's day in loc.

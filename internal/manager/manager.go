@@ -215,8 +215,8 @@ func setupSlack(ctx context.Context, mgr manager.Manager, opts Options) (*slackb
 	}
 	// Charts read a Resource's ended holds from the history (kept for --history-retention, whether or not their
 	// Reservations still exist), and the holds and waits going on from the cache.
-	bot.SetStats(contention.CacheSource{Client: mgr.GetClient(), Ended: endedHolds(
-		&history.CachedReader{Reader: history.ConfigMaps{Client: mgr.GetAPIReader()}, TTL: 15 * time.Second, Clock: opts.Clock})})
+	ended := &history.CachedReader{Reader: history.ConfigMaps{Client: mgr.GetAPIReader()}, TTL: 15 * time.Second, Clock: opts.Clock}
+	bot.SetStats(contention.CacheSource{Client: mgr.GetClient(), Ended: ended.Holds})
 	if opts.SlackSecret != "" {
 		w, err := slackbot.NewSecretWatcher(bot, mgr.GetConfig(), opts.SlackSecret)
 		if err != nil {
@@ -292,19 +292,4 @@ func stripUnread(in any) (any, error) {
 // whoever may write a Resource cannot make the manager reach what they could not.
 func hookHTTPClient(ctx context.Context, cfg *rest.Config, opts Options) *http.Client {
 	return eventsink.NewHTTPClient(eventsink.NewGuard(opts.EventSinkAllowedCIDRs, eventsink.APIServerAddrs(ctx, cfg.Host)...))
-}
-
-// endedHolds reads the ended holds of a Resource from the history, as the charts take them.
-func endedHolds(r history.Reader) contention.EndedHolds {
-	return func(ctx context.Context, ns, resource string, since time.Time) ([]contention.Hold, error) {
-		hs, err := r.Holds(ctx, ns, resource, since)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]contention.Hold, len(hs))
-		for i, h := range hs {
-			out[i] = contention.Hold{Reservation: h.Reservation, UID: h.UID, Holder: h.Holder, Created: h.Created, Granted: h.Granted, Ended: h.Ended}
-		}
-		return out, nil
-	}
 }
