@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-
 	"github.com/conch-dev/conch/internal/charts"
 	"github.com/conch-dev/conch/internal/history"
 )
