@@ -198,10 +198,8 @@ func TestADeploymentsImageFollowsTheHolderAndGoesBackToTheDefault(t *testing.T) 
 	NewWithT(t).Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, d)).To(Succeed())
 	d.Spec.Template.Spec.Containers[0].Image = "registry.example/web:hotfix"
 	NewWithT(t).Expect(k8s.Update(ctx, d, client.FieldOwner("kubectl-edit"))).To(Succeed())
-	res := &conchv1.Resource{}
-	NewWithT(t).Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "staging"}, res)).To(Succeed())
-	res.Spec.Description = "edited"
-	NewWithT(t).Expect(k8s.Update(ctx, res)).To(Succeed())
+	res := &conchv1.Resource{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "staging"}}
+	NewWithT(t).Expect(k8s.Patch(ctx, res, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"description":"edited"}}`)))).To(Succeed())
 	restartManager(t)
 	NewWithT(t).Consistently(image(t, ns)).WithTimeout(2 * time.Second).WithPolling(100 * time.Millisecond).
 		Should(Equal("registry.example/web:hotfix"))

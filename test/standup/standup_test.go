@@ -10,7 +10,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/manager"
@@ -278,8 +280,7 @@ func TestInvalidScheduleAndTimeZone(t *testing.T) {
 	NewWithT(t).Expect(h.get("mars").Status.NextRunTime).To(BeNil())
 
 	st := h.get("mars")
-	st.Spec.TimeZone = h.zone
-	NewWithT(t).Expect(k8s.Update(ctx, st)).To(Succeed())
+	NewWithT(t).Expect(k8s.Patch(ctx, st, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"timeZone":"`+h.zone+`"}}`)))).To(Succeed())
 	h.eventually(h.condition("mars", conchv1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, conchv1.ReasonScheduled, "Next run"))
 	h.eventually(h.condition("mars", conchv1.ConditionStalled)).Should(haveCondition(metav1.ConditionFalse, conchv1.ReasonScheduled, ""))
 }
