@@ -97,6 +97,7 @@ const ReservationFinalizer = "conch.dev/release"
 // +kubebuilder:validation:XValidation:rule="self.holder == oldSelf.holder",message="holder cannot be changed; create a new Reservation"
 // +kubebuilder:validation:XValidation:rule="has(self.heldBy) == has(oldSelf.heldBy) && (!has(self.heldBy) || self.heldBy == oldSelf.heldBy)",message="heldBy cannot be changed; create a new Reservation"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.released) || !oldSelf.released || (has(self.released) && self.released)",message="a released Reservation cannot be taken back; create a new Reservation"
+// +kubebuilder:validation:XValidation:rule="!has(self.priority) || self.priority == 0 || (has(self.reason) && size(self.reason) > 0)",message="a priority above 0 needs a reason: say why it goes ahead of the others"
 // +kubebuilder:validation:XValidation:rule="has(self.parameters) == has(oldSelf.parameters) && (!has(self.parameters) || self.parameters == oldSelf.parameters)",message="parameters cannot be changed; create a new Reservation"
 type ReservationSpec struct {
 	// resourceName is the Resource to hold, in this namespace. Set this or selector.
@@ -135,6 +136,26 @@ type ReservationSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	Reason string `json:"reason,omitempty"`
+
+	// startTime books the Resource ahead of time: the hold starts then, not before, and lasts duration. A booking
+	// that cannot fit beside the holds and bookings already promised is Rejected with the next free slot. It can be
+	// moved until its hold starts. A time in the past starts the hold now and still ends at startTime + duration.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// priority puts the Reservation ahead of lower priorities in the queue (0, the default, to 100), where its
+	// Resource allows it (spec.priorities.preemption); with preemption Hold it may also take a held slot. A
+	// priority above 0 needs a reason: jumping the queue is audited (an Event, and a post in the Resource's
+	// channel).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Priority *int32 `json:"priority,omitempty"`
+
+	// preemptible is Allowed (the default) or Never, which keeps this hold from being preempted by a higher
+	// priority (for a demo booked weeks ahead).
+	// +optional
+	Preemptible Preemptible `json:"preemptible,omitempty"`
 
 	// heartbeatTimeout makes the Reservation last only while its holder keeps renewing it, for machines that may
 	// crash: the holder sets spec.renewTime at least this often, and a Reservation not renewed for heartbeatTimeout

@@ -229,6 +229,21 @@ type ResourceSpec struct {
 	// +optional
 	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
 
+	// --- Planned and fair turns (planning_types.go, docs/planning.md) ---
+
+	// bookings are the rules for Reservations booked ahead of time (spec.startTime).
+	// +optional
+	Bookings *Bookings `json:"bookings,omitempty"`
+
+	// priorities are the rules for Reservations with a spec.priority: whether they may jump the queue or take a
+	// held slot, the grace period of a preempted holder, and how fast a waiting Reservation ages.
+	// +optional
+	Priorities *Priorities `json:"priorities,omitempty"`
+
+	// limits bound what one holder may take at once and per day.
+	// +optional
+	Limits *Limits `json:"limits,omitempty"`
+
 	// --- Deploy on grant (deploy_types.go, docs/deploy.md) ---
 
 	// deploy names an object and a patch that Conch applies to it when a hold starts (from the Reservation's
@@ -323,6 +338,21 @@ type ResourceHolder struct {
 	// heartbeat is the last renewal observed, for a Reservation with a heartbeatTimeout.
 	// +optional
 	Heartbeat *HeartbeatRecord `json:"heartbeat,omitempty"`
+
+	// priority is the Reservation's spec.priority when it was granted.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Priority int32 `json:"priority,omitempty"`
+
+	// preemptible is Never when the hold may not be preempted.
+	// +optional
+	Preemptible Preemptible `json:"preemptible,omitempty"`
+
+	// preemption is set once a higher priority takes this hold's slot: the holder was warned, and the hold ends
+	// at its endsAt with reason Preempted.
+	// +optional
+	Preemption *Preemption `json:"preemption,omitempty"`
 }
 
 // HeartbeatRecord is the last renewal of a Reservation that the controller observed, timed by the controller's
@@ -369,6 +399,21 @@ type QueueEntry struct {
 	// heartbeat is the last renewal observed, for a Reservation with a heartbeatTimeout.
 	// +optional
 	Heartbeat *HeartbeatRecord `json:"heartbeat,omitempty"`
+
+	// admitted is when the ledger admitted the Reservation: its priority ages from then.
+	// +optional
+	Admitted *metav1.MicroTime `json:"admitted,omitempty"`
+
+	// priority is the Reservation's spec.priority as last seen.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Priority int32 `json:"priority,omitempty"`
+
+	// startTime is set for a booking: when its hold starts. It is granted then, ahead of the queue, and its slot
+	// is kept free for it from then until startTime + duration.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
 }
 
 // MaxRecentlyEnded bounds status.recentlyEnded.
@@ -429,6 +474,10 @@ type ResourceStatus struct {
 	// nextRelease is the earliest time a current hold ends.
 	// +optional
 	NextRelease *metav1.Time `json:"nextRelease,omitempty"`
+
+	// nextBooking is the next booked hold that has not started.
+	// +optional
+	NextBooking *NextBooking `json:"nextBooking,omitempty"`
 
 	// phase is where the Resource is: Available, Held, Cleaning, Checking, Unhealthy or Maintenance.
 	// +optional
