@@ -17,6 +17,7 @@ package queue
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ type View struct {
 	// cache shows but whose creation was not delivered yet (a cache is updated before its watchers are told) waits
 	// for the next look, up to ArrivalGrace. Without Arrival, ties go by name.
 	Arrival func(types.UID) (uint64, bool)
+	// Usage, when set, returns what a holder holds of the other Resources counted with this one for its
+	// spec.limits (see Usage). Limits are fair-use rules, not the ledger's promise: a cache may serve it.
+	Usage func(holder string) Usage
 }
 
 // Outcome is the engine's decision about one Reservation.
@@ -95,6 +99,26 @@ type Outcome struct {
 	Deleting bool
 	// Gone reports that the API server confirmed the Reservation no longer exists.
 	Gone bool
+
+	// BookedStart and BookedEnd bound a booking's term (spec.startTime); zero for a hold asked for now.
+	BookedStart, BookedEnd time.Time
+	// ShortenedFor names the booking a walk-in's term was shortened to end at ("bob's booking 09:00–10:00").
+	ShortenedFor string
+	// WaitingFor says what a waiting Reservation waits for beyond its turn: the booking its term would run into,
+	// or the slot a booking whose time came is still held by.
+	WaitingFor string
+	// Limit names the limit a Reservation is over (it waits, or is Rejected with reason OverLimit).
+	Limit string
+	// Conflict says why a booking was Rejected (BookingConflict) or could not be moved, and NextFree is the next
+	// time a slot is free for its term.
+	Conflict string
+	NextFree time.Time
+	// Preemption is set on a hold that a higher priority is taking (reason Preempting), and on its end (Preempted).
+	Preemption *conchv1.Preemption
+	// Priority is the priority the Reservation waits or holds with; Jumped, on a grant, counts the Reservations
+	// that arrived before it and still wait: it went ahead of them by priority.
+	Priority int32
+	Jumped   int
 }
 
 // Plan is the engine's decision about one Resource.
@@ -153,7 +177,8 @@ func Decide(v View, now time.Time) Plan {
 		res: v.Resource, rules: rulesOf(v.Resource), now: now, fresh: v.Fresh, gone: v.Gone,
 		byUID:   make(map[types.UID]*conchv1.Reservation, len(v.Reservations)),
 		next:    max(v.Resource.Status.NextTicket, 1),
-		arrival: v.Arrival,
+		arrival: v.Arrival, usage: v.Usage,
+		notes: map[types.UID]note{}, unresolvedTickets: map[int64]bool{},
 	}
 	for i := range v.Reservations {
 		r := &v.Reservations[i]
@@ -161,9 +186,13 @@ func Decide(v View, now time.Time) Plan {
 	}
 	d.holders()
 	d.queue()
+	d.rebook()
 	d.admit(v.Reservations)
 	d.turnover()
+	d.order()
 	d.grant()
+	d.order()
+	d.preempt()
 	plan := d.finish()
 	d.letGo(&plan, v.Reservations)
 	return plan
@@ -206,8 +235,13 @@ type decider struct {
 	fresh map[types.UID]bool
 	gone  map[types.UID]bool
 	byUID map[types.UID]*conchv1.Reservation
-	// arrival is View.Arrival.
+	// arrival is View.Arrival, usage View.Usage.
 	arrival func(types.UID) (uint64, bool)
+	usage   func(string) Usage
+	// notes say more about a Reservation's outcome: why it waits, or what shortened it.
+	notes map[types.UID]note
+	// unresolvedTickets are the tickets of the queue entries the engine could not decide about.
+	unresolvedTickets map[int64]bool
 
 	holding []conchv1.ResourceHolder
 	waiting []conchv1.QueueEntry
@@ -218,9 +252,6 @@ type decider struct {
 	// left are the UIDs that leave the ledger with a known end in this plan.
 	left    []string
 	confirm []string
-	// unresolved is the ticket of the first queue entry the engine could not decide about; nothing at or behind it
-	// is granted in this plan (first come, first served).
-	unresolved int64
 	// endedHolds are the holds that leave the ledger in this plan with a known end, in ledger order.
 	endedHolds []endedHold
 	// turn and seq are the turnover step and sequence the plan records.
@@ -298,6 +329,11 @@ func (d *decider) holders() {
 			dur := want
 			if want > term.duration {
 				dur, _ = d.rules.duration(requested)
+				// An extension stops where a booking needs the slot, and never shortens the term.
+				if b := d.extensionLimit(h); !b.IsZero() && h.Since.Add(dur).After(b) {
+					dur = b.Sub(h.Since.Time)
+					d.notes[uid] = note{shortenedFor: joinAnd(blocking(b, bookingIntervals(d.res.Status.Queue, "")))}
+				}
 				dur = max(dur, term.duration)
 			}
 			until := CeilMicro(h.Since.Add(dur))
@@ -317,10 +353,15 @@ func (d *decider) holders() {
 		o.Duration, o.Requested = term.duration, requested
 		o.Clamped = requested != 0 && requested > term.duration
 		o.GrantedAt, o.ExpiresAt = h.Since.Time, h.Until.Time
+		o.Priority, o.Preemption = h.Priority, h.Preemption.DeepCopy()
 		h.Heartbeat = d.observe(r, h.Heartbeat, h.Since.Time)
+		preempted := h.Preemption != nil && h.Preemption.EndsAt.Before(&h.Until)
 		switch hb := d.heartbeat(r, h.Heartbeat); {
 		case f == end:
 			d.release(&o, r)
+		case preempted && !d.now.Before(h.Preemption.EndsAt.Time):
+			// Warned, given its grace period, and now ends so that a higher priority gets its turn.
+			o.State, o.Reason, o.EndedAt, o.ExpiresAt = conchv1.StateReleased, conchv1.ReasonPreempted, d.now, d.now
 		case !d.now.Before(h.Until.Time) && shortened:
 			// Shortened below the time already held: it ends now, at the edit, and its record says so.
 			o.Duration, o.ExpiresAt = d.now.Sub(h.Since.Time), d.now
@@ -331,6 +372,9 @@ func (d *decider) holders() {
 			o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonHeartbeatMissed, d.now
 		default:
 			o.State, o.Reason = conchv1.StateGranted, conchv1.ReasonGranted
+			if preempted {
+				o.Reason, o.ExpiresAt = conchv1.ReasonPreempting, h.Preemption.EndsAt.Time
+			}
 			d.holding = append(d.holding, h)
 			d.pending = append(d.pending, o)
 			continue
@@ -365,6 +409,7 @@ func (d *decider) queue() {
 		q = *q.DeepCopy()
 		o := d.outcome(r, q.Ticket)
 		q.Duration = metav1.Duration{Duration: o.Duration}
+		q.Priority = priorityOf(r)
 		q.Heartbeat = d.observe(r, q.Heartbeat, time.Time{})
 		switch hb := d.heartbeat(r, q.Heartbeat); {
 		case f == end:
@@ -442,10 +487,23 @@ func (d *decider) admit(all []conchv1.Reservation) {
 				o.State, o.Reason = conchv1.StatePending, conchv1.ReasonQueueFull
 				d.pending = append(d.pending, o)
 			}
+		case !startOf(r).IsZero() && !CeilMicro(startOf(r).Add(o.Duration)).After(d.now):
+			o.State, o.Reason, o.EndedAt = conchv1.StateRejected, conchv1.ReasonBookingInPast, d.now
+			o.BookedStart, o.BookedEnd = startOf(r), CeilMicro(startOf(r).Add(o.Duration))
+			d.ended = append(d.ended, o)
+		case d.rejectsBooking(&o, r):
+			d.ended = append(d.ended, o)
+		case d.rules.limits != nil && d.rules.limits.reject && startOf(r).IsZero() && d.overLimit(r, o.Duration) != "":
+			o.State, o.Reason, o.EndedAt, o.Limit = conchv1.StateRejected, conchv1.ReasonOverLimit, d.now, d.overLimit(r, o.Duration)
+			d.ended = append(d.ended, o)
 		default:
 			q := conchv1.QueueEntry{
 				Reservation: r.Name, UID: string(r.UID), Holder: r.Spec.Holder, Ticket: d.next,
 				Duration: metav1.Duration{Duration: o.Duration},
+				Admitted: ptrMicro(d.now), Priority: priorityOf(r),
+			}
+			if s := startOf(r); !s.IsZero() {
+				q.StartTime = &metav1.Time{Time: s}
 			}
 			q.Heartbeat = d.observe(r, nil, time.Time{})
 			d.next++
@@ -496,49 +554,214 @@ func (d *decider) start(step conchv1.TurnoverStep) {
 	d.turn = &conchv1.Turnover{Step: step, Sequence: d.seq, StartedAt: metav1.NewTime(d.now)}
 }
 
-// grant fills free slots from the head of the queue, in ticket order, stopping at an entry the engine could not
-// decide about. Nothing is granted while granting is paused, a turnover step runs, or the Resource is Unhealthy.
+// grant fills free slots in the order of the queue (d.order): first the bookings whose time came, then the
+// walk-ins by priority and arrival, stopping at an entry the engine could not decide about. A walk-in whose term
+// would run into a booking is shortened to end at it, or waits (spec.bookings.walkIns) while shorter ones behind it
+// fit; one over a limit waits or is rejected (spec.limits.whenOver). Nothing is granted while granting is paused,
+// a turnover step runs, or the Resource is Unhealthy; a booking whose whole term passed meanwhile ends unheld.
 func (d *decider) grant() {
-	if d.rules.paused || d.rules.unhealthy || d.turn != nil {
-		return
-	}
-	free := d.rules.capacity - len(d.holding)
-	n := 0
-	for n < len(d.waiting) && n < free {
-		q := d.waiting[n]
-		if d.unresolved != 0 && q.Ticket >= d.unresolved {
-			break
-		}
+	blocked := d.rules.paused || d.rules.unhealthy || d.turn != nil
+	hasBookings := slices.ContainsFunc(d.waiting, func(q conchv1.QueueEntry) bool { return q.StartTime != nil })
+	keep := make([]conchv1.QueueEntry, 0, len(d.waiting))
+	var granted []int // indexes in d.pending of walk-ins granted with a priority
+	stop := false
+	for i, q := range d.waiting {
 		r := d.byUID[types.UID(q.UID)]
-		requested := requestedOf(r)
-		dur, clamped := d.rules.duration(requested)
-		h := conchv1.ResourceHolder{
-			Reservation: q.Reservation, UID: q.UID, Holder: q.Holder, Ticket: q.Ticket,
-			Since: metav1.NewMicroTime(d.now), Duration: &metav1.Duration{Duration: dur},
-			Requested: optDuration(requested), Until: metav1.NewMicroTime(CeilMicro(d.now.Add(dur))),
+		unresolved := r == nil || d.isUnresolved(q.Ticket)
+		booking := q.StartTime != nil
+		switch {
+		case booking && !unresolved && !bookedEnd(q).After(d.now):
+			o := d.outcome(r, q.Ticket)
+			o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonBookingMissed, d.now
+			o.BookedStart, o.BookedEnd = q.StartTime.Time, bookedEnd(q)
+			d.left = append(d.left, q.UID)
+			d.ended = append(d.ended, o)
+			continue
+		case booking && q.StartTime.After(d.now), blocked, stop:
+			keep = append(keep, q)
+			continue
+		case unresolved:
+			stop = true // first come, first served: nothing passes an entry the engine could not decide about
+			keep = append(keep, q)
+			continue
+		case len(d.holding) >= d.rules.capacity:
+			if booking {
+				d.notes[r.UID] = note{waitingFor: d.res.Name + " to be free: " + heldBy(d.holding)}
+			}
+			keep = append(keep, q)
+			continue
+		case booking:
+			d.hold(q, r, bookedEnd(q))
+			continue
 		}
-		if q.Heartbeat != nil {
-			// Granting is a sign of life too: the holder gets a whole heartbeatTimeout from now.
-			h.Heartbeat = q.Heartbeat.DeepCopy()
-			h.Heartbeat.ObservedAt = metav1.NewMicroTime(d.now)
+		dur, _ := d.rules.duration(requestedOf(r))
+		if lim := d.overLimit(r, dur); lim != "" {
+			if d.rules.limits.reject {
+				o := d.outcome(r, q.Ticket)
+				o.State, o.Reason, o.EndedAt, o.Limit = conchv1.StateRejected, conchv1.ReasonOverLimit, d.now, lim
+				d.left = append(d.left, q.UID)
+				d.ended = append(d.ended, o)
+				continue
+			}
+			d.notes[r.UID] = note{limit: lim}
+			keep = append(keep, q)
+			continue
 		}
-		o := d.outcome(r, q.Ticket)
-		o.State, o.Reason, o.Clamped = conchv1.StateGranted, conchv1.ReasonGranted, clamped
-		o.GrantedAt, o.ExpiresAt = h.Since.Time, h.Until.Time
-		o.Bind = r.Spec.Selector != nil && r.Status.ResourceName == ""
-		d.holding = append(d.holding, h)
-		d.pending = append(d.pending, o)
-		n++
+		until := CeilMicro(d.now.Add(dur))
+		if hasBookings {
+			rest := bookingIntervals(append(slices.Clone(keep), d.waiting[i+1:]...), "")
+			ivs := append(holdIntervals(d.holding, d.now), rest...)
+			if b := blockedFrom(d.now, ivs, d.rules.capacity); !b.IsZero() && b.Before(until) {
+				why := joinAnd(blocking(b, rest))
+				if d.rules.walkIns == conchv1.WalkInWait || b.Sub(d.now) < min(MinShortenedTerm, dur) {
+					d.notes[r.UID] = note{waitingFor: why} // shorter holds behind it may fit before the booking
+					keep = append(keep, q)
+					continue
+				}
+				until = b
+				d.notes[r.UID] = note{shortenedFor: why}
+			}
+		}
+		d.hold(q, r, until)
+		if q.Priority > 0 {
+			granted = append(granted, len(d.pending)-1)
+		}
 	}
-	d.waiting = d.waiting[n:]
+	for _, i := range granted {
+		o := &d.pending[i]
+		for _, q := range keep {
+			if q.StartTime == nil && q.Ticket < o.Ticket {
+				o.Jumped++
+			}
+		}
+	}
+	d.waiting = keep
+}
+
+// hold grants the queue entry q of r now, until until.
+func (d *decider) hold(q conchv1.QueueEntry, r *conchv1.Reservation, until time.Time) {
+	requested := requestedOf(r)
+	_, clamped := d.rules.duration(requested)
+	until = CeilMicro(until)
+	term := until.Sub(d.now)
+	if dur, _ := d.rules.duration(requested); q.StartTime == nil && until.Equal(CeilMicro(d.now.Add(dur))) {
+		term = dur // the whole term asked for, as asked (until is rounded up to the microsecond)
+	}
+	h := conchv1.ResourceHolder{
+		Reservation: q.Reservation, UID: q.UID, Holder: q.Holder, Ticket: q.Ticket,
+		Since: metav1.NewMicroTime(d.now), Duration: &metav1.Duration{Duration: term},
+		Requested: optDuration(requested), Until: metav1.NewMicroTime(until),
+		Priority: q.Priority,
+	}
+	if r.Spec.Preemptible == conchv1.PreemptibleNever {
+		h.Preemptible = conchv1.PreemptibleNever
+	}
+	if q.Heartbeat != nil {
+		// Granting is a sign of life too: the holder gets a whole heartbeatTimeout from now.
+		h.Heartbeat = q.Heartbeat.DeepCopy()
+		h.Heartbeat.ObservedAt = metav1.NewMicroTime(d.now)
+	}
+	o := d.outcome(r, q.Ticket)
+	o.State, o.Reason, o.Clamped = conchv1.StateGranted, conchv1.ReasonGranted, clamped
+	o.Duration, o.GrantedAt, o.ExpiresAt, o.Priority = term, h.Since.Time, h.Until.Time, q.Priority
+	if q.StartTime != nil {
+		o.BookedStart, o.BookedEnd = q.StartTime.Time, until
+	}
+	o.Bind = r.Spec.Selector != nil && r.Status.ResourceName == ""
+	d.holding = append(d.holding, h)
+	d.pending = append(d.pending, o)
+}
+
+// heldBy lists the holders of holds, with their ends.
+func heldBy(holds []conchv1.ResourceHolder) string {
+	s := make([]string, 0, len(holds))
+	for _, h := range holds {
+		s = append(s, fmt.Sprintf("%s until %s", h.Holder, clock(holdEnd(h))))
+	}
+	return joinAnd(s)
+}
+
+// rebook applies edits of spec.startTime and spec.duration to the bookings in the queue: a booking moves when its
+// new term fits beside the others, and otherwise keeps its slot and says why it could not move; a walk-in given a
+// startTime becomes a booking the same way, and a booking whose startTime is removed waits as a walk-in.
+func (d *decider) rebook() {
+	old := make(map[string]conchv1.QueueEntry, len(d.res.Status.Queue))
+	for _, q := range d.res.Status.Queue {
+		old[q.UID] = q
+	}
+	for i := range d.waiting {
+		q := &d.waiting[i]
+		r := d.byUID[types.UID(q.UID)]
+		if r == nil || d.isUnresolved(q.Ticket) {
+			continue
+		}
+		s := startOf(r)
+		prev := old[q.UID]
+		switch {
+		case s.IsZero():
+			q.StartTime = nil
+			continue
+		case prev.StartTime != nil && prev.StartTime.Time.Equal(s) && prev.Duration == q.Duration:
+			continue
+		}
+		if conflict, next := d.book(r, s, q.Duration.Duration); conflict != "" {
+			q.StartTime, q.Duration = prev.StartTime, prev.Duration
+			if prev.Duration.Duration == 0 {
+				q.Duration = metav1.Duration{Duration: d.outcome(r, 0).Duration}
+			}
+			d.notes[r.UID] = note{conflict: "cannot move to " + clock(s) + ": " + conflict, nextFree: next}
+			continue
+		}
+		q.StartTime = &metav1.Time{Time: s}
+	}
+}
+
+// rejectsBooking rejects the new booking r, in o, when it does not fit beside the holds and bookings promised.
+func (d *decider) rejectsBooking(o *Outcome, r *conchv1.Reservation) bool {
+	s := startOf(r)
+	if s.IsZero() {
+		return false
+	}
+	conflict, next := d.book(r, s, o.Duration)
+	if conflict == "" {
+		return false
+	}
+	o.State, o.Reason, o.EndedAt = conchv1.StateRejected, conchv1.ReasonBookingConflict, d.now
+	o.BookedStart, o.BookedEnd = s, CeilMicro(s.Add(o.Duration))
+	o.Conflict, o.NextFree = conflict, next
+	return true
+}
+
+// extensionLimit is the latest a hold h may be extended to: when the other holds and the bookings fill every
+// slot after its current end; zero when nothing does.
+func (d *decider) extensionLimit(h conchv1.ResourceHolder) time.Time {
+	var ivs []interval
+	for _, o := range d.res.Status.Holders {
+		if o.UID != h.UID {
+			ivs = append(ivs, interval{from: d.now, to: later(holdEnd(o), d.now), what: o.Holder + "'s hold"})
+		}
+	}
+	ivs = append(ivs, bookingIntervals(d.res.Status.Queue, "")...)
+	return blockedFrom(h.Until.Time, ivs, d.rules.capacity)
+}
+
+func ptrMicro(t time.Time) *metav1.MicroTime {
+	m := metav1.NewMicroTime(t)
+	return &m
 }
 
 // finish computes positions and estimates, the next timed change, and assembles the plan.
 func (d *decider) finish() Plan {
 	slices.SortStableFunc(d.holding, func(a, b conchv1.ResourceHolder) int { return a.Since.Compare(b.Since.Time) })
+	walkIns := int32(0)
+	for _, q := range d.waiting {
+		if q.StartTime == nil {
+			walkIns++
+		}
+	}
 	p := Plan{
 		Ledger: Ledger{
-			Holders: d.holding, Queue: d.waiting, NextTicket: d.next, Waiting: int32(len(d.waiting)),
+			Holders: d.holding, Queue: d.waiting, NextTicket: d.next, Waiting: walkIns,
 			RecentlyEnded: recentlyEnded(d.res.Status.RecentlyEnded, d.left),
 			Turnover:      d.turn, HookSequence: d.seq,
 		},
@@ -546,19 +769,75 @@ func (d *decider) finish() Plan {
 	p.Outcomes = append(p.Outcomes, d.ended...)
 	p.Outcomes = append(p.Outcomes, d.pending...)
 	est := Estimate(d.res, p.Ledger, d.now)
+	position := int32(0)
+	overDaily := false
 	for i, q := range d.waiting {
 		r := d.byUID[types.UID(q.UID)]
+		if q.StartTime != nil {
+			p.NextChange = earliest(p.NextChange, later(q.StartTime.Time, d.now))
+			p.NextChange = earliest(p.NextChange, bookedEnd(q))
+		} else {
+			position++
+		}
 		if r == nil {
 			continue
 		}
 		o := d.outcome(r, q.Ticket)
-		o.State, o.Reason = conchv1.StateQueued, conchv1.ReasonQueued
-		o.Position, o.Waiting, o.EstimatedGrantTime = int32(i+1), p.Ledger.Waiting, est.Turns[i]
+		o.State, o.Reason, o.Priority = conchv1.StateQueued, conchv1.ReasonQueued, q.Priority
+		o.Waiting, o.EstimatedGrantTime = p.Ledger.Waiting, est.Turns[i]
+		n := d.notes[r.UID]
+		switch {
+		case q.StartTime != nil:
+			o.Reason, o.BookedStart, o.BookedEnd = conchv1.ReasonBooked, q.StartTime.Time, bookedEnd(q)
+		case n.limit != "":
+			o.Reason, o.Position = conchv1.ReasonOverLimit, position
+			overDaily = overDaily || d.rules.limits.maxPerDay > 0
+		case n.waitingFor != "":
+			o.Reason, o.Position = conchv1.ReasonWaitingForBooking, position
+		default:
+			o.Position = position
+		}
 		p.Outcomes = append(p.Outcomes, o)
+	}
+	if overDaily {
+		p.NextChange = earliest(p.NextChange, d.nextDay())
+	}
+	for i := range p.Outcomes {
+		o := &p.Outcomes[i]
+		n, ok := d.notes[o.UID]
+		if !ok {
+			continue
+		}
+		o.ShortenedFor, o.Limit, o.Conflict, o.NextFree = n.shortenedFor, n.limit, n.conflict, n.nextFree
+		if o.State == conchv1.StateQueued {
+			o.WaitingFor = n.waitingFor
+		}
+		if o.State == conchv1.StateGranted && n.shortenedFor != "" && o.Reason == conchv1.ReasonGranted {
+			o.Reason = conchv1.ReasonShortenedForBooking
+		}
+	}
+	// A hold says whether it is being preempted as the plan leaves it: a preemption may start or be called off in
+	// this plan.
+	holdAt := make(map[types.UID]int, len(d.holding))
+	for i, h := range d.holding {
+		holdAt[types.UID(h.UID)] = i
+	}
+	for i := range p.Outcomes {
+		o := &p.Outcomes[i]
+		j, ok := holdAt[o.UID]
+		if !ok || o.State != conchv1.StateGranted {
+			continue
+		}
+		switch h := d.holding[j]; {
+		case h.Preemption != nil && h.Preemption.EndsAt.Before(&h.Until):
+			o.Reason, o.ExpiresAt, o.Preemption = conchv1.ReasonPreempting, h.Preemption.EndsAt.Time, h.Preemption.DeepCopy()
+		case o.Reason == conchv1.ReasonPreempting:
+			o.Reason, o.ExpiresAt, o.Preemption = conchv1.ReasonGranted, h.Until.Time, nil
+		}
 	}
 	p.NextSlot = est.NextSlot
 	for _, h := range d.holding {
-		p.NextChange = earliest(p.NextChange, h.Until.Time)
+		p.NextChange = earliest(p.NextChange, holdEnd(h))
 		if r := d.byUID[types.UID(h.UID)]; r != nil && h.Heartbeat != nil {
 			p.NextChange = earliest(p.NextChange, d.deadline(r, h.Heartbeat))
 		}
@@ -639,9 +918,7 @@ func ReleasedBecause(r *conchv1.Reservation) string {
 
 // unresolve notes that the entry with this ticket could not be decided about.
 func (d *decider) unresolve(ticket int64) {
-	if d.unresolved == 0 || ticket < d.unresolved {
-		d.unresolved = ticket
-	}
+	d.unresolvedTickets[ticket] = true
 }
 
 // observe returns the heartbeat record of r after this look at it: a new renewTime value starts the count again
@@ -730,9 +1007,12 @@ func Estimate(res *conchv1.Resource, l Ledger, now time.Time) Turns {
 	if ru.paused || ru.unhealthy {
 		return t
 	}
+	if slices.ContainsFunc(l.Queue, func(q conchv1.QueueEntry) bool { return q.StartTime != nil }) {
+		return estimateAroundBookings(ru, l, now)
+	}
 	s := &slots{}
 	for _, h := range l.Holders {
-		s.free = append(s.free, later(h.Until.Time, now))
+		s.free = append(s.free, later(holdEnd(h), now))
 	}
 	for len(s.free) < ru.capacity {
 		s.free = append(s.free, now)
@@ -832,6 +1112,20 @@ type rules struct {
 	// unhealthy: the Resource failed its cleanup or health check (its Healthy condition is False).
 	unhealthy bool
 	allowed   []string
+
+	walkIns    conchv1.WalkInPolicy
+	preemption conchv1.PreemptionPolicy
+	grace      time.Duration
+	aging      time.Duration
+	limits     *limitRules
+}
+
+// limitRules are a Resource's spec.limits, with defaults filled in.
+type limitRules struct {
+	maxHolds  int
+	maxPerDay time.Duration
+	loc       *time.Location
+	reject    bool
 }
 
 func rulesOf(res *conchv1.Resource) rules {
@@ -844,6 +1138,31 @@ func rulesOf(res *conchv1.Resource) rules {
 	}
 	if r.capacity < 1 {
 		r.capacity = 1
+	}
+	r.walkIns, r.preemption = conchv1.WalkInShorten, conchv1.PreemptionQueue
+	r.grace, r.aging = DefaultGracePeriod, DefaultAgingInterval
+	if b := res.Spec.Bookings; b != nil && b.WalkIns != "" {
+		r.walkIns = b.WalkIns
+	}
+	if p := res.Spec.Priorities; p != nil {
+		if p.Preemption != "" {
+			r.preemption = p.Preemption
+		}
+		if p.GracePeriod != nil {
+			r.grace = p.GracePeriod.Duration
+		}
+		if p.AgingInterval != nil && p.AgingInterval.Duration > 0 {
+			r.aging = p.AgingInterval.Duration
+		}
+	}
+	if l := res.Spec.Limits; l != nil {
+		r.limits = &limitRules{maxHolds: int(l.MaxHoldsPerHolder), reject: l.WhenOver == conchv1.LimitReject, loc: time.UTC}
+		if l.MaxHoldTimePerDay != nil {
+			r.limits.maxPerDay = l.MaxHoldTimePerDay.Duration
+		}
+		if loc, err := LimitsLocation(l); err == nil {
+			r.limits.loc = loc
+		}
 	}
 	if res.Spec.MaxDuration != nil {
 		r.maxDuration = res.Spec.MaxDuration.Duration
@@ -957,3 +1276,12 @@ func Term(res *conchv1.Resource, r *conchv1.Reservation) (dur, requested time.Du
 	dur, clamped = rulesOf(res).duration(requested)
 	return dur, requested, clamped
 }
+
+// note says more about one Reservation's outcome.
+type note struct {
+	shortenedFor, waitingFor, limit, conflict string
+	nextFree                                  time.Time
+}
+
+// isUnresolved reports whether the queue entry with this ticket could not be decided about.
+func (d *decider) isUnresolved(ticket int64) bool { return d.unresolvedTickets[ticket] }

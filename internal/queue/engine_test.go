@@ -232,6 +232,8 @@ func (tc decideCase) view(rsvs []conchv1.Reservation) queue.View {
 var planOpts = cmp.Options{
 	cmpopts.EquateEmpty(),
 	cmpopts.IgnoreFields(queue.Ledger{}, "RecentlyEnded"),
+	// When each entry was admitted (its priority's aging clock) has tests of its own, in plan_test.go.
+	cmpopts.IgnoreFields(conchv1.QueueEntry{}, "Admitted"),
 	cmpopts.SortSlices(func(a, b queue.Outcome) bool {
 		if a.Ticket != b.Ticket {
 			return a.Ticket < b.Ticket
