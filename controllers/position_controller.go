@@ -2,10 +2,12 @@ package controllers
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
@@ -68,7 +70,11 @@ func (r *PositionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	r.last.Store(req.NamespacedName, now)
 	turns := queue.Estimate(res, queue.LedgerOf(res), now)
 	retry := false
+	position := int32(0)
 	for i, q := range res.Status.Queue {
+		if q.StartTime == nil {
+			position++
+		}
 		rsv := &conchv1.Reservation{}
 		if err := r.Get(ctx, types.NamespacedName{Namespace: res.Namespace, Name: q.Reservation}, rsv); err != nil {
 			if !apierrors.IsNotFound(err) {
@@ -81,10 +87,10 @@ func (r *PositionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			retry = true
 			continue
 		}
-		if rsv.DeletionTimestamp != nil || rsv.Status.State.IsFinal() || rsv.Status.State == conchv1.StateGranted {
+		if rsv.DeletionTimestamp != nil || rsv.Status.State.IsFinal() || rsv.Status.State == conchv1.StateGranted || decidedWait(rsv) {
 			continue
 		}
-		o := queuedOutcome(res, rsv, q, int32(i+1), int32(len(res.Status.Queue)), turns.Turns[i])
+		o := queuedOutcome(res, rsv, q, position, res.Status.Waiting, turns.Turns[i])
 		on := res
 		if rsv.Spec.Selector != nil && rsv.Status.ResourceName == "" {
 			best, err := r.bestOfPool(ctx, rsv, now)
@@ -112,10 +118,31 @@ func (r *PositionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 // queuedOutcome is the report of the waiting Reservation rsv, entry q of res's queue.
 func queuedOutcome(res *conchv1.Resource, rsv *conchv1.Reservation, q conchv1.QueueEntry, pos, waiting int32, turn time.Time) queue.Outcome {
 	dur, requested, clamped := queue.Term(res, rsv)
-	return queue.Outcome{
+	o := queue.Outcome{
 		Name: rsv.Name, UID: rsv.UID, State: conchv1.StateQueued, Reason: conchv1.ReasonQueued, Ticket: q.Ticket,
 		Position: pos, Waiting: waiting, EstimatedGrantTime: turn, Duration: dur, Requested: requested, Clamped: clamped,
+		Priority: q.Priority,
 	}
+	if q.StartTime != nil {
+		o.Reason, o.Position = conchv1.ReasonBooked, 0
+		o.BookedStart, o.BookedEnd = q.StartTime.Time, queue.CeilMicro(q.StartTime.Add(q.Duration.Duration))
+	}
+	return o
+}
+
+// decidedWait reports whether the Resource's controller reported rsv as waiting for more than its turn (over a
+// limit, for a booking to end, or a booking it could not move): the refresh of positions keeps that report, which
+// only the engine can make, and leaves the next change of it to the engine.
+func decidedWait(rsv *conchv1.Reservation) bool {
+	c := meta.FindStatusCondition(rsv.Status.Conditions, conchv1.ConditionReady)
+	if c == nil {
+		return false
+	}
+	switch c.Reason {
+	case conchv1.ReasonOverLimit, conchv1.ReasonWaitingForBooking:
+		return true
+	}
+	return c.Reason == conchv1.ReasonBooked && strings.HasPrefix(condMessage(rsv.Status, conchv1.ConditionStalled), "It stays at")
 }
 
 // write patches rsv's status to report o, with a precondition on the version read. It reports false when the

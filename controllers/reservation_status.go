@@ -43,7 +43,9 @@ func reservationStatus(r *conchv1.Reservation, res *conchv1.Resource, o queue.Ou
 	}
 	st.ObservedGeneration = r.Generation
 
-	setStateConditions(&st, r.Generation, now, o.State, o.Reason, outcomeMessages(r, res, o))
+	m := outcomeMessages(r, res, o)
+	planningMessages(r, res, o, &m)
+	setStateConditions(&st, r.Generation, now, o.State, o.Reason, m)
 	clamped := metav1.Condition{
 		Type: conchv1.ConditionDurationClamped, Status: metav1.ConditionFalse, Reason: conchv1.ReasonWithinMaxDuration,
 		Message: fmt.Sprintf("The hold lasts %s", o.Duration), ObservedGeneration: r.Generation,

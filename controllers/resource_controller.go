@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -178,6 +179,9 @@ func (r *ResourceReconciler) pass(ctx context.Context, req ctrl.Request, p *pass
 		return ctrl.Result{}, err
 	}
 	now := r.Clock.Now()
+	if v.Usage, err = r.usage(ctx, res, now); err != nil {
+		return ctrl.Result{}, err
+	}
 	plan := queue.Decide(v, now)
 	if unread := unlearned(plan.Confirm, p); len(unread) > 0 {
 		if err := r.learn(ctx, res, unread, p); err != nil {
@@ -219,7 +223,7 @@ func (r *ResourceReconciler) pass(ctx context.Context, req ctrl.Request, p *pass
 	// Step 5: tell the holders, and those left Pending, their state. A report that loses to another write (the
 	// Reservation ended meanwhile) is decided again once the others are told.
 	told := outcomesWhere(plan.Outcomes, func(o queue.Outcome) bool {
-		return o.State == conchv1.StateGranted || o.State == conchv1.StatePending
+		return o.State == conchv1.StateGranted || o.State == conchv1.StatePending || toldWait(o, byUID[o.UID])
 	})
 	if err := inParallel(len(told), func(i int) error { return r.report(ctx, res, byUID[told[i].UID], told[i], now, p) }); err != nil {
 		return ctrl.Result{}, err
@@ -404,13 +408,49 @@ func (r *ResourceReconciler) report(ctx context.Context, res *conchv1.Resource, 
 		return nil
 	}
 	before := rsv.Status.State
+	wasPreempting := condReason(rsv.Status, conchv1.ConditionGranted) == conchv1.ReasonPreempting
 	if err := r.writeStatus(ctx, res, rsv, st, p); err != nil {
 		return err
 	}
 	if before != st.State {
 		r.recordChange(ctx, res, rsv, o, st, now)
 	}
+	if o.Reason == conchv1.ReasonPreempting && !wasPreempting {
+		r.Recorder.Eventf(rsv, res, corev1.EventTypeWarning, conchv1.ReasonPreempting, "Preempt",
+			"%s (priority %d) takes %s from %s for: %s; the hold ends at %s", o.Preemption.Holder,
+			priorityOfHolder(res, o.Preemption.Reservation), res.Name, rsv.Spec.Holder, o.Preemption.Reason,
+			formatTime(o.Preemption.EndsAt.Time))
+	}
 	return nil
+}
+
+// toldWait reports whether the resource controller reports the waiting outcome o itself: when the engine knows more
+// than its turn (over a limit, waiting for a booking to end, a booking that could not move), or no longer does
+// and the Reservation still says so. Plain turns are the PositionReconciler's, off the grant path.
+func toldWait(o queue.Outcome, rsv *conchv1.Reservation) bool {
+	if o.State != conchv1.StateQueued || rsv == nil {
+		return false
+	}
+	return o.Reason == conchv1.ReasonOverLimit || o.Reason == conchv1.ReasonWaitingForBooking || o.Conflict != "" ||
+		decidedWait(rsv)
+}
+
+// priorityOfHolder is the priority with which the Reservation name waits in res's queue.
+func priorityOfHolder(res *conchv1.Resource, name string) int32 {
+	for _, q := range res.Status.Queue {
+		if q.Reservation == name {
+			return q.Priority
+		}
+	}
+	return 0
+}
+
+// condReason is the reason of st's condition typ, or "".
+func condReason(st conchv1.ReservationStatus, typ string) string {
+	if c := meta.FindStatusCondition(st.Conditions, typ); c != nil {
+		return c.Reason
+	}
+	return ""
 }
 
 // recordChange emits the Event and metrics of a Reservation's change of state, where people act on them: grants
@@ -421,6 +461,10 @@ func (r *ResourceReconciler) recordChange(ctx context.Context, res *conchv1.Reso
 	switch st.State {
 	case conchv1.StateGranted:
 		r.Recorder.Eventf(rsv, res, corev1.EventTypeNormal, conchv1.ReasonGranted, "Grant", "%s", condMessage(st, conchv1.ConditionGranted))
+		if o.Jumped > 0 {
+			r.Recorder.Eventf(rsv, res, corev1.EventTypeNormal, conchv1.ReasonQueueJumped, "Grant",
+				"%s went ahead of %d who arrived earlier, by priority %d: %s", rsv.Spec.Holder, o.Jumped, o.Priority, rsv.Spec.Reason)
+		}
 		metrics.Grants.WithLabelValues(rsv.Namespace).Inc()
 		metrics.WaitSeconds.WithLabelValues(rsv.Namespace).Observe(o.GrantedAt.Sub(rsv.CreationTimestamp.Time).Seconds())
 	case conchv1.StateExpired:
@@ -457,6 +501,8 @@ func (r *ResourceReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.
 			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, unblocked{}))).
 		Watches(&conchv1.Reservation{}, reservationEvents{c: mgr.GetClient(), arrivals: r.Arrivals},
 			builder.WithPredicates(decidable{})).
+		Watches(&conchv1.Resource{}, handler.EnqueueRequestsFromMapFunc(scopePeers(mgr.GetClient())),
+			builder.WithPredicates(holdsChanged{})).
 		WithOptions(opts).
 		Complete(r)
 }

@@ -25,11 +25,12 @@ func resourceStatus(res *conchv1.Resource, p *queue.Plan, now time.Time) conchv1
 
 	names := make([]string, 0, len(plan.Holders))
 	st.NextRelease = nil
+	st.NextBooking = nextBooking(p.Ledger.Queue, now)
 	for _, h := range plan.Holders {
 		names = append(names, h.Holder)
 		// Whole seconds, rounded up, as metav1.Time stores them: a finer time would differ from the stored one at
 		// every pass and cost a write that changes nothing.
-		if until := ceilSecond(h.Until.Time); st.NextRelease == nil || until.Before(st.NextRelease.Time) {
+		if until := ceilSecond(queue.HoldEnd(h)); st.NextRelease == nil || until.Before(st.NextRelease.Time) {
 			st.NextRelease = &metav1.Time{Time: until}
 		}
 	}

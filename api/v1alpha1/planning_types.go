@@ -197,4 +197,6 @@ const (
 	ReasonPreempting = "Preempting"
 	// ReasonOverLimit: a Reservation over one of the Resource's limits (waiting or rejected).
 	ReasonOverLimit = "OverLimit"
+	// ReasonQueueJumped: the Event of a grant that went ahead of earlier arrivals by priority.
+	ReasonQueueJumped = "QueueJumped"
 )

@@ -81,8 +81,13 @@ const MaxWatchers = 50
 // IsFree reports whether the Resource is free for someone who watches it (`/dibs watch`, `kubectl conch watch`):
 // its Available condition is True (a slot is free and granting is open) and nobody waits in its queue.
 func (r *Resource) IsFree() bool {
-	if r.DeletionTimestamp != nil || len(r.Status.Queue) > 0 || r.Status.Waiting > 0 {
+	if r.DeletionTimestamp != nil || r.Status.Waiting > 0 {
 		return false
+	}
+	for _, q := range r.Status.Queue {
+		if q.StartTime == nil {
+			return false // someone waits; a booking ahead leaves the Resource free until it starts
+		}
 	}
 	for _, c := range r.Status.Conditions {
 		if c.Type == ResourceConditionAvailable {

@@ -372,6 +372,14 @@ func (d *decider) holders() {
 			o.State, o.Reason, o.EndedAt = conchv1.StateExpired, conchv1.ReasonHeartbeatMissed, d.now
 		default:
 			o.State, o.Reason = conchv1.StateGranted, conchv1.ReasonGranted
+			if want, _ := d.rules.duration(requested); startOf(r).IsZero() && h.Duration != nil && h.Duration.Duration < want {
+				// Granted (or extended) short of what it asked for: its term ends where a booking needs the slot.
+				o.Reason = conchv1.ReasonShortenedForBooking
+				o.ShortenedFor = joinAnd(blocking(h.Until.Time, bookingIntervals(d.res.Status.Queue, "")))
+				if o.ShortenedFor == "" {
+					o.ShortenedFor = "a booking"
+				}
+			}
 			if preempted {
 				o.Reason, o.ExpiresAt = conchv1.ReasonPreempting, h.Preemption.EndsAt.Time
 			}
@@ -676,7 +684,7 @@ func (d *decider) hold(q conchv1.QueueEntry, r *conchv1.Reservation, until time.
 func heldBy(holds []conchv1.ResourceHolder) string {
 	s := make([]string, 0, len(holds))
 	for _, h := range holds {
-		s = append(s, fmt.Sprintf("%s until %s", h.Holder, clock(holdEnd(h))))
+		s = append(s, fmt.Sprintf("%s until %s", h.Holder, clock(HoldEnd(h))))
 	}
 	return joinAnd(s)
 }
@@ -738,7 +746,7 @@ func (d *decider) extensionLimit(h conchv1.ResourceHolder) time.Time {
 	var ivs []interval
 	for _, o := range d.res.Status.Holders {
 		if o.UID != h.UID {
-			ivs = append(ivs, interval{from: d.now, to: later(holdEnd(o), d.now), what: o.Holder + "'s hold"})
+			ivs = append(ivs, interval{from: d.now, to: later(HoldEnd(o), d.now), what: o.Holder + "'s hold"})
 		}
 	}
 	ivs = append(ivs, bookingIntervals(d.res.Status.Queue, "")...)
@@ -837,7 +845,7 @@ func (d *decider) finish() Plan {
 	}
 	p.NextSlot = est.NextSlot
 	for _, h := range d.holding {
-		p.NextChange = earliest(p.NextChange, holdEnd(h))
+		p.NextChange = earliest(p.NextChange, HoldEnd(h))
 		if r := d.byUID[types.UID(h.UID)]; r != nil && h.Heartbeat != nil {
 			p.NextChange = earliest(p.NextChange, d.deadline(r, h.Heartbeat))
 		}
@@ -1012,7 +1020,7 @@ func Estimate(res *conchv1.Resource, l Ledger, now time.Time) Turns {
 	}
 	s := &slots{}
 	for _, h := range l.Holders {
-		s.free = append(s.free, later(holdEnd(h), now))
+		s.free = append(s.free, later(HoldEnd(h), now))
 	}
 	for len(s.free) < ru.capacity {
 		s.free = append(s.free, now)

@@ -125,13 +125,13 @@ func bookedEnd(q conchv1.QueueEntry) time.Time {
 func holdIntervals(holders []conchv1.ResourceHolder, now time.Time) []interval {
 	out := make([]interval, 0, len(holders))
 	for _, h := range holders {
-		out = append(out, interval{from: now, to: later(holdEnd(h), now), what: h.Holder + "'s hold"})
+		out = append(out, interval{from: now, to: later(HoldEnd(h), now), what: h.Holder + "'s hold"})
 	}
 	return out
 }
 
-// holdEnd is when the hold h ends: its term, or the end of its preemption.
-func holdEnd(h conchv1.ResourceHolder) time.Time {
+// HoldEnd is when the hold h ends: its term, or the end of its preemption if that comes first.
+func HoldEnd(h conchv1.ResourceHolder) time.Time {
 	if h.Preemption != nil && h.Preemption.EndsAt.Before(&h.Until) {
 		return h.Preemption.EndsAt.Time
 	}
@@ -262,7 +262,7 @@ func (d *decider) overLimit(r *conchv1.Reservation, dur time.Duration) string {
 	for _, h := range d.holding {
 		if h.Holder == r.Spec.Holder {
 			holds++
-			held += overlap(h.Since.Time, holdEnd(h), day, next)
+			held += overlap(h.Since.Time, HoldEnd(h), day, next)
 		}
 	}
 	if l.maxHolds > 0 && holds >= l.maxHolds {
