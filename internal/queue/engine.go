@@ -782,7 +782,11 @@ func (d *decider) finish() Plan {
 	for i, q := range d.waiting {
 		r := d.byUID[types.UID(q.UID)]
 		if q.StartTime != nil {
-			p.NextChange = earliest(p.NextChange, later(q.StartTime.Time, d.now))
+			// A booking whose time came and still waits (paused, a step between holders, its slot held) changes by
+			// itself only at its end; what it waits for wakes the controller (a hold's end, a watch event).
+			if q.StartTime.After(d.now) {
+				p.NextChange = earliest(p.NextChange, q.StartTime.Time)
+			}
 			p.NextChange = earliest(p.NextChange, bookedEnd(q))
 		} else {
 			position++

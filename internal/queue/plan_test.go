@@ -171,6 +171,15 @@ func TestBookings(t *testing.T) {
 		w.decide(at(2 * h))
 		w.expect("bob", conchv1.StateExpired, conchv1.ReasonBookingMissed)
 	})
+	t.Run("a booking whose time came waits on a paused Resource without asking to decide again at once", func(t *testing.T) {
+		// Found by TestLedgerProperties (seed 3): the next change was the booking's start, now, so the controller
+		// decided again every millisecond for as long as the booking waited.
+		w := newWorld(t, staging().Paused(), rsv("bob", 0).At(at(h)).For(h))
+		w.decide(at(s))
+		w.decide(at(h + m))
+		w.expect("bob", conchv1.StateQueued, conchv1.ReasonBooked)
+		expectTime(t, "next change: the booking's end", w.plan.NextChange, at(2*h))
+	})
 	t.Run("a booking whose time comes while its slot is held waits for the holder and keeps its end", func(t *testing.T) {
 		// A hold granted before bookings were planned (or under a larger capacity) runs past the booking's start.
 		res := staging().Holders(held("alice", 1, at(0), 2*h)).
