@@ -326,9 +326,17 @@ func (d *decider) holders() {
 			if want == 0 {
 				want = d.rules.defaultDuration
 			}
+			// A booking held from after its startTime still ends at startTime + duration: its term held is shorter
+			// by the time it started late.
+			late := time.Duration(0)
+			if s := startOf(r); !s.IsZero() && s.Before(h.Since.Time) {
+				late = h.Since.Sub(s)
+			}
+			want = max(want-late, 0)
 			dur := want
 			if want > term.duration {
 				dur, _ = d.rules.duration(requested)
+				dur -= late
 				// An extension stops where a booking needs the slot, and never shortens the term.
 				if b := d.extensionLimit(h); !b.IsZero() && h.Since.Add(dur).After(b) {
 					dur = b.Sub(h.Since.Time)

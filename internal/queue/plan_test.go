@@ -163,6 +163,22 @@ func TestBookings(t *testing.T) {
 		o := w.expect("late", conchv1.StateGranted, conchv1.ReasonGranted)
 		expectTime(t, "until", o.ExpiresAt, at(30*m))
 	})
+	t.Run("a booking held from after its start still ends at startTime + duration when its duration is edited", func(t *testing.T) {
+		// Found by TestLedgerProperties (seed 464): an extension counted the new duration from the grant, so a booking
+		// granted after its startTime was held past startTime + duration.
+		w := newWorld(t, staging(), rsv("late", 0).At(at(-30*m)).For(h))
+		w.decide(at(s))
+		o := w.expect("late", conchv1.StateGranted, conchv1.ReasonGranted)
+		expectTime(t, "until", o.ExpiresAt, at(30*m))
+		w.rsv("late").Spec.Duration.Duration = 2 * h
+		w.decide(at(m))
+		o = w.expect("late", conchv1.StateGranted, conchv1.ReasonGranted)
+		expectTime(t, "extended until", o.ExpiresAt, at(90*m))
+		w.rsv("late").Spec.Duration.Duration = 45 * m
+		w.decide(at(2 * m))
+		o = w.expect("late", conchv1.StateGranted, conchv1.ReasonGranted)
+		expectTime(t, "shortened until", o.ExpiresAt, at(15*m))
+	})
 	t.Run("a booking on a paused Resource waits, and ends unheld once its whole term passed", func(t *testing.T) {
 		w := newWorld(t, staging().Paused(), rsv("bob", 0).At(at(h)).For(h))
 		w.decide(at(s))
