@@ -364,6 +364,11 @@ func (d *decider) holders() {
 		o.Priority, o.Preemption = h.Priority, h.Preemption.DeepCopy()
 		h.Heartbeat = d.observe(r, h.Heartbeat, h.Since.Time)
 		preempted := h.Preemption != nil && h.Preemption.EndsAt.Before(&h.Until)
+		if preempted && !d.now.Before(h.Preemption.EndsAt.Time) && !d.preemptionStands(h.Preemption) {
+			// Its grace period ran out before anyone decided, and meanwhile preemption was turned off or the one it
+			// was for left: the preemption is called off (as preempt would have), not carried out.
+			h.Preemption, o.Preemption, preempted = nil, nil, false
+		}
 		switch hb := d.heartbeat(r, h.Heartbeat); {
 		case f == end:
 			d.release(&o, r)

@@ -358,6 +358,33 @@ func (d *decider) preempt() {
 	}
 }
 
+// preemptionStands reports whether the preemption p may still end its hold: the Resource still preempts holds,
+// and the Reservation it was for still waits in the ledger read as a walk-in, as far as the view shows (not
+// released, deleted, ended, made a booking, nor past its heartbeat).
+func (d *decider) preemptionStands(p *conchv1.Preemption) bool {
+	if d.rules.preemption != conchv1.PreemptionHold {
+		return false
+	}
+	for _, q := range d.res.Status.Queue {
+		if q.Reservation != p.Reservation || q.StartTime != nil {
+			continue
+		}
+		r, ok := d.byUID[types.UID(q.UID)]
+		switch {
+		case !ok:
+			return !d.gone[types.UID(q.UID)]
+		case r.Status.State.IsFinal(), r.Spec.Released, r.DeletionTimestamp != nil, boundElsewhere(r, d.res.Name):
+			return false
+		case !startOf(r).IsZero():
+			return false // it became a booking: it waits for its time, and takes no held slot
+		}
+		// A missed heartbeat (or one that may be: the queue's walk asks for a read) ends its wait in this plan.
+		dl := d.deadline(r, d.observe(r, q.Heartbeat, time.Time{}))
+		return dl.IsZero() || d.now.Before(dl)
+	}
+	return false
+}
+
 // LimitsLocation returns the time zone of l's day (UTC when it names none), or an error that says what is wrong.
 func LimitsLocation(l *conchv1.Limits) (*time.Location, error) {
 	if l == nil || l.TimeZone == "" {

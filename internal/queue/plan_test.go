@@ -327,6 +327,33 @@ func TestPriorities(t *testing.T) {
 		o := w.expect("alice", conchv1.StateGranted, conchv1.ReasonGranted)
 		expectTime(t, "alice's end is hers again", o.ExpiresAt, at(s+2*h))
 	})
+	t.Run("a preemption decided on only after its grace period is carried out only if it still stands", func(t *testing.T) {
+		// Found by TestLedgerProperties (seeds 1164, 2057, 5440): a hold whose grace period had run out ended as
+		// Preempted at the next decision although preemption had been turned off, or the one it was for had left
+		// (released, its heartbeat missed, made a booking) meanwhile.
+		for name, change := range map[string]func(w *world){
+			"preemption turned off": func(w *world) {
+				w.res.Spec.Priorities.Preemption = conchv1.PreemptionQueue
+			},
+			"the one it was for left": func(w *world) { w.rsv("hotfix").Spec.Released = true },
+			// Seed 5440: it was made a booking, in the past, and missed in the plan that ended the hold for it.
+			"the one it was for became a booking": func(w *world) {
+				w.rsv("hotfix").Spec.StartTime = &metav1.Time{Time: at(3 * h)}
+			},
+		} {
+			t.Run(name, func(t *testing.T) {
+				w := newWorld(t, staging().Preemption(conchv1.PreemptionHold, 5*m, 0), rsv("alice", 0).For(2*h))
+				w.decide(at(s))
+				w.add(rsv("hotfix", 10*m).Priority(5, "INC-42"))
+				w.decide(at(10 * m))
+				w.expect("alice", conchv1.StateGranted, conchv1.ReasonPreempting)
+				change(w)
+				w.decide(at(20 * m))
+				o := w.expect("alice", conchv1.StateGranted, conchv1.ReasonGranted)
+				expectTime(t, "alice's end is hers again", o.ExpiresAt, at(s+2*h))
+			})
+		}
+	})
 	t.Run("a non-preemptible hold, and any hold under preemption Queue, keeps its term", func(t *testing.T) {
 		for name, res := range map[string]*testutil.ResourceWrapper{
 			"Queue": staging().Preemption(conchv1.PreemptionQueue, 0, 0),
