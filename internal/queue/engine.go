@@ -132,7 +132,8 @@ type Plan struct {
 	// then those being deleted that were decided before.
 	Outcomes []Outcome
 	// Confirm names the Reservations the engine needs read from the API server before it can decide about them:
-	// a ledger entry the view lacks, a shortened term or a missed heartbeat seen in a view that may be stale.
+	// a ledger entry the view lacks, a shortened term, a missed heartbeat or a booking's move seen in a view that
+	// may be stale.
 	// Their entries are kept unchanged in this plan.
 	Confirm []string
 	// NextChange is the earliest time at which the plan changes by itself (a hold ends, a heartbeat is due); zero
@@ -704,7 +705,8 @@ func heldBy(holds []conchv1.ResourceHolder) string {
 
 // rebook applies edits of spec.startTime and spec.duration to the bookings in the queue: a booking moves when its
 // new term fits beside the others, and otherwise keeps its slot and says why it could not move; a walk-in given a
-// startTime becomes a booking the same way, and a booking whose startTime is removed waits as a walk-in.
+// startTime becomes a booking the same way, and a booking whose startTime is removed waits as a walk-in. Such an
+// edit is acted on only when the Reservation was just read from the API server.
 func (d *decider) rebook() {
 	old := make(map[string]conchv1.QueueEntry, len(d.res.Status.Queue))
 	for _, q := range d.res.Status.Queue {
@@ -719,10 +721,22 @@ func (d *decider) rebook() {
 		s := startOf(r)
 		prev := old[q.UID]
 		switch {
-		case s.IsZero():
-			q.StartTime = nil
+		case s.IsZero() && prev.StartTime == nil:
 			continue
 		case prev.StartTime != nil && prev.StartTime.Time.Equal(s) && prev.Duration == q.Duration:
+			continue
+		case !d.fresh[r.UID]:
+			// A move seen in a view that may be older than the ledger's booking (a cache from before the person
+			// booked or moved it) must not undo it: the entry stays as recorded until a read of the API server.
+			q.StartTime, q.Duration = prev.StartTime, prev.Duration
+			if prev.StartTime == nil {
+				q.Duration = metav1.Duration{Duration: d.outcome(r, 0).Duration}
+			}
+			d.confirm = append(d.confirm, r.Name)
+			d.unresolve(q.Ticket)
+			continue
+		case s.IsZero():
+			q.StartTime = nil
 			continue
 		}
 		if conflict, next := d.book(r, s, q.Duration.Duration); conflict != "" {

@@ -227,6 +227,27 @@ func TestBookings(t *testing.T) {
 			t.Fatalf("conflict %q", o.Conflict)
 		}
 	})
+	t.Run("a move seen in a view that may be stale waits for a read: it never undoes the ledger's booking", func(t *testing.T) {
+		// Found by TestLedgerProperties (seed 2867): a cache that showed bob's Reservation from before he booked
+		// turned his booking back into a walk-in, granted at once, long before its startTime.
+		res := staging().Queue(withStart(entry("bob", 1, 30*m), at(h))).NextTicket(2)
+		stale := rsv("bob", 0).For(30 * m).Obj() // before spec.startTime was set
+		v := queue.View{Resource: res.Obj(), Reservations: []conchv1.Reservation{*stale}}
+		p := queue.Decide(v, at(m))
+		if len(p.Confirm) != 1 || p.Confirm[0] != "bob" {
+			t.Fatalf("confirm %v, want [bob]", p.Confirm)
+		}
+		if len(p.Ledger.Holders) != 0 || len(p.Ledger.Queue) != 1 || p.Ledger.Queue[0].StartTime == nil ||
+			!p.Ledger.Queue[0].StartTime.Time.Equal(at(h)) {
+			t.Fatalf("the booking must stay as recorded until the read: %+v", p.Ledger)
+		}
+		// Read from the API server, the same spec is the person's: the booking became a walk-in.
+		v.Fresh = map[types.UID]bool{stale.UID: true}
+		p = queue.Decide(v, at(m))
+		if len(p.Confirm) != 0 || len(p.Ledger.Holders) != 1 {
+			t.Fatalf("a fresh view moves it: confirm %v, ledger %+v", p.Confirm, p.Ledger)
+		}
+	})
 	t.Run("an extension stops where a booking needs the slot, and never shortens the term", func(t *testing.T) {
 		w := newWorld(t, staging(), rsv("alice", 0).For(30*m), rsv("bob", s).At(at(h)).For(h))
 		w.decide(at(2 * s))
