@@ -632,7 +632,7 @@ func (d *decider) grant() {
 		until := CeilMicro(d.now.Add(dur))
 		if hasBookings {
 			rest := bookingIntervals(append(slices.Clone(keep), d.waiting[i+1:]...), "")
-			ivs := append(holdIntervals(d.holding, d.now), rest...)
+			ivs := append(promisedIntervals(d.holding, d.now), rest...)
 			if b := blockedFrom(d.now, ivs, d.rules.capacity); !b.IsZero() && b.Before(until) {
 				why := joinAnd(blocking(b, rest))
 				if d.rules.walkIns == conchv1.WalkInWait || b.Sub(d.now) < min(MinShortenedTerm, dur) {
@@ -773,7 +773,7 @@ func (d *decider) extensionLimit(h conchv1.ResourceHolder) time.Time {
 	var ivs []interval
 	for _, o := range d.res.Status.Holders {
 		if o.UID != h.UID {
-			ivs = append(ivs, interval{from: d.now, to: later(HoldEnd(o), d.now), what: o.Holder + "'s hold"})
+			ivs = append(ivs, promisedIntervals([]conchv1.ResourceHolder{o}, d.now)...)
 		}
 	}
 	ivs = append(ivs, bookingIntervals(d.res.Status.Queue, "")...)

@@ -121,11 +121,22 @@ func bookedEnd(q conchv1.QueueEntry) time.Time {
 	return CeilMicro(q.StartTime.Add(q.Duration.Duration))
 }
 
-// holdIntervals are the slots the holds in the ledger are promised, to their end (a preempted hold's end).
+// holdIntervals are the slots the holds in the ledger are expected to take, to their end (a preempted hold's end):
+// for estimates.
 func holdIntervals(holders []conchv1.ResourceHolder, now time.Time) []interval {
 	out := make([]interval, 0, len(holders))
 	for _, h := range holders {
 		out = append(out, interval{from: now, to: later(HoldEnd(h), now), what: h.Holder + "'s hold"})
+	}
+	return out
+}
+
+// promisedIntervals are the slots the holds in the ledger are promised, to their until: what is planned beside
+// them (a booking, a walk-in's term, an extension) fits their whole term, since a preemption may be called off.
+func promisedIntervals(holders []conchv1.ResourceHolder, now time.Time) []interval {
+	out := make([]interval, 0, len(holders))
+	for _, h := range holders {
+		out = append(out, interval{from: now, to: later(h.Until.Time, now), what: h.Holder + "'s hold"})
 	}
 	return out
 }
@@ -163,7 +174,7 @@ func startOf(r *conchv1.Reservation) time.Time {
 func (d *decider) book(r *conchv1.Reservation, start time.Time, dur time.Duration) (conflict string, next time.Time) {
 	from := later(start, d.now)
 	to := CeilMicro(start.Add(dur))
-	ivs := append(holdIntervals(d.holding, d.now), bookingIntervals(d.waiting, r.UID)...)
+	ivs := append(promisedIntervals(d.holding, d.now), bookingIntervals(d.waiting, r.UID)...)
 	b := blockedFrom(from, ivs, d.rules.capacity)
 	if b.IsZero() || !b.Before(to) {
 		return "", time.Time{}

@@ -375,6 +375,22 @@ func TestPriorities(t *testing.T) {
 			})
 		}
 	})
+	t.Run("what is planned beside a hold being preempted fits its whole term: the preemption may be called off", func(t *testing.T) {
+		// Found by TestLedgerProperties (seed 166, with -ledger.schedules=10000 once preemptions were more common): a
+		// booking admitted beside the end of a preemption that the same plan called off overlapped the hold's term
+		// given back, one slot promised twice.
+		w := newWorld(t, staging().Preemption(conchv1.PreemptionHold, 20*m, 0), rsv("alice", 0).For(2*h))
+		w.decide(at(s))
+		w.add(rsv("hotfix", m).Priority(5, "INC-42"))
+		w.decide(at(m))
+		w.expect("alice", conchv1.StateGranted, conchv1.ReasonPreempting)
+		w.rsv("hotfix").Spec.Released = true
+		w.add(rsv("bob", 2*m).At(at(h)).For(30 * m))
+		w.decide(at(2 * m))
+		o := w.expect("alice", conchv1.StateGranted, conchv1.ReasonGranted)
+		expectTime(t, "alice's end is hers again", o.ExpiresAt, at(s+2*h))
+		w.expect("bob", conchv1.StateRejected, conchv1.ReasonBookingConflict)
+	})
 	t.Run("a non-preemptible hold, and any hold under preemption Queue, keeps its term", func(t *testing.T) {
 		for name, res := range map[string]*testutil.ResourceWrapper{
 			"Queue": staging().Preemption(conchv1.PreemptionQueue, 0, 0),
