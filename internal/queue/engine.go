@@ -768,10 +768,18 @@ func (d *decider) rejectsBooking(o *Outcome, r *conchv1.Reservation) bool {
 }
 
 // extensionLimit is the latest a hold h may be extended to: when the other holds and the bookings fill every
-// slot after its current end; zero when nothing does.
+// slot after its current end; zero when nothing does. The other holds count with the terms this plan gave them
+// so far (an extension before this one), else as read.
 func (d *decider) extensionLimit(h conchv1.ResourceHolder) time.Time {
+	planned := make(map[string]conchv1.ResourceHolder, len(d.holding))
+	for _, o := range d.holding {
+		planned[o.UID] = o
+	}
 	var ivs []interval
 	for _, o := range d.res.Status.Holders {
+		if p, ok := planned[o.UID]; ok {
+			o = p
+		}
 		if o.UID != h.UID {
 			ivs = append(ivs, promisedIntervals([]conchv1.ResourceHolder{o}, d.now)...)
 		}

@@ -256,6 +256,21 @@ func TestBookings(t *testing.T) {
 		o := w.expect("alice", conchv1.StateGranted, conchv1.ReasonShortenedForBooking)
 		expectTime(t, "until", o.ExpiresAt, at(h))
 	})
+	t.Run("two extensions in one decision each fit beside the other's new term and the bookings", func(t *testing.T) {
+		// Found by TestLedgerProperties (seed 12711 of -ledger.schedules=100000): each extension was checked against
+		// the other holds' terms as read, so two holds extended at once both ran into a booking that had room for
+		// one of them.
+		w := newWorld(t, staging().Capacity(2), rsv("alice", 0).For(30*m), rsv("bob", s).For(10*m), rsv("carol", 2*s).At(at(40*m)).For(10*m))
+		w.decide(at(3 * s))
+		w.expect("carol", conchv1.StateQueued, conchv1.ReasonBooked)
+		w.rsv("alice").Spec.Duration.Duration = h
+		w.rsv("bob").Spec.Duration.Duration = h
+		w.decide(at(5 * m))
+		a := w.expect("alice", conchv1.StateGranted, conchv1.ReasonGranted)
+		expectTime(t, "alice, extended first, until", a.ExpiresAt, at(3*s+h))
+		b := w.expect("bob", conchv1.StateGranted, conchv1.ReasonShortenedForBooking)
+		expectTime(t, "bob's extension stops at carol's booking", b.ExpiresAt, at(40*m))
+	})
 	t.Run("a booking across the night Europe/Berlin springs forward lasts its duration in real time", func(t *testing.T) {
 		berlin, err := time.LoadLocation("Europe/Berlin")
 		if err != nil {
