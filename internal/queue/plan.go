@@ -371,7 +371,8 @@ func (d *decider) preempt() {
 
 // preemptionStands reports whether the preemption p may still end its hold: the Resource still preempts holds,
 // and the Reservation it was for still waits in the ledger read as a walk-in, as far as the view shows (not
-// released, deleted, ended, made a booking, nor past its heartbeat).
+// released, deleted, ended, nor past its heartbeat). A move that makes it a booking is not counted here: it may
+// not fit (then it waits as a walk-in and preempt would warn the holder again, at every decision).
 func (d *decider) preemptionStands(p *conchv1.Preemption) bool {
 	if d.rules.preemption != conchv1.PreemptionHold {
 		return false
@@ -386,8 +387,6 @@ func (d *decider) preemptionStands(p *conchv1.Preemption) bool {
 			return !d.gone[types.UID(q.UID)]
 		case r.Status.State.IsFinal(), r.Spec.Released, r.DeletionTimestamp != nil, boundElsewhere(r, d.res.Name):
 			return false
-		case !startOf(r).IsZero():
-			return false // it became a booking: it waits for its time, and takes no held slot
 		}
 		// A missed heartbeat (or one that may be: the queue's walk asks for a read) ends its wait in this plan.
 		dl := d.deadline(r, d.observe(r, q.Heartbeat, time.Time{}))

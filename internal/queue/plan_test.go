@@ -364,18 +364,14 @@ func TestPriorities(t *testing.T) {
 		expectTime(t, "alice's end is hers again", o.ExpiresAt, at(s+2*h))
 	})
 	t.Run("a preemption decided on only after its grace period is carried out only if it still stands", func(t *testing.T) {
-		// Found by TestLedgerProperties (seeds 1164, 2057, 5440): a hold whose grace period had run out ended as
-		// Preempted at the next decision although preemption had been turned off, or the one it was for had left
-		// (released, its heartbeat missed, made a booking) meanwhile.
+		// Found by TestLedgerProperties (seeds 1164, 2057): a hold whose grace period had run out ended as Preempted
+		// at the next decision although preemption had been turned off, or the one it was for had left (released,
+		// its heartbeat missed) meanwhile.
 		for name, change := range map[string]func(w *world){
 			"preemption turned off": func(w *world) {
 				w.res.Spec.Priorities.Preemption = conchv1.PreemptionQueue
 			},
 			"the one it was for left": func(w *world) { w.rsv("hotfix").Spec.Released = true },
-			// Seed 5440: it was made a booking, in the past, and missed in the plan that ended the hold for it.
-			"the one it was for became a booking": func(w *world) {
-				w.rsv("hotfix").Spec.StartTime = &metav1.Time{Time: at(3 * h)}
-			},
 		} {
 			t.Run(name, func(t *testing.T) {
 				w := newWorld(t, staging().Preemption(conchv1.PreemptionHold, 5*m, 0), rsv("alice", 0).For(2*h))
@@ -389,6 +385,20 @@ func TestPriorities(t *testing.T) {
 				expectTime(t, "alice's end is hers again", o.ExpiresAt, at(s+2*h))
 			})
 		}
+	})
+	t.Run("a preemption stands when the one it was for asks to move to a booking that does not fit", func(t *testing.T) {
+		// Seed 36787 of -ledger.schedules=100000: counting such a move as leaving called the preemption off and
+		// preempt warned the holder again, at every decision, and the hold never ended.
+		w := newWorld(t, staging().Preemption(conchv1.PreemptionHold, 5*m, 0), rsv("alice", 0).For(2*h),
+			rsv("bob", s).At(at(3*h)).For(h))
+		w.decide(at(2 * s))
+		w.add(rsv("hotfix", 10*m).Priority(5, "INC-42"))
+		w.decide(at(10 * m))
+		w.expect("alice", conchv1.StateGranted, conchv1.ReasonPreempting)
+		w.rsv("hotfix").Spec.StartTime = &metav1.Time{Time: at(3 * h)} // bob's
+		w.decide(at(15 * m))
+		w.expect("alice", conchv1.StateReleased, conchv1.ReasonPreempted)
+		w.expect("hotfix", conchv1.StateGranted, conchv1.ReasonGranted)
 	})
 	t.Run("what is planned beside a hold being preempted fits its whole term: the preemption may be called off", func(t *testing.T) {
 		// Found by TestLedgerProperties (seed 166, with -ledger.schedules=10000 once preemptions were more common): a
