@@ -739,6 +739,12 @@ func (d *decider) rebook() {
 			q.StartTime = nil
 			continue
 		}
+		if prev.StartTime != nil && !s.Before(prev.StartTime.Time) && !CeilMicro(s.Add(q.Duration.Duration)).After(bookedEnd(prev)) {
+			// Within its own slot (a shortening): it takes nothing from anyone, so it cannot conflict, even where
+			// capacity was lowered under the bookings.
+			q.StartTime = &metav1.Time{Time: s}
+			continue
+		}
 		if conflict, next := d.book(r, s, q.Duration.Duration); conflict != "" {
 			q.StartTime, q.Duration = prev.StartTime, prev.Duration
 			if prev.Duration.Duration == 0 {

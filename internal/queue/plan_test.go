@@ -256,6 +256,21 @@ func TestBookings(t *testing.T) {
 		o := w.expect("alice", conchv1.StateGranted, conchv1.ReasonShortenedForBooking)
 		expectTime(t, "until", o.ExpiresAt, at(h))
 	})
+	t.Run("a booking shortened within its own slot is shortened, even where capacity was lowered under it", func(t *testing.T) {
+		// Seed 41557 of -ledger.schedules=100000: the shorter term was checked against the other bookings like a
+		// move, conflicted with one that capacity, lowered, no longer had room for, and the booking kept and was
+		// granted its longer term.
+		w := newWorld(t, staging().Capacity(2), rsv("a", 0).At(at(h)).For(2*h), rsv("b", s).At(at(h)).For(h))
+		w.decide(at(2 * s))
+		w.res.Spec.Capacity = 1
+		w.rsv("a").Spec.Duration.Duration = 30 * m
+		w.decide(at(3 * s))
+		o := w.expect("a", conchv1.StateQueued, conchv1.ReasonBooked)
+		expectTime(t, "a's booked end", o.BookedEnd, at(90*m))
+		if o.Conflict != "" {
+			t.Fatalf("a shortening is no move: conflict %q", o.Conflict)
+		}
+	})
 	t.Run("two extensions in one decision each fit beside the other's new term and the bookings", func(t *testing.T) {
 		// Found by TestLedgerProperties (seed 12711 of -ledger.schedules=100000): each extension was checked against
 		// the other holds' terms as read, so two holds extended at once both ran into a booking that had room for
