@@ -343,9 +343,14 @@ func (d *decider) preempt() {
 		if q.Priority == 0 {
 			break
 		}
+		// One over a limit (the grant may not have looked, with every slot held) could not take another's slot:
+		// only the end of a hold of its own holder may make room for it.
+		dur, _ := d.rules.duration(requestedOf(r))
+		over := d.overLimit(r, dur) != ""
 		victim := -1
 		for i, h := range d.holding {
-			if h.Preemption != nil || h.Preemptible == conchv1.PreemptibleNever || h.Priority >= q.Priority {
+			if h.Preemption != nil || h.Preemptible == conchv1.PreemptibleNever || h.Priority >= q.Priority ||
+				(over && h.Holder != q.Holder) {
 				continue
 			}
 			if victim < 0 || h.Priority < d.holding[victim].Priority ||

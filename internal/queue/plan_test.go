@@ -415,6 +415,18 @@ func TestPriorities(t *testing.T) {
 		w.expect("alice", conchv1.StateReleased, conchv1.ReasonPreempted)
 		w.expect("hotfix", conchv1.StateGranted, conchv1.ReasonGranted)
 	})
+	t.Run("nobody is preempted for a Reservation over a limit, also when every slot is held", func(t *testing.T) {
+		// Seed 49692 of -ledger.schedules=100000: with the slots full the limit was not looked at, so bob's second
+		// Reservation preempted alice, could not take the slot (bob already holds one), and every walk-in granted
+		// after her was preempted in turn. Only a hold of bob's own could make room for it.
+		w := newWorld(t, staging().Capacity(2).Preemption(conchv1.PreemptionHold, 5*m, 0).Limits(conchv1.Limits{MaxHoldsPerHolder: 1}),
+			rsv("b1", 0).Holder("bob").For(2*h).NotPreemptible(), rsv("a1", s).Holder("alice").For(2*h))
+		w.decide(at(2 * s))
+		w.add(rsv("b2", m).Holder("bob").Priority(5, "INC-42"))
+		w.decide(at(m))
+		w.expect("a1", conchv1.StateGranted, conchv1.ReasonGranted)
+		w.expect("b1", conchv1.StateGranted, conchv1.ReasonGranted)
+	})
 	t.Run("what is planned beside a hold being preempted fits its whole term: the preemption may be called off", func(t *testing.T) {
 		// Found by TestLedgerProperties (seed 166, with -ledger.schedules=10000 once preemptions were more common): a
 		// booking admitted beside the end of a preemption that the same plan called off overlapped the hold's term
