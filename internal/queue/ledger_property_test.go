@@ -46,12 +46,24 @@ var (
 //     Reservation and decides again, a written one is remembered as the API server answered it; after eight
 //     passes the Reconcile gives up and a new one starts afresh.
 //
+// One schedule in three (independent of the cleanup hook) is planned: the Resource has priorities (preemption
+// Queue or Hold, which people turn on and off, with short grace periods and aging intervals), sometimes walkIns
+// Wait and limits per holder; people create Reservations with priorities, non-preemptible ones and bookings (a
+// startTime ahead, or already past), and move bookings, make walk-ins bookings and bookings walk-ins.
+//
 // After every step it checks: never more holders in the ledger than capacity when it grants; never more
 // Reservations whose true status is Granted than capacity (those the ledger holds); never an end before the term
-// the ledger recorded, nor one the Reservation did not ask for; grants in ticket order; a ticket is never reused
-// and nextTicket never goes back; a ledger entry leaves only when its end is known; a final Reservation never
-// changes; a plan says what its ledger says. At the end of a schedule the caches catch up and it checks that the
-// ledger settles: nobody stranded, no slot left free while someone waits, every holder told.
+// the ledger recorded, nor one the Reservation did not ask for, but a preemption: only at or after its endsAt, at
+// least gracePeriod after the warning, on a Resource with preemption Hold, of a hold not recorded preemptible
+// Never, for a walk-in that still waits with a higher priority; the queue in its order (bookings whose time came,
+// walk-ins by priority with aging and ticket, bookings ahead) and grants in that order, so no starvation within
+// the aging bound (a walk-in is never overtaken by one admitted more than (p − q) × agingInterval after it) but by
+// bookings, or while it is over a limit or waits for a booking; a booking never granted before its startTime nor
+// held past startTime + duration; at every instant the holds and bookings promised fit in capacity
+// (checkPromises); a ticket is never reused and nextTicket never goes back; a ledger entry leaves only when its
+// end is known; a final Reservation never changes; a plan says what its ledger says. At the end of a schedule the
+// caches catch up and it checks that the ledger settles: nobody stranded, no slot left free while someone who
+// could hold waits, every holder told.
 //
 // What the engine cannot tell from a view is counted in the log rather than failed: a Reservation that ended, seen as it was before any report of it, is admitted again ("admitted again after it
 // left"), holds a slot in the ledger until a view shows its end, and is never told it holds.
@@ -95,6 +107,10 @@ func TestLedgerProperties(t *testing.T) {
 		"shortened", "extended", "confirm", "gone", "ledger conflict", "final report conflict", "grant report conflict",
 		"position written", "stale holder kept", "rejected", "capacity lowered under holders", "paused",
 		"cleanup started", "cleanup done", "cleanup failed",
+		// Bookings, priorities and limits (planned schedules).
+		"booked", "booking granted", "shortened for booking", "booking conflict", "booking moved", "booking not moved",
+		"booking missed", "waiting for booking", "late booking extended", "over limit", "rejected over limit",
+		"preempting", "preempted", "preempted without grace", "jumped", "aged past",
 	} {
 		if seen[what] == 0 {
 			t.Errorf("no schedule saw %q; change the weights", what)
@@ -110,6 +126,12 @@ type ledgerSim struct {
 	// hooked: the Resource has a cleanup hook (one schedule in three), run by a model of the TurnoverReconciler
 	// that clears each step, or fails it (Unhealthy) until a repair.
 	hooked bool
+	// planned: the Resource has priorities (preemption Queue or Hold, a short grace period and aging interval),
+	// sometimes walkIns Wait and limits, and people create bookings and priorities and move bookings (one schedule
+	// in three, independent of hooked). The other schedules play exactly as before planning came.
+	planned bool
+	// capLowered: capacity was lowered at some point, so holds and bookings may be over it.
+	capLowered bool
 
 	// res is the Resource as the API server holds it; resOld its earlier versions (for the position writer).
 	res    *conchv1.Resource
@@ -155,6 +177,8 @@ type simDecider struct {
 	plan  queue.Plan
 	byUID map[types.UID]*conchv1.Reservation
 	now   time.Time
+	// truth is every Reservation as the API server held it when the pass decided (by UID), for the checks.
+	truth map[types.UID]*conchv1.Reservation
 }
 
 var simHolders = []string{"ci:deploy", "ci:test", "alice", "bob"}
@@ -182,13 +206,42 @@ func newLedgerSim(seed uint64, logging bool) *ledgerSim {
 		sim.hooked = true
 		sim.res.Spec.OnRelease = &conchv1.Hook{HTTP: conchv1.HTTPHook{URL: "http://staging/clean"}}
 	}
+	if (seed/3)%3 == 1 {
+		sim.plan()
+	}
 	sim.bumpResource()
 	sim.log("staging: capacity %d, maxDuration %v, defaultDuration %v, allowedHolders %v, cleanup %v",
 		sim.res.Spec.Capacity, sim.res.Spec.MaxDuration, sim.res.Spec.DefaultDuration, sim.res.Spec.AllowedHolders, sim.hooked)
+	if sim.planned {
+		sim.log("planned: priorities %+v, bookings %+v, limits %+v", *sim.res.Spec.Priorities, sim.res.Spec.Bookings, sim.res.Spec.Limits)
+	}
 	for i := range 3 {
 		sim.deciders = append(sim.deciders, &simDecider{id: i, arrivals: i < 2})
 	}
 	return sim
+}
+
+// plan gives the Resource priorities (preemption Queue or Hold, short grace periods and aging intervals so that
+// schedules of an hour or two see them act), sometimes walkIns Wait and limits per holder.
+func (sim *ledgerSim) plan() {
+	sim.planned = true
+	spec := &sim.res.Spec
+	spec.Priorities = &conchv1.Priorities{
+		Preemption:    []conchv1.PreemptionPolicy{conchv1.PreemptionQueue, conchv1.PreemptionHold, conchv1.PreemptionHold}[sim.rng.IntN(3)],
+		GracePeriod:   &metav1.Duration{Duration: []time.Duration{0, 5 * m, 20 * m}[sim.rng.IntN(3)]},
+		AgingInterval: &metav1.Duration{Duration: []time.Duration{m, 5 * m, 10 * m}[sim.rng.IntN(3)]},
+	}
+	if sim.rng.IntN(3) == 0 {
+		spec.Bookings = &conchv1.Bookings{WalkIns: conchv1.WalkInWait}
+	}
+	switch sim.rng.IntN(6) {
+	case 0:
+		spec.Limits = &conchv1.Limits{MaxHoldsPerHolder: 1}
+	case 1:
+		spec.Limits = &conchv1.Limits{MaxHoldsPerHolder: 1, WhenOver: conchv1.LimitReject}
+	case 2:
+		spec.Limits = &conchv1.Limits{MaxHoldTimePerDay: &metav1.Duration{Duration: 3 * h}}
+	}
 }
 
 func (sim *ledgerSim) fail(format string, args ...any) {
@@ -306,6 +359,8 @@ func (sim *ledgerSim) step() {
 				sim.log("delete %s", name)
 			}
 		}
+	case n < 69 && sim.planned && sim.rng.IntN(2) == 0:
+		sim.moveBooking()
 	case n < 69:
 		if name := sim.pick(func(*conchv1.Reservation) bool { return true }); name != "" {
 			r := sim.cur(name).DeepCopy()
@@ -396,10 +451,52 @@ func (sim *ledgerSim) create() {
 		sim.skew[uid] = skews[sim.rng.IntN(len(skews))]
 		w.Heartbeat(timeouts[sim.rng.IntN(len(timeouts))], sim.now.Add(sim.skew[uid]))
 	}
+	if sim.planned {
+		if sim.rng.IntN(2) == 0 {
+			w.Priority(int32(1+sim.rng.IntN(3)), "INC-"+strconv.Itoa(sim.seq))
+		}
+		if sim.rng.IntN(5) == 0 {
+			w.NotPreemptible()
+		}
+		if sim.rng.IntN(3) == 0 {
+			w.At(sim.bookingTime())
+		}
+	}
 	sim.created[uid] = uint64(sim.seq)
 	sim.renewedAt[uid] = sim.now
 	sim.put(w.Obj())
-	sim.log("create %s (%s, %s, %v)", name, uid, w.Spec.Holder, w.Spec.Duration)
+	sim.log("create %s (%s, %s, %v, priority %v, start %v, %s)", name, uid, w.Spec.Holder, w.Spec.Duration,
+		ptrText(w.Spec.Priority), ptrText(w.Spec.StartTime), w.Spec.Preemptible)
+}
+
+// bookingTime is a startTime for a booking: a little ahead mostly, sometimes already begun or long past (whole
+// seconds, as metav1.Time keeps them).
+func (sim *ledgerSim) bookingTime() time.Time {
+	ahead := []time.Duration{-2 * h, -30 * m, -1 * m, 0, 5 * m, 20 * m, 45 * m, h, 2 * h, 3 * h}
+	return sim.now.Add(ahead[sim.rng.IntN(len(ahead))]).Truncate(time.Second)
+}
+
+// moveBooking edits a Reservation's startTime: a booking moves earlier or later, or becomes a walk-in, or a
+// walk-in becomes a booking.
+func (sim *ledgerSim) moveBooking() {
+	name := sim.pick(func(r *conchv1.Reservation) bool { return !r.Spec.Released && r.DeletionTimestamp == nil })
+	if name == "" {
+		return
+	}
+	r := sim.cur(name).DeepCopy()
+	switch k := sim.rng.IntN(8); {
+	case r.Spec.StartTime == nil || k == 0:
+		st := metav1.NewTime(sim.bookingTime())
+		r.Spec.StartTime = &st
+	case k == 1:
+		r.Spec.StartTime = nil
+	default:
+		by := []time.Duration{-h, -30 * m, -10 * m, 10 * m, 30 * m, h, 2 * h}[sim.rng.IntN(7)]
+		st := metav1.NewTime(r.Spec.StartTime.Add(by))
+		r.Spec.StartTime = &st
+	}
+	sim.put(r)
+	sim.log("move %s to start %v", name, ptrText(r.Spec.StartTime))
 }
 
 // renew writes a new renewTime, by the client's (skewed) clock.
@@ -420,10 +517,18 @@ func (sim *ledgerSim) advance() {
 	var due []time.Time
 	for _, hl := range sim.res.Status.Holders {
 		due = append(due, hl.Until.Time)
+		if queue.HoldEnd(hl).Before(hl.Until.Time) {
+			due = append(due, queue.HoldEnd(hl))
+		}
 		if hl.Heartbeat != nil {
 			if r := sim.byUID(hl.Reservation, types.UID(hl.UID)); r != nil && r.Spec.HeartbeatTimeout != nil {
 				due = append(due, hl.Heartbeat.ObservedAt.Add(r.Spec.HeartbeatTimeout.Duration))
 			}
+		}
+	}
+	for _, q := range sim.res.Status.Queue {
+		if q.StartTime != nil && q.StartTime.After(sim.now) {
+			due = append(due, q.StartTime.Time)
 		}
 	}
 	var d time.Duration
@@ -453,9 +558,24 @@ func (sim *ledgerSim) advance() {
 func (sim *ledgerSim) editResource() {
 	sim.bumpResource()
 	spec := &sim.res.Spec
+	if sim.planned && sim.rng.IntN(4) == 0 {
+		// Preemption turned on or off (to Queue), with holds being preempted or not.
+		p := spec.Priorities.DeepCopy()
+		p.Preemption = conchv1.PreemptionHold
+		if spec.Priorities.Preemption == conchv1.PreemptionHold {
+			p.Preemption = conchv1.PreemptionQueue
+		}
+		spec.Priorities = p
+		sim.log("set preemption %s", p.Preemption)
+		return
+	}
 	switch k := sim.rng.IntN(4); {
 	case k == 0 && sim.allowCapacity:
-		spec.Capacity = int32(1 + sim.rng.IntN(3))
+		c := int32(1 + sim.rng.IntN(3))
+		if c < max(1, spec.Capacity) {
+			sim.capLowered = true
+		}
+		spec.Capacity = c
 		if int(spec.Capacity) < len(sim.res.Status.Holders) {
 			sim.seen["capacity lowered under holders"]++
 		}
@@ -489,7 +609,11 @@ func (sim *ledgerSim) editResource() {
 func (sim *ledgerSim) positions() {
 	all := append(slices.Clone(sim.resOld), sim.res)
 	res := all[max(0, len(all)-1-sim.rng.IntN(4))]
-	for i, q := range res.Status.Queue {
+	position := int32(0)
+	for _, q := range res.Status.Queue {
+		if q.StartTime == nil {
+			position++ // a booking has no place among the walk-ins
+		}
 		r := sim.cached(q.Reservation)
 		if r == nil || string(r.UID) != q.UID || r.DeletionTimestamp != nil || r.Status.State.IsFinal() ||
 			r.Status.State == conchv1.StateGranted {
@@ -497,7 +621,10 @@ func (sim *ledgerSim) positions() {
 		}
 		st := *r.Status.DeepCopy()
 		st.State, st.ResourceName, st.ResourceUID, st.Ticket = conchv1.StateQueued, res.Name, string(res.UID), q.Ticket
-		st.Position = int32(i + 1)
+		st.Position = position
+		if q.StartTime != nil {
+			st.Position = 0
+		}
 		if reflect.DeepEqual(st, r.Status) {
 			continue
 		}
@@ -510,7 +637,7 @@ func (sim *ledgerSim) positions() {
 		sim.checkStatusWrite(c, nw.Status, queue.Outcome{State: conchv1.StateQueued}, res, nil, sim.now)
 		sim.put(nw)
 		sim.seen["position written"]++
-		sim.log("position: %s Queued at %d", r.Name, i+1)
+		sim.log("position: %s Queued at %d", r.Name, st.Position)
 	}
 }
 
@@ -721,6 +848,15 @@ func (sim *ledgerSim) decide(d *simDecider, cache func(string) *conchv1.Reservat
 	}
 	sim.checkPlan(d, v, plan)
 	d.res, d.view, d.plan, d.now = res, v, plan, queue.CeilMicro(sim.now)
+	d.truth = nil
+	if sim.planned {
+		d.truth = map[types.UID]*conchv1.Reservation{}
+		for _, name := range sim.names {
+			if c := sim.cur(name); c != nil {
+				d.truth[c.UID] = c
+			}
+		}
+	}
 	d.byUID = make(map[types.UID]*conchv1.Reservation, len(v.Reservations))
 	for i := range v.Reservations {
 		d.byUID[v.Reservations[i].UID] = &v.Reservations[i]
@@ -788,6 +924,20 @@ func (sim *ledgerSim) report(d *simDecider, o queue.Outcome) bool {
 		return true
 	}
 	sim.checkStatusWrite(c, st, o, res, d.view.Fresh, d.now)
+	if o.Reason == conchv1.ReasonPreempted && o.Preemption != nil {
+		// The one it was for still waits: this plan does not end it by what its Reservation says. A rule of the
+		// Resource may reject it in the same plan (a limit, allowedHolders), or a move make it a booking already
+		// missed, which is counted.
+		for _, p := range d.plan.Outcomes {
+			switch {
+			case p.Name != o.Preemption.Reservation || !p.State.IsFinal() || p.Gone:
+			case p.Reason == conchv1.ReasonOverLimit || p.Reason == conchv1.ReasonHolderNotAllowed || p.Reason == conchv1.ReasonBookingMissed:
+				sim.seen["preempted for one rejected meanwhile"]++
+			default:
+				sim.fail("d%d: %s preempted for %s, which this plan ends (%s)", d.id, r.Name, p.Name, p.Reason)
+			}
+		}
+	}
 	nw := c.DeepCopy()
 	nw.Status = st
 	sim.put(nw)
@@ -850,8 +1000,13 @@ func (sim *ledgerSim) checkStatusWrite(c *conchv1.Reservation, st conchv1.Reserv
 			if requested != 0 {
 				asked = requested
 			}
+			// A booking held from after its startTime asks for its term from its startTime.
+			from := held.Since.Time
+			if c.Spec.StartTime != nil && c.Spec.StartTime.Time.Before(from) {
+				from = c.Spec.StartTime.Time
+			}
 			switch {
-			case !now.Before(held.Since.Add(asked)):
+			case !now.Before(from.Add(asked)):
 			default:
 				sim.fail("%s ended as Shortened at %v, %s after its grant, but it asks for %s",
 					c.Name, now, now.Sub(held.Since.Time), asked)
@@ -875,16 +1030,83 @@ func (sim *ledgerSim) checkStatusWrite(c *conchv1.Reservation, st conchv1.Reserv
 		if !c.Spec.Released && c.DeletionTimestamp == nil {
 			sim.fail("%s released, but it was neither released nor deleted", c.Name)
 		}
+	case st.State == conchv1.StateReleased && o.Reason == conchv1.ReasonPreempted:
+		sim.seen["preempted"]++
+		sim.checkPreempted(c, held, res, now)
+	case st.State == conchv1.StateExpired && o.Reason == conchv1.ReasonBookingMissed:
+		sim.seen["booking missed"]++
+		// Missed: its whole term passed unheld, the term the ledger recorded or the one the person asks for now (c
+		// is the version the decider saw: the write's precondition held). A walk-in given a startTime long past, or
+		// a booking moved there, is missed at once.
+		i := slices.IndexFunc(res.Status.Queue, func(q conchv1.QueueEntry) bool { return q.UID == string(c.UID) })
+		recorded := i >= 0 && res.Status.Queue[i].StartTime != nil &&
+			!now.Before(res.Status.Queue[i].StartTime.Add(res.Status.Queue[i].Duration.Duration))
+		dur, _, _ := queue.Term(res, c)
+		asked := c.Spec.StartTime != nil && !now.Before(c.Spec.StartTime.Add(dur))
+		switch {
+		case held != nil:
+			sim.fail("%s's booking missed while it holds", c.Name)
+		case !recorded && !asked:
+			sim.fail("%s's booking missed at %v, but neither its recorded term (%s) nor the one it asks for (%v from %v) passed",
+				c.Name, now, ledgerString(res.Status), dur, ptrText(c.Spec.StartTime))
+		}
 	case st.State == conchv1.StateRejected:
 		sim.seen["rejected"]++
-		if queue.Allows(res, c.Spec.Holder) {
-			sim.fail("%s rejected, but %s allows %s", c.Name, res.Name, c.Spec.Holder)
+		switch o.Reason {
+		case conchv1.ReasonBookingConflict, conchv1.ReasonBookingInPast:
+			if o.Reason == conchv1.ReasonBookingConflict {
+				sim.seen["booking conflict"]++
+			}
+			if c.Spec.StartTime == nil && fresh[c.UID] {
+				sim.fail("%s rejected as %s, but it has no startTime", c.Name, o.Reason)
+			}
+		case conchv1.ReasonOverLimit:
+			sim.seen["rejected over limit"]++
+			if l := res.Spec.Limits; l == nil || l.WhenOver != conchv1.LimitReject {
+				sim.fail("%s rejected over a limit, but %s's limits are %+v", c.Name, res.Name, l)
+			}
+		default:
+			if queue.Allows(res, c.Spec.Holder) {
+				sim.fail("%s rejected (%s), but %s allows %s", c.Name, o.Reason, res.Name, c.Spec.Holder)
+			}
 		}
 		if held != nil {
 			sim.fail("%s rejected while it holds", c.Name)
 		}
 	default:
 		sim.fail("%s ends as %s (%s), which nothing here should write", c.Name, st.State, o.Reason)
+	}
+}
+
+// checkPreempted checks the end of c's hold as Preempted at now, on the ledger of res: never an early end of a
+// promised term but this one, and this one only as the preemption recorded said, at or after its endsAt, which
+// is at least gracePeriod after the warning (or the hold's own until); only on a Resource with preemption Hold,
+// never for a hold recorded preemptible Never, and only for a walk-in that still waits with a higher
+// spec.priority than the hold's.
+func (sim *ledgerSim) checkPreempted(c *conchv1.Reservation, held *conchv1.ResourceHolder, res *conchv1.Resource, now time.Time) {
+	if held == nil {
+		sim.fail("%s preempted, but the ledger did not hold it", c.Name)
+		return
+	}
+	p, pr := held.Preemption, prioritiesOf(res)
+	if p == nil {
+		sim.fail("%s preempted, but the ledger recorded no preemption of its hold", c.Name)
+		return
+	}
+	i := slices.IndexFunc(res.Status.Queue, func(q conchv1.QueueEntry) bool { return q.Reservation == p.Reservation })
+	switch {
+	case now.Before(p.EndsAt.Time):
+		sim.fail("%s preempted at %v, before the end of its grace period %v", c.Name, now, p.EndsAt)
+	case p.EndsAt.Before(&p.Since) || (p.EndsAt.Before(&held.Until) && p.EndsAt.Time.Before(p.Since.Add(pr.grace))):
+		sim.fail("%s preempted with a grace period from %v to %v, shorter than %v (until %v)", c.Name, p.Since, p.EndsAt, pr.grace, held.Until)
+	case pr.policy != conchv1.PreemptionHold:
+		sim.fail("%s preempted on a Resource with preemption %s", c.Name, pr.policy)
+	case held.Preemptible == conchv1.PreemptibleNever:
+		sim.fail("%s preempted, but its hold is preemptible Never", c.Name)
+	case i < 0 || res.Status.Queue[i].StartTime != nil:
+		sim.fail("%s preempted for %s, which no longer waits as a walk-in: %s", c.Name, p.Reservation, ledgerString(res.Status))
+	case res.Status.Queue[i].Priority <= held.Priority:
+		sim.fail("%s (priority %d) preempted for %s of priority %d", c.Name, held.Priority, p.Reservation, res.Status.Queue[i].Priority)
 	}
 }
 
@@ -904,22 +1126,53 @@ func (sim *ledgerSim) checkPlan(d *simDecider, v queue.View, plan queue.Plan) {
 		}
 		outcomes[o.UID] = o
 	}
+	// A preemption with a grace period of 0 warns the holder in this plan and ends the hold at the next decision,
+	// at once: the one plan whose next change may be now.
+	graceless := false
 	for _, hl := range plan.Ledger.Holders {
 		o, ok := outcomes[types.UID(hl.UID)]
+		// A hold being preempted ends at the end of its grace period (queue.HoldEnd), and its holder is told so.
+		end := queue.HoldEnd(hl)
+		if p := hl.Preemption; p != nil && p.Since.Time.Equal(now) && p.EndsAt.Time.Equal(now) {
+			graceless = true
+			sim.seen["preempted without grace"]++
+			continue
+		}
 		switch {
 		case !inView[types.UID(hl.UID)]:
-		case !ok || o.State != conchv1.StateGranted || !o.GrantedAt.Equal(hl.Since.Time) || !o.ExpiresAt.Equal(hl.Until.Time):
-			sim.fail("d%d: %s holds %v..%v in the ledger, but its outcome is %+v", d.id, hl.Reservation, hl.Since, hl.Until, o)
-		case !now.Before(hl.Until.Time):
-			sim.fail("d%d: %s still holds at %v, its until %v", d.id, hl.Reservation, now, hl.Until)
-		case plan.NextChange.IsZero() || plan.NextChange.After(hl.Until.Time):
-			sim.fail("d%d: next change %v is after %s's until %v", d.id, plan.NextChange, hl.Reservation, hl.Until)
+		case !ok || o.State != conchv1.StateGranted || !o.GrantedAt.Equal(hl.Since.Time) || !o.ExpiresAt.Equal(end):
+			sim.fail("d%d: %s holds %v..%v in the ledger, but its outcome is %+v", d.id, hl.Reservation, hl.Since, end, o)
+		case (hl.Preemption != nil && end.Before(hl.Until.Time)) != (o.Reason == conchv1.ReasonPreempting):
+			sim.fail("d%d: %s's preemption is %+v in the ledger, but its outcome says %s", d.id, hl.Reservation, hl.Preemption, o.Reason)
+		case !now.Before(end):
+			sim.fail("d%d: %s still holds at %v, its end %v", d.id, hl.Reservation, now, end)
+		case plan.NextChange.IsZero() || plan.NextChange.After(end):
+			sim.fail("d%d: next change %v is after %s's end %v", d.id, plan.NextChange, hl.Reservation, end)
 		}
 	}
-	for i, q := range plan.Ledger.Queue {
+	// Walk-ins wait at their place among the walk-ins; a booking waits for its startTime, with no place.
+	position := int32(0)
+	for _, q := range plan.Ledger.Queue {
+		want, reason := int32(0), conchv1.ReasonBooked
+		if q.StartTime == nil {
+			position++
+			want, reason = position, ""
+		}
 		o, ok := outcomes[types.UID(q.UID)]
-		if inView[types.UID(q.UID)] && (!ok || o.State != conchv1.StateQueued || o.Position != int32(i+1) || o.Ticket != q.Ticket) {
-			sim.fail("d%d: %s waits at %d with ticket %d, but its outcome is %+v", d.id, q.Reservation, i+1, q.Ticket, o)
+		switch {
+		case !inView[types.UID(q.UID)]:
+		case !ok || o.State != conchv1.StateQueued || o.Position != want || o.Ticket != q.Ticket:
+			sim.fail("d%d: %s waits at %d with ticket %d, but its outcome is %+v", d.id, q.Reservation, want, q.Ticket, o)
+		case reason != "" && o.Reason != reason:
+			sim.fail("d%d: %s is booked from %v, but its outcome says %s", d.id, q.Reservation, q.StartTime, o.Reason)
+		case q.StartTime != nil && q.StartTime.After(now) && (plan.NextChange.IsZero() || plan.NextChange.After(q.StartTime.Time)):
+			sim.fail("d%d: next change %v is after %s's booked start %v", d.id, plan.NextChange, q.Reservation, q.StartTime)
+		case o.Reason == conchv1.ReasonOverLimit:
+			sim.seen["over limit"]++
+		case o.Reason == conchv1.ReasonWaitingForBooking:
+			sim.seen["waiting for booking"]++
+		case o.Conflict != "":
+			sim.seen["booking not moved"]++
 		}
 	}
 	if len(plan.Confirm) > 0 {
@@ -927,7 +1180,7 @@ func (sim *ledgerSim) checkPlan(d *simDecider, v queue.View, plan queue.Plan) {
 		// always marks what those reads found gone, so nothing is left to confirm.
 		sim.fail("d%d: a plan still asks to confirm %v after reading them", d.id, plan.Confirm)
 	}
-	if !plan.NextChange.IsZero() && !plan.NextChange.After(now) {
+	if !plan.NextChange.IsZero() && !plan.NextChange.After(now) && !(graceless && plan.NextChange.Equal(now)) {
 		sim.fail("d%d: next change %v is not after now %v: %+v\nledger read: %s", d.id, plan.NextChange, now, plan, ledgerText(v.Resource.Status))
 	}
 }
@@ -999,10 +1252,24 @@ func (sim *ledgerSim) checkLedgerWrite(d *simDecider, next conchv1.ResourceStatu
 		}
 		sim.tickets[ticket] = uid
 	}
+	pr := prioritiesOf(res)
+	waited := map[types.UID]conchv1.QueueEntry{}
+	for _, q := range prev.Queue {
+		waited[types.UID(q.UID)] = q
+	}
 	for i, q := range next.Queue {
 		entry(q.Reservation, types.UID(q.UID), q.Ticket)
-		if i > 0 && q.Ticket <= next.Queue[i-1].Ticket {
-			sim.fail("d%d: queue not in ticket order: %s", d.id, ledgerString(next))
+		if i > 0 && !pr.inOrder(next.Queue[i-1], q, now) {
+			sim.fail("d%d: queue not in order (bookings due, walk-ins by priority with aging and ticket, bookings ahead) at %v: %s",
+				d.id, now, ledgerString(next))
+		}
+		old, ok := waited[types.UID(q.UID)]
+		switch {
+		case q.StartTime == nil:
+		case !ok || old.StartTime == nil:
+			sim.seen["booked"]++
+		case !old.StartTime.Equal(q.StartTime):
+			sim.seen["booking moved"]++
 		}
 	}
 	granted := false
@@ -1022,12 +1289,37 @@ func (sim *ledgerSim) checkLedgerWrite(d *simDecider, next conchv1.ResourceStatu
 			if res.Spec.Granting == conchv1.GrantingPaused {
 				sim.fail("d%d: %s granted while granting is paused", d.id, hl.Reservation)
 			}
-			for _, q := range next.Queue {
-				if q.Ticket < hl.Ticket {
-					sim.fail("d%d: %s (ticket %d) granted while %s (ticket %d) waits", d.id, hl.Reservation, hl.Ticket, q.Reservation, q.Ticket)
-				}
+			o := outcomeOf(d.plan, uid)
+			if o.BookedStart.IsZero() {
+				sim.checkWalkInGrant(d, hl, o, waited, next)
+			} else {
+				sim.checkBookingGrant(d, hl, waited)
+			}
+			if hl.Preemption != nil {
+				sim.checkPreemption(d, hl, next)
 			}
 			continue
+		}
+		switch {
+		case hl.Preemption == nil && old.Preemption != nil:
+			sim.seen["preemption called off"]++
+		case hl.Preemption == nil:
+		case old.Preemption == nil || !old.Preemption.Since.Equal(&hl.Preemption.Since) ||
+			old.Preemption.Reservation != hl.Preemption.Reservation:
+			// A new preemption (the one before called off in this write, when there was one).
+			sim.checkPreemption(d, hl, next)
+		case !reflect.DeepEqual(old.Preemption, hl.Preemption):
+			sim.fail("d%d: %s's preemption changes from %+v to %+v", d.id, hl.Reservation, *old.Preemption, *hl.Preemption)
+		}
+		if r := d.byUID[uid]; r != nil && r.Spec.StartTime != nil && r.Spec.StartTime.Time.Before(hl.Since.Time) && !hl.Until.Equal(&old.Until) {
+			// A booking held from after its startTime, extended or shortened: it still ends by its startTime plus
+			// what it asks for now.
+			dur, _, _ := queue.Term(res, r)
+			if end := queue.CeilMicro(r.Spec.StartTime.Add(dur)); hl.Until.After(end) {
+				sim.fail("d%d: %s, booked from %v, is held until %v, after its start plus the %v it asks for (%v)",
+					d.id, hl.Reservation, r.Spec.StartTime, hl.Until, dur, end)
+			}
+			sim.seen["late booking extended"]++
 		}
 		if !hl.Since.Equal(&old.Since) {
 			sim.fail("d%d: %s's hold moves from since %v to %v", d.id, hl.Reservation, old.Since, hl.Since)
@@ -1050,6 +1342,7 @@ func (sim *ledgerSim) checkLedgerWrite(d *simDecider, next conchv1.ResourceStatu
 	if granted && len(next.Holders) > capacity {
 		sim.fail("d%d: grants to %d holders, capacity %d: %s", d.id, len(next.Holders), capacity, ledgerString(next))
 	}
+	sim.checkPromises(d, prev, next, capacity)
 	// An entry leaves the ledger only once its end is known: its final state written, or its Reservation gone.
 	for _, hl := range prev.Holders {
 		sim.leaves(d, hl.Reservation, types.UID(hl.UID), after)
@@ -1060,6 +1353,283 @@ func (sim *ledgerSim) checkLedgerWrite(d *simDecider, next conchv1.ResourceStatu
 	for _, hl := range next.Holders {
 		sim.until[types.UID(hl.UID)] = hl.Until.Time
 	}
+}
+
+// priorityRules are the rules of spec.priorities a decider applied, with the defaults the API documents.
+type priorityRules struct {
+	policy       conchv1.PreemptionPolicy
+	aging, grace time.Duration
+}
+
+func prioritiesOf(res *conchv1.Resource) priorityRules {
+	pr := priorityRules{policy: conchv1.PreemptionQueue, aging: queue.DefaultAgingInterval, grace: queue.DefaultGracePeriod}
+	if p := res.Spec.Priorities; p != nil {
+		if p.Preemption != "" {
+			pr.policy = p.Preemption
+		}
+		if p.AgingInterval != nil && p.AgingInterval.Duration > 0 {
+			pr.aging = p.AgingInterval.Duration
+		}
+		if p.GracePeriod != nil {
+			pr.grace = p.GracePeriod.Duration
+		}
+	}
+	return pr
+}
+
+// effective is the priority a walk-in waits with at now, as spec.priorities documents it: its own plus one for
+// each agingInterval it waited since the ledger admitted it; under preemption Never, none.
+func (pr priorityRules) effective(q conchv1.QueueEntry, now time.Time) int64 {
+	if pr.policy == conchv1.PreemptionNever {
+		return 0
+	}
+	p := int64(q.Priority)
+	if q.Admitted != nil && now.After(q.Admitted.Time) {
+		p += int64(now.Sub(q.Admitted.Time) / pr.aging)
+	}
+	return p
+}
+
+// inOrder reports whether a may wait before b in a queue written at now: bookings whose time came (by start),
+// then the walk-ins by effective priority and ticket, then the bookings ahead (by start).
+func (pr priorityRules) inOrder(a, b conchv1.QueueEntry, now time.Time) bool {
+	rank := func(q conchv1.QueueEntry) int {
+		switch {
+		case q.StartTime == nil:
+			return 1
+		case !q.StartTime.After(now):
+			return 0
+		}
+		return 2
+	}
+	switch ra, rb := rank(a), rank(b); {
+	case ra != rb:
+		return ra < rb
+	case ra != 1:
+		return a.StartTime.Before(b.StartTime) || (a.StartTime.Equal(b.StartTime) && a.Ticket < b.Ticket)
+	}
+	ea, eb := pr.effective(a, now), pr.effective(b, now)
+	return ea > eb || (ea == eb && a.Ticket < b.Ticket)
+}
+
+// checkWalkInGrant checks the grant of hl, a walk-in (o its outcome), written in next over the queue the decider
+// read (waited, by UID). A walk-in is granted while nothing ahead of it can be: no booking whose time came waits,
+// and no walk-in still waiting is ahead of it by effective priority and ticket unless that one waits for more
+// than its turn (over a limit, or for a booking to end). In particular no starvation within the aging bound: a
+// walk-in of priority q is never overtaken by one of priority p admitted more than (p − q) × agingInterval after
+// it (under preemption Never: admitted after it at all).
+func (sim *ledgerSim) checkWalkInGrant(d *simDecider, hl conchv1.ResourceHolder, o queue.Outcome, waited map[types.UID]conchv1.QueueEntry, next conchv1.ResourceStatus) {
+	now, pr := d.now, prioritiesOf(d.res)
+	if o.Reason == conchv1.ReasonShortenedForBooking {
+		sim.seen["shortened for booking"]++
+	}
+	// The walk-in as it waited: admitted now when this write admitted and granted it at once.
+	h, ok := waited[types.UID(hl.UID)]
+	if !ok {
+		h = conchv1.QueueEntry{Reservation: hl.Reservation, UID: hl.UID, Ticket: hl.Ticket, Priority: hl.Priority, Admitted: ptrMicro(now)}
+	}
+	h.StartTime, h.Priority = nil, hl.Priority // a booking made a walk-in in this write waits as one; priorities as seen now
+	for _, q := range next.Queue {
+		if q.StartTime != nil {
+			if !q.StartTime.After(now) {
+				sim.fail("d%d: walk-in %s granted while %s's booking from %v waits: %s", d.id, hl.Reservation, q.Reservation, q.StartTime, ledgerString(next))
+			}
+			continue
+		}
+		why := sim.waitsForMore(d, q, next)
+		if q.Ticket < h.Ticket {
+			if why == "" {
+				sim.seen["jumped"]++
+			}
+			if q.Priority > h.Priority {
+				sim.seen["aged past"]++
+			}
+		}
+		if why != "" {
+			continue
+		}
+		if !pr.inOrder(h, q, now) {
+			sim.fail("d%d: %s (ticket %d, priority %d, admitted %v) granted while %s (ticket %d, priority %d, admitted %v) waits ahead of it, at %v",
+				d.id, hl.Reservation, h.Ticket, h.Priority, h.Admitted, q.Reservation, q.Ticket, q.Priority, q.Admitted, now)
+		}
+		if q.Admitted == nil || h.Admitted == nil {
+			continue
+		}
+		// The starvation bound, stated as users read it.
+		late := h.Admitted.Sub(q.Admitted.Time)
+		bound := time.Duration(h.Priority-q.Priority) * pr.aging
+		if pr.policy == conchv1.PreemptionNever {
+			bound = 0
+		}
+		if late > 0 && late > bound {
+			sim.fail("d%d: %s (priority %d) overtaken by %s (priority %d) admitted %v after it, beyond the aging bound %v",
+				d.id, q.Reservation, q.Priority, hl.Reservation, h.Priority, late, bound)
+		}
+	}
+}
+
+// waitsForMore says why the walk-in q waits for more than its turn in the plan d wrote as next, or "": it is over
+// a limit (its holder holds already), or its term would run into a booking that needs the slot.
+func (sim *ledgerSim) waitsForMore(d *simDecider, q conchv1.QueueEntry, next conchv1.ResourceStatus) string {
+	o := outcomeOf(d.plan, types.UID(q.UID))
+	switch o.Reason {
+	case conchv1.ReasonOverLimit:
+		l := d.res.Spec.Limits
+		switch {
+		case l == nil:
+			sim.fail("d%d: %s is over a limit, but the Resource has none", d.id, q.Reservation)
+		case l.MaxHoldsPerHolder > 0 && !slices.ContainsFunc(next.Holders, func(hl conchv1.ResourceHolder) bool { return hl.Holder == q.Holder }):
+			sim.fail("d%d: %s is over maxHoldsPerHolder, but %s holds nothing", d.id, q.Reservation, q.Holder)
+		}
+		return "over a limit"
+	case conchv1.ReasonWaitingForBooking:
+		end := d.now.Add(q.Duration.Duration)
+		for _, b := range next.Queue {
+			if b.StartTime != nil && b.StartTime.Time.Before(end) {
+				return "waiting for a booking"
+			}
+		}
+		sim.fail("d%d: %s waits for a booking, but no booking starts within its term: %s", d.id, q.Reservation, ledgerString(next))
+		return "waiting for a booking"
+	}
+	return ""
+}
+
+// checkBookingGrant checks the grant of hl, a booking: never before its startTime, and never past its startTime
+// plus its duration (or within the slot the ledger recorded, when a move did not fit: it keeps its slot). As the
+// Reservation the decider saw says: a view older than the ledger never undoes what the
+// ledger recorded (a move), and so as the person asked when the decider decided, unless the view was read from the
+// API server before the person's last edit, or the ledger admitted the booking from a view older than it (the
+// engine can only act on what it sees): those are counted.
+func (sim *ledgerSim) checkBookingGrant(d *simDecider, hl conchv1.ResourceHolder, waited map[types.UID]conchv1.QueueEntry) {
+	sim.seen["booking granted"]++
+	uid := types.UID(hl.UID)
+	now := d.now
+	within := func(r *conchv1.Reservation) bool {
+		if r == nil || r.Spec.StartTime == nil {
+			return false
+		}
+		dur, _, _ := queue.Term(d.res, r)
+		return !now.Before(r.Spec.StartTime.Time) && !hl.Until.After(queue.CeilMicro(r.Spec.StartTime.Add(dur)))
+	}
+	q, recorded := waited[uid]
+	kept := recorded && q.StartTime != nil && outcomeOf(d.plan, uid).Conflict != "" // a move that did not fit
+	if kept && !now.Before(q.StartTime.Time) && !hl.Until.After(queue.CeilMicro(q.StartTime.Add(q.Duration.Duration))) {
+		sim.seen["booking granted in the slot it could not move from"]++
+		return
+	}
+	if v := d.byUID[uid]; v == nil {
+		sim.fail("d%d: %s granted, but the decider did not see it", d.id, hl.Reservation)
+		return
+	} else if !within(v) {
+		sim.fail("d%d: %s granted as a booking from %v to %v, but it asks for %v for %v", d.id, hl.Reservation, now, hl.Until,
+			ptrText(v.Spec.StartTime), ptrText(v.Spec.Duration))
+		return
+	}
+	t := d.truth[uid]
+	if t == nil || within(t) {
+		return
+	}
+	if dur, _, _ := queue.Term(d.res, t); recorded && !d.view.Fresh[uid] && q.StartTime != nil && t.Spec.StartTime != nil &&
+		q.StartTime.Equal(t.Spec.StartTime) && q.Duration.Duration == dur {
+		sim.fail("d%d: %s's booking recorded from %v (as its Reservation asks) granted from a view that may be stale, for %v–%v",
+			d.id, hl.Reservation, q.StartTime, now, hl.Until)
+	}
+	sim.seen["booking granted on a stale view"]++
+}
+
+// checkPreemption checks a preemption a write records on the hold hl: only on a Resource with preemption Hold,
+// never of a hold recorded preemptible Never, only for a walk-in that still waits with a higher spec.priority
+// than the hold's, and with the grace period: it ends at the warning plus gracePeriod, or at the hold's own until.
+func (sim *ledgerSim) checkPreemption(d *simDecider, hl conchv1.ResourceHolder, next conchv1.ResourceStatus) {
+	sim.seen["preempting"]++
+	p, now, pr := hl.Preemption, d.now, prioritiesOf(d.res)
+	i := slices.IndexFunc(next.Queue, func(q conchv1.QueueEntry) bool { return q.Reservation == p.Reservation })
+	switch {
+	case pr.policy != conchv1.PreemptionHold:
+		sim.fail("d%d: %s preempted under preemption %s", d.id, hl.Reservation, pr.policy)
+	case hl.Preemptible == conchv1.PreemptibleNever:
+		sim.fail("d%d: %s preempted, but its hold is preemptible Never", d.id, hl.Reservation)
+	case i < 0 || next.Queue[i].StartTime != nil:
+		sim.fail("d%d: %s preempted for %s, which does not wait as a walk-in: %s", d.id, hl.Reservation, p.Reservation, ledgerString(next))
+	case next.Queue[i].Priority <= hl.Priority:
+		sim.fail("d%d: %s (priority %d) preempted for %s of priority %d", d.id, hl.Reservation, hl.Priority, p.Reservation, next.Queue[i].Priority)
+	case !p.Since.Time.Equal(now):
+		sim.fail("d%d: %s's preemption since %v, written at %v", d.id, hl.Reservation, p.Since, now)
+	case p.EndsAt.Before(&hl.Until) && p.EndsAt.Time.Before(now.Add(pr.grace)):
+		sim.fail("d%d: %s's preemption ends at %v, within the grace period %v of %v", d.id, hl.Reservation, p.EndsAt, pr.grace, now)
+	}
+}
+
+// checkPromises checks on every ledger write that what it promises fits in the Resource: at every instant from
+// now, the holds (each to its end: its until, or the end of its preemption) and the bookings not yet granted
+// (each from its startTime, or now, to its startTime + duration) take no more slots than capacity.
+//
+// Exactly: overflow(L, t) = max(0, holds of L covering t + bookings of L covering t − capacity). A write never
+// makes it worse at any instant: overflow(next, t) <= overflow(prev, t), prev being the ledger the decider read,
+// counted at the same now and capacity. A walk-in granted beside a booking therefore ends before the booking needs
+// its slot, and a booking admitted or moved fits. The overflow that may stand is inherited: capacity lowered under
+// holds or bookings, which can make a booking whose time came wait for a hold. So where capacity was never
+// lowered there is none at all.
+func (sim *ledgerSim) checkPromises(d *simDecider, prev, next conchv1.ResourceStatus, capacity int) {
+	now := d.now
+	type span struct{ from, to time.Time }
+	spans := func(st conchv1.ResourceStatus) []span {
+		var out []span
+		for _, hl := range st.Holders {
+			if end := queue.HoldEnd(hl); end.After(now) {
+				out = append(out, span{now, end})
+			}
+		}
+		for _, q := range st.Queue {
+			if q.StartTime == nil {
+				continue
+			}
+			if end := queue.CeilMicro(q.StartTime.Add(q.Duration.Duration)); end.After(now) {
+				out = append(out, span{later(q.StartTime.Time, now), end})
+			}
+		}
+		return out
+	}
+	ps, ns := spans(prev), spans(next)
+	if len(ns) <= capacity {
+		return // not enough promises to fill the slots
+	}
+	over := func(ss []span, t time.Time) int {
+		n := 0
+		for _, s := range ss {
+			if !t.Before(s.from) && t.Before(s.to) {
+				n++
+			}
+		}
+		return max(0, n-capacity)
+	}
+	// The difference changes only where a promise of next starts or one of prev ends.
+	at := make([]time.Time, 0, len(ns)+len(ps))
+	for _, s := range ns {
+		at = append(at, s.from)
+	}
+	for _, s := range ps {
+		at = append(at, s.to)
+	}
+	for _, t := range at {
+		on, op := over(ns, t), over(ps, t)
+		switch {
+		case on > op:
+			sim.fail("d%d: at %v the ledger written promises %d slots over capacity %d, the one read %d: %s\nread: %s",
+				d.id, t, on, capacity, op, ledgerString(next), ledgerString(prev))
+			return
+		case on > 0 && !sim.capLowered:
+			sim.fail("d%d: at %v the ledger written promises %d slots over capacity %d, which was never lowered: %s",
+				d.id, t, on, capacity, ledgerString(next))
+			return
+		}
+	}
+}
+
+func ptrMicro(t time.Time) *metav1.MicroTime {
+	mt := metav1.NewMicroTime(t)
+	return &mt
 }
 
 func (sim *ledgerSim) leaves(d *simDecider, name string, uid types.UID, after map[types.UID]bool) {
@@ -1147,8 +1717,8 @@ func (sim *ledgerSim) settle() {
 			sim.fail("settled ledger holds %s, which is gone or final", hl.Reservation)
 		case c.Status.State != conchv1.StateGranted && c.DeletionTimestamp == nil:
 			sim.fail("settled ledger holds %s, whose status says %q", hl.Reservation, c.Status.State)
-		case !sim.now.Before(hl.Until.Time):
-			sim.fail("settled ledger holds %s past its until %v", hl.Reservation, hl.Until)
+		case !sim.now.Before(queue.HoldEnd(hl)):
+			sim.fail("settled ledger holds %s past its end %v", hl.Reservation, queue.HoldEnd(hl))
 		}
 	}
 	for _, q := range st.Queue {
@@ -1167,9 +1737,21 @@ func (sim *ledgerSim) settle() {
 		}
 		sim.fail("%s (%s, %q) is live but not in the settled ledger: stranded", name, c.UID, c.Status.State)
 	}
+	// Nobody who could hold waits while a slot is free: a booking waits for its startTime, and a walk-in may wait
+	// for more than its turn (over a limit, or for a booking that needs the slot within its term).
 	capacity := max(1, int(sim.res.Spec.Capacity))
-	if sim.res.Spec.Granting != conchv1.GrantingPaused && len(st.Queue) > 0 && len(st.Holders) < capacity {
-		sim.fail("settled ledger leaves %d of %d slots free while %d wait", capacity-len(st.Holders), capacity, len(st.Queue))
+	if sim.res.Spec.Granting == conchv1.GrantingPaused || len(st.Holders) >= capacity {
+		return
+	}
+	last := sim.deciders[len(sim.deciders)-1] // its last pass decided on this ledger
+	for _, q := range st.Queue {
+		switch {
+		case q.StartTime != nil && q.StartTime.After(sim.now):
+		case q.StartTime == nil && sim.waitsForMore(last, q, st) != "":
+		default:
+			sim.fail("settled ledger leaves %d of %d slots free while %s waits: %s", capacity-len(st.Holders), capacity, q.Reservation, ledgerString(st))
+			return
+		}
 	}
 }
 
@@ -1211,6 +1793,12 @@ func ledgerString(st conchv1.ResourceStatus) string {
 			b.WriteString(" ")
 		}
 		fmt.Fprintf(&b, "%s#%d(%s) %s..%s", hl.Reservation, hl.Ticket, hl.UID, hl.Since.Sub(t0), hl.Until.Sub(t0))
+		if hl.Priority != 0 || hl.Preemptible != "" {
+			fmt.Fprintf(&b, " p%d%s", hl.Priority, hl.Preemptible)
+		}
+		if p := hl.Preemption; p != nil {
+			fmt.Fprintf(&b, " preempted for %s %s..%s", p.Reservation, p.Since.Sub(t0), p.EndsAt.Sub(t0))
+		}
 	}
 	b.WriteString("] queue [")
 	for i, q := range st.Queue {
@@ -1218,6 +1806,15 @@ func ledgerString(st conchv1.ResourceStatus) string {
 			b.WriteString(" ")
 		}
 		fmt.Fprintf(&b, "%s#%d(%s)", q.Reservation, q.Ticket, q.UID)
+		if q.Priority != 0 {
+			fmt.Fprintf(&b, " p%d", q.Priority)
+		}
+		if q.Admitted != nil {
+			fmt.Fprintf(&b, " adm %s", q.Admitted.Sub(t0))
+		}
+		if q.StartTime != nil {
+			fmt.Fprintf(&b, " booked %s..%s", q.StartTime.Sub(t0), q.StartTime.Add(q.Duration.Duration).Sub(t0))
+		}
 	}
 	fmt.Fprintf(&b, "] next %d", st.NextTicket)
 	return b.String()
@@ -1236,4 +1833,33 @@ func optMicro(t time.Time) *metav1.MicroTime {
 	}
 	mt := metav1.NewMicroTime(t)
 	return &mt
+}
+
+// ptrText formats a pointer's value, or nil, only when printed.
+func ptrText[T any](p *T) fmt.Stringer { return ptrString[T]{p} }
+
+type ptrString[T any] struct{ p *T }
+
+func (s ptrString[T]) String() string {
+	if s.p == nil {
+		return "nil"
+	}
+	return fmt.Sprint(*s.p)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// outcomeOf is the outcome plan gives the Reservation with uid (names may be reused), or none.
+func outcomeOf(plan queue.Plan, uid types.UID) queue.Outcome {
+	for _, o := range plan.Outcomes {
+		if o.UID == uid {
+			return o
+		}
+	}
+	return queue.Outcome{}
 }
