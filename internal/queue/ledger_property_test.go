@@ -1313,8 +1313,9 @@ func (sim *ledgerSim) checkLedgerWrite(d *simDecider, next conchv1.ResourceStatu
 		}
 		if r := d.byUID[uid]; r != nil && r.Spec.StartTime != nil && r.Spec.StartTime.Time.Before(hl.Since.Time) && !hl.Until.Equal(&old.Until) {
 			// A booking held from after its startTime, extended or shortened: it still ends by its startTime plus
-			// what it asks for now.
-			dur, _, _ := queue.Term(res, r)
+			// what it asks for now (clamped by maxDuration for an extension; a shortening keeps what was asked).
+			dur, requested, _ := queue.Term(res, r)
+			dur = max(dur, requested)
 			if end := queue.CeilMicro(r.Spec.StartTime.Add(dur)); hl.Until.After(end) {
 				sim.fail("d%d: %s, booked from %v, is held until %v, after its start plus the %v it asks for (%v)",
 					d.id, hl.Reservation, r.Spec.StartTime, hl.Until, dur, end)
