@@ -747,8 +747,8 @@ func (d *decider) rebook() {
 		}
 		if conflict, next := d.book(r, s, q.Duration.Duration); conflict != "" {
 			q.StartTime, q.Duration = prev.StartTime, prev.Duration
-			if prev.Duration.Duration == 0 {
-				q.Duration = metav1.Duration{Duration: d.outcome(r, 0).Duration}
+			if prev.StartTime == nil {
+				q.Duration = metav1.Duration{Duration: d.outcome(r, 0).Duration} // a walk-in waits for what it asks now
 			}
 			d.notes[r.UID] = note{conflict: "cannot move to " + clock(s) + ": " + conflict, nextFree: next}
 			continue

@@ -271,6 +271,22 @@ func TestBookings(t *testing.T) {
 			t.Fatalf("a shortening is no move: conflict %q", o.Conflict)
 		}
 	})
+	t.Run("a walk-in whose booking does not fit waits as a walk-in for the duration it asks for", func(t *testing.T) {
+		// Seed 120459 of -ledger.schedules=300000: the failed move put back the walk-in's old duration in the
+		// queue, so its estimates (and the ledger) counted a term it no longer asked for.
+		w := newWorld(t, staging(), rsv("alice", 0).For(3*h), rsv("bob", s).For(h), rsv("carol", 2*s).At(at(4*h)).For(h))
+		w.decide(at(3 * s))
+		w.rsv("bob").Spec.Duration.Duration = 2 * h
+		w.rsv("bob").Spec.StartTime = &metav1.Time{Time: at(4 * h)} // carol's
+		w.decide(at(4 * s))
+		o := w.expect("bob", conchv1.StateQueued, conchv1.ReasonQueued)
+		if o.Conflict == "" || w.plan.Ledger.Queue[0].StartTime != nil {
+			t.Fatalf("bob's move does not fit: conflict %q, entry %+v", o.Conflict, w.plan.Ledger.Queue[0])
+		}
+		if got := w.plan.Ledger.Queue[0].Duration.Duration; got != 2*h {
+			t.Fatalf("bob waits for %v, want the 2h he asks for", got)
+		}
+	})
 	t.Run("two extensions in one decision each fit beside the other's new term and the bookings", func(t *testing.T) {
 		// Found by TestLedgerProperties (seed 12711 of -ledger.schedules=100000): each extension was checked against
 		// the other holds' terms as read, so two holds extended at once both ran into a booking that had room for
