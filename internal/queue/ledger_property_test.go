@@ -1484,7 +1484,7 @@ func (sim *ledgerSim) waitsForMore(d *simDecider, q conchv1.QueueEntry, next con
 		}
 		return "over a limit"
 	case conchv1.ReasonWaitingForBooking:
-		end := d.now.Add(q.Duration.Duration)
+		end := d.now.Add(max(q.Duration.Duration, o.Duration))
 		for _, b := range next.Queue {
 			if b.StartTime != nil && b.StartTime.Time.Before(end) {
 				return "waiting for a booking"
