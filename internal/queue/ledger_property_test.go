@@ -995,22 +995,7 @@ func (sim *ledgerSim) checkStatusWrite(c *conchv1.Reservation, st conchv1.Reserv
 		case durOf(held.Requested) == durOf(c.Spec.Duration):
 			sim.fail("%s ended as Shortened, but it asks for what the ledger recorded (%v)", c.Name, durOf(c.Spec.Duration))
 		default:
-			dur, requested, _ := queue.Term(res, c)
-			asked := dur
-			if requested != 0 {
-				asked = requested
-			}
-			// A booking held from after its startTime asks for its term from its startTime.
-			from := held.Since.Time
-			if c.Spec.StartTime != nil && c.Spec.StartTime.Time.Before(from) {
-				from = c.Spec.StartTime.Time
-			}
-			switch {
-			case !now.Before(from.Add(asked)):
-			default:
-				sim.fail("%s ended as Shortened at %v, %s after its grant, but it asks for %s",
-					c.Name, now, now.Sub(held.Since.Time), asked)
-			}
+			sim.checkShortenedTerm(c, held, res, now)
 		}
 	case st.State == conchv1.StateExpired && o.Reason == conchv1.ReasonHeartbeatMissed:
 		sim.seen["heartbeat missed"]++
@@ -1035,46 +1020,76 @@ func (sim *ledgerSim) checkStatusWrite(c *conchv1.Reservation, st conchv1.Reserv
 		sim.checkPreempted(c, held, res, now)
 	case st.State == conchv1.StateExpired && o.Reason == conchv1.ReasonBookingMissed:
 		sim.seen["booking missed"]++
-		// Missed: its whole term passed unheld, the term the ledger recorded or the one the person asks for now (c
-		// is the version the decider saw: the write's precondition held). A walk-in given a startTime long past, or
-		// a booking moved there, is missed at once.
-		i := slices.IndexFunc(res.Status.Queue, func(q conchv1.QueueEntry) bool { return q.UID == string(c.UID) })
-		recorded := i >= 0 && res.Status.Queue[i].StartTime != nil &&
-			!now.Before(res.Status.Queue[i].StartTime.Add(res.Status.Queue[i].Duration.Duration))
-		dur, _, _ := queue.Term(res, c)
-		asked := c.Spec.StartTime != nil && !now.Before(c.Spec.StartTime.Add(dur))
-		switch {
-		case held != nil:
-			sim.fail("%s's booking missed while it holds", c.Name)
-		case !recorded && !asked:
-			sim.fail("%s's booking missed at %v, but neither its recorded term (%s) nor the one it asks for (%v from %v) passed",
-				c.Name, now, ledgerString(res.Status), dur, ptrText(c.Spec.StartTime))
-		}
+		sim.checkBookingMissed(c, held, res, now)
 	case st.State == conchv1.StateRejected:
 		sim.seen["rejected"]++
-		switch o.Reason {
-		case conchv1.ReasonBookingConflict, conchv1.ReasonBookingInPast:
-			if o.Reason == conchv1.ReasonBookingConflict {
-				sim.seen["booking conflict"]++
-			}
-			if c.Spec.StartTime == nil && fresh[c.UID] {
-				sim.fail("%s rejected as %s, but it has no startTime", c.Name, o.Reason)
-			}
-		case conchv1.ReasonOverLimit:
-			sim.seen["rejected over limit"]++
-			if l := res.Spec.Limits; l == nil || l.WhenOver != conchv1.LimitReject {
-				sim.fail("%s rejected over a limit, but %s's limits are %+v", c.Name, res.Name, l)
-			}
-		default:
-			if queue.Allows(res, c.Spec.Holder) {
-				sim.fail("%s rejected (%s), but %s allows %s", c.Name, o.Reason, res.Name, c.Spec.Holder)
-			}
-		}
-		if held != nil {
-			sim.fail("%s rejected while it holds", c.Name)
-		}
+		sim.checkRejected(c, held, o, res, fresh)
 	default:
 		sim.fail("%s ends as %s (%s), which nothing here should write", c.Name, st.State, o.Reason)
+	}
+}
+
+// checkShortenedTerm checks that c, ended as Shortened at now, held what it asks for now (from its startTime for a
+// booking held from after it).
+func (sim *ledgerSim) checkShortenedTerm(c *conchv1.Reservation, held *conchv1.ResourceHolder, res *conchv1.Resource, now time.Time) {
+	dur, requested, _ := queue.Term(res, c)
+	asked := dur
+	if requested != 0 {
+		asked = requested
+	}
+	// A booking held from after its startTime asks for its term from its startTime.
+	from := held.Since.Time
+	if c.Spec.StartTime != nil && c.Spec.StartTime.Time.Before(from) {
+		from = c.Spec.StartTime.Time
+	}
+	if now.Before(from.Add(asked)) {
+		sim.fail("%s ended as Shortened at %v, %s after its grant, but it asks for %s",
+			c.Name, now, now.Sub(held.Since.Time), asked)
+	}
+}
+
+// checkBookingMissed checks the end of c's booking as missed at now, on the ledger of res.
+func (sim *ledgerSim) checkBookingMissed(c *conchv1.Reservation, held *conchv1.ResourceHolder, res *conchv1.Resource, now time.Time) {
+	// Missed: its whole term passed unheld, the term the ledger recorded or the one the person asks for now (c
+	// is the version the decider saw: the write's precondition held). A walk-in given a startTime long past, or
+	// a booking moved there, is missed at once.
+	i := slices.IndexFunc(res.Status.Queue, func(q conchv1.QueueEntry) bool { return q.UID == string(c.UID) })
+	recorded := i >= 0 && res.Status.Queue[i].StartTime != nil &&
+		!now.Before(res.Status.Queue[i].StartTime.Add(res.Status.Queue[i].Duration.Duration))
+	dur, _, _ := queue.Term(res, c)
+	asked := c.Spec.StartTime != nil && !now.Before(c.Spec.StartTime.Add(dur))
+	switch {
+	case held != nil:
+		sim.fail("%s's booking missed while it holds", c.Name)
+	case !recorded && !asked:
+		sim.fail("%s's booking missed at %v, but neither its recorded term (%s) nor the one it asks for (%v from %v) passed",
+			c.Name, now, ledgerString(res.Status), dur, ptrText(c.Spec.StartTime))
+	}
+}
+
+// checkRejected checks the rejection of c (outcome o) on the ledger of res: for a booking that does not fit or
+// lies in the past, over a limit whose whenOver is Reject, or for a holder the Resource does not allow.
+func (sim *ledgerSim) checkRejected(c *conchv1.Reservation, held *conchv1.ResourceHolder, o queue.Outcome, res *conchv1.Resource, fresh map[types.UID]bool) {
+	switch o.Reason {
+	case conchv1.ReasonBookingConflict, conchv1.ReasonBookingInPast:
+		if o.Reason == conchv1.ReasonBookingConflict {
+			sim.seen["booking conflict"]++
+		}
+		if c.Spec.StartTime == nil && fresh[c.UID] {
+			sim.fail("%s rejected as %s, but it has no startTime", c.Name, o.Reason)
+		}
+	case conchv1.ReasonOverLimit:
+		sim.seen["rejected over limit"]++
+		if l := res.Spec.Limits; l == nil || l.WhenOver != conchv1.LimitReject {
+			sim.fail("%s rejected over a limit, but %s's limits are %+v", c.Name, res.Name, l)
+		}
+	default:
+		if queue.Allows(res, c.Spec.Holder) {
+			sim.fail("%s rejected (%s), but %s allows %s", c.Name, o.Reason, res.Name, c.Spec.Holder)
+		}
+	}
+	if held != nil {
+		sim.fail("%s rejected while it holds", c.Name)
 	}
 }
 
@@ -1180,7 +1195,7 @@ func (sim *ledgerSim) checkPlan(d *simDecider, v queue.View, plan queue.Plan) {
 		// always marks what those reads found gone, so nothing is left to confirm.
 		sim.fail("d%d: a plan still asks to confirm %v after reading them", d.id, plan.Confirm)
 	}
-	if !plan.NextChange.IsZero() && !plan.NextChange.After(now) && !(graceless && plan.NextChange.Equal(now)) {
+	if !plan.NextChange.IsZero() && !plan.NextChange.After(now) && (!graceless || !plan.NextChange.Equal(now)) {
 		sim.fail("d%d: next change %v is not after now %v: %+v\nledger read: %s", d.id, plan.NextChange, now, plan, ledgerText(v.Resource.Status))
 	}
 }
@@ -1263,14 +1278,7 @@ func (sim *ledgerSim) checkLedgerWrite(d *simDecider, next conchv1.ResourceStatu
 			sim.fail("d%d: queue not in order (bookings due, walk-ins by priority with aging and ticket, bookings ahead) at %v: %s",
 				d.id, now, ledgerString(next))
 		}
-		old, ok := waited[types.UID(q.UID)]
-		switch {
-		case q.StartTime == nil:
-		case !ok || old.StartTime == nil:
-			sim.seen["booked"]++
-		case !old.StartTime.Equal(q.StartTime):
-			sim.seen["booking moved"]++
-		}
+		sim.countBooking(waited, q)
 	}
 	granted := false
 	for _, hl := range next.Holders {
@@ -1289,39 +1297,10 @@ func (sim *ledgerSim) checkLedgerWrite(d *simDecider, next conchv1.ResourceStatu
 			if res.Spec.Granting == conchv1.GrantingPaused {
 				sim.fail("d%d: %s granted while granting is paused", d.id, hl.Reservation)
 			}
-			o := outcomeOf(d.plan, uid)
-			if o.BookedStart.IsZero() {
-				sim.checkWalkInGrant(d, hl, o, waited, next)
-			} else {
-				sim.checkBookingGrant(d, hl, waited)
-			}
-			if hl.Preemption != nil {
-				sim.checkPreemption(d, hl, next)
-			}
+			sim.checkPlannedGrant(d, hl, waited, next)
 			continue
 		}
-		switch {
-		case hl.Preemption == nil && old.Preemption != nil:
-			sim.seen["preemption called off"]++
-		case hl.Preemption == nil:
-		case old.Preemption == nil || !old.Preemption.Since.Equal(&hl.Preemption.Since) ||
-			old.Preemption.Reservation != hl.Preemption.Reservation:
-			// A new preemption (the one before called off in this write, when there was one).
-			sim.checkPreemption(d, hl, next)
-		case !reflect.DeepEqual(old.Preemption, hl.Preemption):
-			sim.fail("d%d: %s's preemption changes from %+v to %+v", d.id, hl.Reservation, *old.Preemption, *hl.Preemption)
-		}
-		if r := d.byUID[uid]; r != nil && r.Spec.StartTime != nil && r.Spec.StartTime.Time.Before(hl.Since.Time) && !hl.Until.Equal(&old.Until) {
-			// A booking held from after its startTime, extended or shortened: it still ends by its startTime plus
-			// what it asks for now (clamped by maxDuration for an extension; a shortening keeps what was asked).
-			dur, requested, _ := queue.Term(res, r)
-			dur = max(dur, requested)
-			if end := queue.CeilMicro(r.Spec.StartTime.Add(dur)); hl.Until.After(end) {
-				sim.fail("d%d: %s, booked from %v, is held until %v, after its start plus the %v it asks for (%v)",
-					d.id, hl.Reservation, r.Spec.StartTime, hl.Until, dur, end)
-			}
-			sim.seen["late booking extended"]++
-		}
+		sim.checkKeptPlanned(d, old, hl, next)
 		if !hl.Since.Equal(&old.Since) {
 			sim.fail("d%d: %s's hold moves from since %v to %v", d.id, hl.Reservation, old.Since, hl.Since)
 		}
@@ -1353,6 +1332,61 @@ func (sim *ledgerSim) checkLedgerWrite(d *simDecider, next conchv1.ResourceStatu
 	}
 	for _, hl := range next.Holders {
 		sim.until[types.UID(hl.UID)] = hl.Until.Time
+	}
+}
+
+// countBooking counts what became of q, an entry of a queue written over the one read (waited, by UID).
+func (sim *ledgerSim) countBooking(waited map[types.UID]conchv1.QueueEntry, q conchv1.QueueEntry) {
+	old, ok := waited[types.UID(q.UID)]
+	switch {
+	case q.StartTime == nil:
+	case !ok || old.StartTime == nil:
+		sim.seen["booked"]++
+	case !old.StartTime.Equal(q.StartTime):
+		sim.seen["booking moved"]++
+	}
+}
+
+// checkPlannedGrant checks the grant of hl written in next over the queue read (waited, by UID): as a walk-in or
+// as a booking, and the preemption it may get in the same write.
+func (sim *ledgerSim) checkPlannedGrant(d *simDecider, hl conchv1.ResourceHolder, waited map[types.UID]conchv1.QueueEntry, next conchv1.ResourceStatus) {
+	o := outcomeOf(d.plan, types.UID(hl.UID))
+	if o.BookedStart.IsZero() {
+		sim.checkWalkInGrant(d, hl, o, waited, next)
+	} else {
+		sim.checkBookingGrant(d, hl, waited)
+	}
+	if hl.Preemption != nil {
+		sim.checkPreemption(d, hl, next)
+	}
+}
+
+// checkKeptPlanned checks what a write does to the planned parts of a hold it keeps (old as read, hl as written):
+// a preemption starts as checkPreemption says, is called off, or stays as it was; a booking held from after its
+// startTime ends by its startTime plus what it asks for.
+func (sim *ledgerSim) checkKeptPlanned(d *simDecider, old, hl conchv1.ResourceHolder, next conchv1.ResourceStatus) {
+	uid, res := types.UID(hl.UID), d.res
+	switch {
+	case hl.Preemption == nil && old.Preemption != nil:
+		sim.seen["preemption called off"]++
+	case hl.Preemption == nil:
+	case old.Preemption == nil || !old.Preemption.Since.Equal(&hl.Preemption.Since) ||
+		old.Preemption.Reservation != hl.Preemption.Reservation:
+		// A new preemption (the one before called off in this write, when there was one).
+		sim.checkPreemption(d, hl, next)
+	case !reflect.DeepEqual(old.Preemption, hl.Preemption):
+		sim.fail("d%d: %s's preemption changes from %+v to %+v", d.id, hl.Reservation, *old.Preemption, *hl.Preemption)
+	}
+	if r := d.byUID[uid]; r != nil && r.Spec.StartTime != nil && r.Spec.StartTime.Time.Before(hl.Since.Time) && !hl.Until.Equal(&old.Until) {
+		// A booking held from after its startTime, extended or shortened: it still ends by its startTime plus
+		// what it asks for now (clamped by maxDuration for an extension; a shortening keeps what was asked).
+		dur, requested, _ := queue.Term(res, r)
+		dur = max(dur, requested)
+		if end := queue.CeilMicro(r.Spec.StartTime.Add(dur)); hl.Until.After(end) {
+			sim.fail("d%d: %s, booked from %v, is held until %v, after its start plus the %v it asks for (%v)",
+				d.id, hl.Reservation, r.Spec.StartTime, hl.Until, dur, end)
+		}
+		sim.seen["late booking extended"]++
 	}
 }
 
