@@ -54,7 +54,7 @@ func TestResourceStatus(t *testing.T) {
 			},
 		},
 		"a booking ahead: the next one is in status, and the Resource is free until it starts": {
-			res: testutil.Resource("staging").Obj(),
+			res:  testutil.Resource("staging").Obj(),
 			plan: queue.Ledger{Queue: []conchv1.QueueEntry{booking("r3", 3, at(2*time.Hour)), booking("r2", 2, at(time.Hour))}, NextTicket: 4},
 			want: conchv1.ResourceStatus{
 				Queue:      []conchv1.QueueEntry{booking("r3", 3, at(2*time.Hour)), booking("r2", 2, at(time.Hour))},
