@@ -136,6 +136,9 @@ type Message struct {
 // GrantedDM tells a holder their turn has come, with Release and Extend 1h buttons.
 func GrantedDM(r *conchv1.Reservation) Message {
 	text := fmt.Sprintf("You now hold *%s* until %s.", r.Status.ResourceName, When(r.Status.ExpiresAt.Time)) + reasonNote(r)
+	if c := meta.FindStatusCondition(r.Status.Conditions, conchv1.ConditionGranted); c != nil && c.Reason == conchv1.ReasonShortenedForBooking {
+		text += " That is shorter than you asked: a booking starts then."
+	}
 	return Message{Text: text, Blocks: []slack.Block{
 		section(text),
 		slack.NewActionBlock("grant",
