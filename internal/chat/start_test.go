@@ -167,7 +167,7 @@ func TestParseBookings(t *testing.T) {
 			text:    "staging priority because x",
 			wantErr: `"priority" needs a number from 0 to 100 after it, such as staging for 1h priority 20 because hotfix for INC-42`,
 		},
-		"priority twice": {text: "staging urgent priority 5 because x", wantErr: `say the priority once: "urgent" or "priority"`},
+		"priority twice":   {text: "staging urgent priority 5 because x", wantErr: `say the priority once: "urgent" or "priority"`},
 		"no-preempt alone": {text: "staging no-preempt", want: Command{Verb: VerbTake, Resource: "staging", NoPreempt: true}},
 
 		// Calendar.
