@@ -73,7 +73,7 @@ func TestBuild(t *testing.T) {
 			reservations: []conchv1.Reservation{
 				*testutil.Reservation("ledger").On("staging").Obj(),
 				*booking("spec", tomorrow9.Add(-2*h), 90*time.Minute).Obj(),
-				*booking("new-default", now.Add(48*h), 0).Obj(),                 // the Resource's default: 2h
+				*booking("new-default", now.Add(48*h), 0).Obj(),                   // the Resource's default: 2h
 				*booking("new-clamped", now.Add(72*h), 5*h).Because("demo").Obj(), // clamped to the maximum: 3h
 			},
 			want: []Entry{
@@ -170,7 +170,9 @@ func TestDays(t *testing.T) {
 	la := zone(t, "America/Los_Angeles")
 	kolkata := zone(t, "Asia/Kolkata")
 	berlin := zone(t, "Europe/Berlin")
-	at := func(loc *time.Location, mo time.Month, d, h, mi int) time.Time { return time.Date(2026, mo, d, h, mi, 0, 0, loc) }
+	at := func(loc *time.Location, mo time.Month, d, h, mi int) time.Time {
+		return time.Date(2026, mo, d, h, mi, 0, 0, loc)
+	}
 	entry := func(name string, from, to time.Time) Entry {
 		return Entry{Resource: "staging", Reservation: name, Holder: name, Kind: Booked, From: from, To: to}
 	}
