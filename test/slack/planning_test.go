@@ -183,7 +183,7 @@ func TestOffKeepsABookingWhileThereIsAHoldToGiveUp(t *testing.T) {
 	g.Expect(booking).NotTo(BeEmpty())
 
 	h.dibs(alice, "off staging")
-	g.Expect(h.nthReply(alice, 3).Text).To(MatchRegexp(`^You released \*staging\*\. Your booking from <!date\^\d+\^.*> stands; `+"`/dibs off staging`"+` again cancels it\.$`))
+	g.Expect(h.nthReply(alice, 3).Text).To(MatchRegexp(`^You released \*staging\*\. Your booking from <!date\^\d+\^.*> stands; ` + "`/dibs off staging`" + ` again cancels it\.$`))
 	g.Expect(h.get(current.Name).Spec.Released).To(BeTrue())
 	g.Expect(h.get(booking).Spec.Released).To(BeFalse())
 
