@@ -38,6 +38,8 @@ type onOptions struct {
 	priority    int32
 	preemptible string
 	noPreempt   bool
+	// timeoutSet is true when --timeout was given: a booking's wait then counts from now, not from its start.
+	timeoutSet bool
 }
 
 func (o *onOptions) addFlags(cmd *cobra.Command, forRun bool) {
@@ -45,7 +47,7 @@ func (o *onOptions) addFlags(cmd *cobra.Command, forRun bool) {
 	f.StringVar(&o.duration, "for", "", `How long to hold it once granted: 30m, 2h, 1h30m, "90 minutes", "until 17:00", "all day" (default: the Resource's defaultDuration)`)
 	f.StringVar(&o.reason, "reason", "", "Why, for the people waiting")
 	f.StringVarP(&o.selector, "selector", "l", "", "Take any Resource of a pool by label (pool=qa) instead of naming one")
-	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "How long to wait for the turn before giving up and cancelling the Reservation")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "How long to wait for the turn before giving up and cancelling the Reservation (for a booking, counted from its start unless given)")
 	f.StringVar(&o.heldBy, "held-by", "", "The object whose work holds it (pod/NAME, job/NAME, pipelinerun/NAME, taskrun/NAME, workflow/NAME, or pod for this Pod from $POD_NAME): released the moment it finishes or is gone")
 	f.StringArrayVar(&o.params, "param", nil, "A value for the Resource's deploy patch, NAME=VALUE (revision=pr-345); repeat for more (docs/deploy.md)")
 	f.StringVar(&o.at, "at", "", `Book it ahead: when the hold starts, as RFC 3339 (2026-12-24T09:00:00+01:00) or "tomorrow 9:00", "14:00" (the next 14:00), "monday 9am", "2026-12-24 9:00" in the local time zone or --tz`)
@@ -75,6 +77,7 @@ func (a *app) onCommand() *cobra.Command {
   kubectl conch on staging --for 1h --priority 50 --reason "hotfix for INC-42"   # go ahead of the queue`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.timeoutSet = cmd.Flags().Changed("timeout")
 			return a.on(cmd.Context(), args, o)
 		},
 	}
@@ -115,7 +118,7 @@ func (a *app) on(ctx context.Context, args []string, o onOptions) error {
 	if o.heartbeat {
 		go func() { lost <- a.heartbeat(hbCtx, c, key, o.heartbeatTimeout) }()
 	}
-	granted, err := a.acquire(ctx, c, key, o.timeout, lost)
+	granted, err := a.acquire(ctx, c, key, a.waitFor(r, o), lost)
 	if err != nil {
 		return err
 	}

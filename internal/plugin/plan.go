@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	_ "time/tzdata" // --tz must work in CI images without a zoneinfo database
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -60,6 +61,15 @@ func (a *app) plan(r *conchv1.Reservation, o onOptions) error {
 	}
 	r.Spec.Preemptible = preemptible
 	return nil
+}
+
+// waitFor is how long on --wait and run wait for r's turn: --timeout, which for a booking counts from its start
+// unless it was given (a run booked for tomorrow morning does not give up tonight).
+func (a *app) waitFor(r *conchv1.Reservation, o onOptions) time.Duration {
+	if r.Spec.StartTime == nil || o.timeoutSet {
+		return o.timeout
+	}
+	return o.timeout + max(r.Spec.StartTime.Sub(a.Now()), 0)
 }
 
 // parseAt reads --at: an RFC 3339 time, or a start as `/dibs` reads it ("tomorrow 9:00", "14:00", "monday 9am",
