@@ -29,7 +29,9 @@ func TestBookedReplyGolden(t *testing.T) {
 		}
 		return r
 	}
-	at := func(loc *time.Location, mo time.Month, d, h, mi int) time.Time { return time.Date(2026, mo, d, h, mi, 0, 0, loc) }
+	at := func(loc *time.Location, mo time.Month, d, h, mi int) time.Time {
+		return time.Date(2026, mo, d, h, mi, 0, 0, loc)
+	}
 	kStart := at(kolkata, 12, 9, 9, 0)
 	golden(t, "BookedReply", map[string]any{
 		"Kolkata, no-preempt, a reason with mrkdwn": BookedReply(rsv(hostile, 0, conchv1.PreemptibleNever), kStart, kStart.Add(2*time.Hour), false, kolkata, "/dibs"),
