@@ -111,7 +111,7 @@ func TestPriorityNeedsAReason(t *testing.T) {
 func TestCalendarShowsHoldsQueueAndBookingsOnTheReadersClock(t *testing.T) {
 	h := setupPlanning(t)
 	g := NewWithT(t)
-	h.create(h.resource("staging").Default(time.Hour).Obj(), h.resource("prod").Obj())
+	h.create(h.resource("staging").Default(time.Hour).Label("pool", "web").Obj(), h.resource("prod").Obj())
 	ny := loadZone(t, "America/New_York")
 
 	// alice holds staging; ci waits behind her; priya books tomorrow 09:00 New York time (bob's clock).
@@ -128,6 +128,8 @@ func TestCalendarShowsHoldsQueueAndBookingsOnTheReadersClock(t *testing.T) {
 	booking.Spec.StartTime = &metav1.Time{Time: start}
 	booking.Spec.Preemptible = conchv1.PreemptibleNever
 	h.create(booking)
+	// Once the controllers have written its status, the manager's cache (which the bot reads) has seen it.
+	h.eventually(func() conchv1.ReservationState { return h.get("priya-demo").Status.State }).ShouldNot(BeEmpty())
 
 	h.dibs(bob, "calendar staging")
 	text := h.nthReply(bob, 1).Text
@@ -152,9 +154,17 @@ func TestCalendarShowsHoldsQueueAndBookingsOnTheReadersClock(t *testing.T) {
 	g.Expect(all).To(ContainSubstring("*staging* booked by <@UPRIYA>"))
 	g.Expect(all).NotTo(ContainSubstring("*prod*"))
 
+	// A pool: its members only.
+	h.dibs(bob, "calendar pool=web")
+	pool := h.nthReply(bob, 3).Text
+	g.Expect(pool).To(HavePrefix("The pool `pool=web`: the next 7 days, in America/New_York\n"))
+	g.Expect(pool).To(ContainSubstring("booked by <@UPRIYA>"))
+	h.dibs(bob, "calendar pool=db")
+	g.Expect(h.nthReply(bob, 4).Text).To(Equal(fmt.Sprintf("No Resource in namespace %s is labelled `pool=db`.", h.ns)))
+
 	// An unknown Resource is told as everywhere else.
 	h.dibs(bob, "calendar stagin")
-	g.Expect(h.nthReply(bob, 3).Text).To(ContainSubstring("There is no *stagin* here. Did you mean *staging*?"))
+	g.Expect(h.nthReply(bob, 5).Text).To(ContainSubstring("There is no *stagin* here. Did you mean *staging*?"))
 }
 
 func TestOffKeepsABookingWhileThereIsAHoldToGiveUp(t *testing.T) {
