@@ -15,6 +15,10 @@ import (
 //
 //	<resource> [for <duration>] [deploy <revision>] [because <reason>]
 //	                                                 take the resource or join its queue ("on <resource> ..." too)
+//	<resource> <start> [for <duration>] ...          book it ahead: at 14:00, tomorrow 9:00, monday 9am, a date
+//	                                                 (see start.go); priority <n>, urgent, urgent: <reason> and
+//	                                                 no-preempt may join any take (see priority.go)
+//	calendar [<resource>|<label>=<value>]            the coming days: holds, the queue, bookings (see calendar.go)
 //	off <resource>                                   release it or leave its queue ("release <resource>" too)
 //	extend <resource> [by|for] <duration>            hold it longer
 //	list                                             every resource ("ls" and "q" too)
