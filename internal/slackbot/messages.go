@@ -310,6 +310,9 @@ func ResourceLine(res *conchv1.Resource) string {
 	if res.Status.Waiting > 0 {
 		fmt.Fprintf(&b, " · %d waiting", res.Status.Waiting)
 	}
+	if nb := res.Status.NextBooking; nb != nil {
+		fmt.Fprintf(&b, " · booked from %s by %s", When(nb.StartTime.Time), Who(nb.Holder))
+	}
 	if res.Spec.Granting == conchv1.GrantingPaused && len(res.Status.Holders) > 0 {
 		b.WriteString(" · paused")
 	}

@@ -203,7 +203,17 @@ func TestResourceLineGolden(t *testing.T) {
 		"paused and empty, two waiting":  ResourceLine(res(true, 2)),
 		"held by a holder with mrkdwn":   ResourceLine(res(false, 0, "ci:"+hostile)),
 		"held by a holder with backtick": ResourceLine(res(false, 0, "a`b")),
+		"held, and booked next":          ResourceLine(booked(res(false, 1, "slack:UALICE"), "ci:"+hostile)),
 	})
+}
+
+// booked records in status that holder booked the Resource from an hour after the current hold ends.
+func booked(r *conchv1.Resource, holder string) *conchv1.Resource {
+	r.Status.NextBooking = &conchv1.NextBooking{
+		Reservation: "b1", Holder: holder,
+		StartTime: metav1.NewTime(expiresAt.Add(time.Hour)), EndTime: metav1.NewTime(expiresAt.Add(3 * time.Hour)),
+	}
+	return r
 }
 
 // summaryOf is a run of the team stand-up (Europe/Paris) asking alice, bob and carol; dave is away.
