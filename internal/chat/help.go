@@ -20,7 +20,7 @@ func Help(command string) string {
 	line(" staging for 2h deploy pr-345", "and deploy revision pr-345 to it while you hold it (if the resource deploys)")
 	line(" staging tomorrow 9:00 for 2h", "book it ahead: from 9:00 tomorrow, your time zone; also `at 14:00`, `monday 9am`, a date")
 	line(" staging at 14:00 until 16:00 no-preempt because customer demo", "a booking no higher priority may take over")
-	line(" staging for 1h urgent: hotfix for INC-42", "go ahead of the queue, saying why (priority 50); or `priority 20 because …` (0–100)")
+	line(" staging for 1h urgent: hotfix for INC-42", "go ahead of the queue, saying why (priority 10); or `priority 20 because …` (0–100)")
 	line(" off staging", "give it back, or leave its queue")
 	line(" extend staging 30m", "keep it 30 minutes longer; `extend staging until 18:00` moves the end to 18:00")
 	line(" list", "every resource, who has it and who waits")

@@ -13,9 +13,9 @@ import (
 // How a Resource treats a priority (ahead in the queue, or taking a held slot) is its spec.priorities: see
 // docs/planning.md.
 
-// UrgentPriority is the priority "urgent" asks for: the middle of the range, so that a team can still rank what
-// is more urgent than urgent above it.
-const UrgentPriority = 50
+// UrgentPriority is the priority "urgent" asks for: ahead of everyday requests, with room above it, and small
+// enough that aging (one point per agingInterval waited) bounds what it costs those it passes (docs/planning.md).
+const UrgentPriority = 10
 
 // MaxPriority is the highest spec.priority.
 const MaxPriority = 100

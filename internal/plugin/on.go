@@ -74,7 +74,7 @@ func (a *app) onCommand() *cobra.Command {
   kubectl conch on staging --param revision=pr-345 --wait   # deploy pr-345 to staging while holding it
   kubectl conch on staging --at "tomorrow 9:00" --for 2h --no-preempt --reason "customer demo"   # book it ahead
   kubectl conch on staging --at 2026-12-24T09:00:00+01:00 --for "until 12:00" --tz Europe/Berlin
-  kubectl conch on staging --for 1h --priority 50 --reason "hotfix for INC-42"   # go ahead of the queue`,
+  kubectl conch on staging --for 1h --priority 10 --reason "hotfix for INC-42"   # go ahead of the queue`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.timeoutSet = cmd.Flags().Changed("timeout")

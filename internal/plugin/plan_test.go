@@ -214,7 +214,7 @@ func TestCalendarTable(t *testing.T) {
 func TestHelpListsPlanning(t *testing.T) {
 	t.Parallel()
 	for args, wants := range map[string][]string{
-		"--help":          {"calendar", `--at "tomorrow 9:00"`, "--priority 50 --reason"},
+		"--help":          {"calendar", `--at "tomorrow 9:00"`, "--priority 10 --reason"},
 		"on --help":       {"--at string", "--tz string", "--priority int32", "--preemptible string", "--no-preempt", `--at "tomorrow 9:00"`},
 		"run --help":      {"--at string", "--priority int32"},
 		"calendar --help": {"--days int", "--tz string", "--selector", "held", "queued", "booked"},

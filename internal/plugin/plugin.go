@@ -118,7 +118,7 @@ func NewCommand(o Options) *cobra.Command {
 
   kubectl conch on staging --for 2h --wait        reserve staging, wait for the turn
   kubectl conch on staging --at "tomorrow 9:00" --for 2h   book it ahead (also --at 14:00, RFC 3339, --tz)
-  kubectl conch on staging --priority 50 --reason "hotfix for INC-42"   go ahead of lower priorities
+  kubectl conch on staging --priority 10 --reason "hotfix for INC-42"   go ahead of lower priorities
   kubectl conch run staging -- ./deploy.sh        hold staging while ./deploy.sh runs, then release it
   kubectl conch off staging                       give it back
   kubectl conch extend staging 30m                hold it 30 minutes longer

@@ -180,8 +180,9 @@ func TestOffKeepsABookingWhileThereIsAHoldToGiveUp(t *testing.T) {
 	res := h.resource("staging").Obj()
 	g.Expect(k8s.Patch(ctx, res, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"granting":"Paused"}}`)))).To(Succeed())
 
-	// Booking ahead while holding is not refused as "you already hold it".
-	h.dibs(alice, "staging at 9:00 for 1h")
+	// Booking ahead while holding is not refused as "you already hold it" (tomorrow: after her hold, which a
+	// booking must not run into).
+	h.dibs(alice, "staging tomorrow 9:00 for 1h")
 	g.Expect(h.nthReply(alice, 2).Text).To(HavePrefix("You booked *staging* for "))
 	h.eventually(func() int { return len(h.reservations()) }).Should(Equal(2))
 	var booking string
