@@ -154,22 +154,13 @@ func TestBuild(t *testing.T) {
 	}
 }
 
-func zone(t *testing.T, name string) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loc
-}
-
 // line is an entry as a front end shows it: its day, and its start and end on that day.
 type line struct{ Day, Reservation, From, To string }
 
 func TestDays(t *testing.T) {
-	la := zone(t, "America/Los_Angeles")
-	kolkata := zone(t, "Asia/Kolkata")
-	berlin := zone(t, "Europe/Berlin")
+	la := testutil.Zone(t, "America/Los_Angeles")
+	kolkata := testutil.Zone(t, "Asia/Kolkata")
+	berlin := testutil.Zone(t, "Europe/Berlin")
 	at := func(loc *time.Location, mo time.Month, d, h, mi int) time.Time {
 		return time.Date(2026, mo, d, h, mi, 0, 0, loc)
 	}

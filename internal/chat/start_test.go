@@ -5,25 +5,18 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-func zone(t testing.TB, name string) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loc
-}
+	"github.com/conch-dev/conch/internal/testutil"
+)
 
 // TestParseBookings covers takes with a start, a priority or no-preempt. Times are in the person's zone: Los
 // Angeles (UTC−8 in winter), Kolkata (UTC+5:30), Tongatapu (UTC+13, where it is already tomorrow) and two zones on
 // the days their clocks change.
 func TestParseBookings(t *testing.T) {
-	la := zone(t, "America/Los_Angeles")
-	kolkata := zone(t, "Asia/Kolkata")
-	tonga := zone(t, "Pacific/Tongatapu")
-	berlin := zone(t, "Europe/Berlin")
+	la := testutil.Zone(t, "America/Los_Angeles")
+	kolkata := testutil.Zone(t, "Asia/Kolkata")
+	tonga := testutil.Zone(t, "Pacific/Tongatapu")
+	berlin := testutil.Zone(t, "Europe/Berlin")
 	// Tuesday 8 December 2026, 17:30 UTC: 09:30 in Los Angeles, 23:00 in Kolkata, Wednesday 06:30 in Tonga.
 	now := time.Date(2026, 12, 8, 17, 30, 0, 0, time.UTC)
 	// The eve of spring forward in Los Angeles (8 March 2026, 02:00 PST becomes 03:00 PDT), at noon.
@@ -200,7 +193,7 @@ func TestParseBookings(t *testing.T) {
 
 // TestParseStart covers --at of kubectl conch: the same starts, and a time of day alone.
 func TestParseStart(t *testing.T) {
-	la := zone(t, "America/Los_Angeles")
+	la := testutil.Zone(t, "America/Los_Angeles")
 	now := time.Date(2026, 12, 8, 17, 30, 0, 0, time.UTC) // 09:30 PST
 	cases := map[string]struct {
 		text        string

@@ -20,20 +20,11 @@ import (
 // These tests cover what `kubectl conch` writes for bookings and priorities and what calendar shows; not when the
 // queue engine grants a booking.
 
-func zoneOf(t *testing.T, name string) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loc
-}
-
 func TestOnAtBooksInTheZoneOfTz(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t)
 	createResource(t, testutil.Resource("staging").Namespace(ns).Obj())
-	kolkata := zoneOf(t, "Asia/Kolkata")
+	kolkata := testutil.Zone(t, "Asia/Kolkata")
 
 	today := time.Now().In(kolkata)
 	inv := conch(context.Background(), ns, "on", "staging", "--at", "tomorrow 9:00", "--tz", "Asia/Kolkata", "--for", "2h",
@@ -60,7 +51,7 @@ func TestOnAtRFC3339WithUntilAndPriority(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t)
 	createResource(t, testutil.Resource("staging").Namespace(ns).Obj())
-	berlin := zoneOf(t, "Europe/Berlin")
+	berlin := testutil.Zone(t, "Europe/Berlin")
 
 	today := time.Now().In(berlin)
 	start := time.Date(today.Year(), today.Month(), today.Day()+2, 9, 30, 0, 0, berlin)
@@ -144,7 +135,7 @@ func TestCalendarTable(t *testing.T) {
 	ns := namespace(t)
 	createResource(t, testutil.Resource("staging").Namespace(ns).Default(time.Hour).Obj())
 	createResource(t, testutil.Resource("prod").Namespace(ns).Obj())
-	la := zoneOf(t, "America/Los_Angeles")
+	la := testutil.Zone(t, "America/Los_Angeles")
 
 	// alice holds staging, ci waits with an estimate, bob books tomorrow 09:00 Los Angeles time.
 	hold(t, ns, "staging", "alice")

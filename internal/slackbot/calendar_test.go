@@ -8,20 +8,12 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/calendar"
+	"github.com/conch-dev/conch/internal/testutil"
 )
 
-func mustZone(t *testing.T, name string) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loc
-}
-
 func TestBookedReplyGolden(t *testing.T) {
-	la := mustZone(t, "America/Los_Angeles")
-	kolkata := mustZone(t, "Asia/Kolkata")
+	la := testutil.Zone(t, "America/Los_Angeles")
+	kolkata := testutil.Zone(t, "Asia/Kolkata")
 	rsv := func(reason string, priority int32, preemptible conchv1.Preemptible) *conchv1.Reservation {
 		r := &conchv1.Reservation{Spec: conchv1.ReservationSpec{ResourceName: "staging", Holder: "slack:UALICE", Reason: reason, Preemptible: preemptible}}
 		if priority > 0 {
@@ -46,7 +38,7 @@ func TestBookedReplyGolden(t *testing.T) {
 }
 
 func TestCalendarTextGolden(t *testing.T) {
-	la := mustZone(t, "America/Los_Angeles")
+	la := testutil.Zone(t, "America/Los_Angeles")
 	now := time.Date(2026, 12, 8, 17, 30, 0, 0, time.UTC) // Tuesday 09:30 in Los Angeles
 	h := time.Hour
 	staging := &conchv1.Resource{

@@ -28,20 +28,11 @@ func setupPlanning(t *testing.T) *harness {
 	})
 }
 
-func loadZone(t *testing.T, name string) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loc
-}
-
 func TestBookingStartsOnThePersonsClock(t *testing.T) {
 	h := setupPlanning(t)
 	g := NewWithT(t)
 	h.create(h.resource("staging").Obj())
-	kolkata := loadZone(t, "Asia/Kolkata")
+	kolkata := testutil.Zone(t, "Asia/Kolkata")
 
 	before := h.clk.Now().In(kolkata)
 	h.dibs(priya, "staging tomorrow 9:00 for 2h no-preempt because demo for <!channel> *ACME*")
@@ -112,7 +103,7 @@ func TestCalendarShowsHoldsQueueAndBookingsOnTheReadersClock(t *testing.T) {
 	h := setupPlanning(t)
 	g := NewWithT(t)
 	h.create(h.resource("staging").Default(time.Hour).Label("pool", "web").Obj(), h.resource("prod").Obj())
-	ny := loadZone(t, "America/New_York")
+	ny := testutil.Zone(t, "America/New_York")
 
 	// alice holds staging; ci waits behind her; priya books tomorrow 09:00 New York time (bob's clock).
 	hold := testutil.Reservation("alice-now").Namespace(h.ns).On("staging").Holder(conchv1.SlackHolderPrefix + alice).For(time.Hour).Obj()
