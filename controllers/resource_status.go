@@ -42,6 +42,10 @@ func resourceStatus(res *conchv1.Resource, p *queue.Plan, now time.Time) conchv1
 		Message:            fmt.Sprintf("%d of %d held, %d waiting", len(plan.Holders), capacity, plan.Waiting),
 		ObservedGeneration: res.Generation, LastTransitionTime: metav1.NewTime(now),
 	}
+	if _, err := queue.LimitsLocation(res.Spec.Limits); err != nil {
+		ready.Status, ready.Reason = metav1.ConditionFalse, conchv1.ReasonInvalidLimits
+		ready.Message = err.Error() + "; until it is fixed, a day of maxHoldTimePerDay starts at midnight UTC"
+	}
 	available := metav1.Condition{
 		Type: conchv1.ResourceConditionAvailable, ObservedGeneration: res.Generation,
 		LastTransitionTime: metav1.NewTime(now),

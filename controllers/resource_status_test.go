@@ -53,6 +53,32 @@ func TestResourceStatus(t *testing.T) {
 				},
 			},
 		},
+		"a booking ahead: the next one is in status, and the Resource is free until it starts": {
+			res:  testutil.Resource("staging").Obj(),
+			plan: queue.Ledger{Queue: []conchv1.QueueEntry{booking("r3", 3, at(2*time.Hour)), booking("r2", 2, at(time.Hour))}, NextTicket: 4},
+			want: conchv1.ResourceStatus{
+				Queue:      []conchv1.QueueEntry{booking("r3", 3, at(2*time.Hour)), booking("r2", 2, at(time.Hour))},
+				NextTicket: 4, ObservedGeneration: gen,
+				NextBooking: &conchv1.NextBooking{Reservation: "r2", Holder: "holder-r2",
+					StartTime: metav1.NewTime(at(time.Hour)), EndTime: metav1.NewTime(at(90 * time.Minute))},
+				Conditions: []metav1.Condition{
+					ready("0 of 1 held, 0 waiting"),
+					available(metav1.ConditionTrue, conchv1.ReasonSlotFree, "1 of 1 free"),
+				},
+			},
+		},
+		"limits in a time zone that does not exist: not Ready, and says so": {
+			res:  testutil.Resource("staging").Limits(conchv1.Limits{MaxHoldsPerHolder: 2, TimeZone: "Mars/Olympus_Mons"}).Obj(),
+			plan: queue.Ledger{},
+			want: conchv1.ResourceStatus{
+				ObservedGeneration: gen,
+				Conditions: []metav1.Condition{
+					wantCond(conchv1.ConditionReady, metav1.ConditionFalse, conchv1.ReasonInvalidLimits,
+						`spec.limits.timeZone "Mars/Olympus_Mons" is not an IANA time zone name; until it is fixed, a day of maxHoldTimePerDay starts at midnight UTC`, gen, tNow),
+					available(metav1.ConditionTrue, conchv1.ReasonSlotFree, "1 of 1 free"),
+				},
+			},
+		},
 		"a slot free of two": {
 			res:  testutil.Resource("staging").Capacity(2).Obj(),
 			plan: queue.Ledger{Holders: []conchv1.ResourceHolder{ledgerHolder("r1", "alice", at(30*time.Minute))}, NextTicket: 2},
@@ -351,4 +377,12 @@ func TestResourceStatus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// booking is a queue entry of a 30-minute booking from start.
+func booking(name string, ticket int64, start time.Time) conchv1.QueueEntry {
+	q := conchv1.QueueEntry{Reservation: name, UID: "uid-" + name, Holder: "holder-" + name, Ticket: ticket,
+		Duration: metav1.Duration{Duration: 30 * time.Minute}}
+	q.StartTime = &metav1.Time{Time: start}
+	return q
 }

@@ -12,8 +12,11 @@ const (
 	EventReservationExpiring = "dev.conch.reservation.expiring.v1"
 	// EventReservationExtended: a hold's end moved later.
 	EventReservationExtended = "dev.conch.reservation.extended.v1"
+	// EventReservationPreempting: a higher priority is taking a hold's slot (the Resource's
+	// spec.priorities.preemption is Hold): the holder keeps it for the grace period, until the new end.
+	EventReservationPreempting = "dev.conch.reservation.preempting.v1"
 	// EventReservationReleased: a hold or a wait ended early: released by its holder, deleted, shortened below
-	// the time held, or its Resource was deleted.
+	// the time held, preempted, or its Resource was deleted.
 	EventReservationReleased = "dev.conch.reservation.released.v1"
 	// EventReservationExpired: a hold ran its full term, or its heartbeat stopped.
 	EventReservationExpired = "dev.conch.reservation.expired.v1"

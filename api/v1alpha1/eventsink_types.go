@@ -158,7 +158,7 @@ type EventSinkFilter struct {
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
-	// +kubebuilder:validation:items:Enum=dev.conch.reservation.queued.v1;dev.conch.reservation.granted.v1;dev.conch.reservation.expiring.v1;dev.conch.reservation.extended.v1;dev.conch.reservation.released.v1;dev.conch.reservation.expired.v1;dev.conch.reservation.rejected.v1;dev.conch.resource.paused.v1;dev.conch.resource.resumed.v1;dev.conch.resource.unhealthy.v1;dev.conch.resource.healthy.v1
+	// +kubebuilder:validation:items:Enum=dev.conch.reservation.queued.v1;dev.conch.reservation.granted.v1;dev.conch.reservation.expiring.v1;dev.conch.reservation.extended.v1;dev.conch.reservation.preempting.v1;dev.conch.reservation.released.v1;dev.conch.reservation.expired.v1;dev.conch.reservation.rejected.v1;dev.conch.resource.paused.v1;dev.conch.resource.resumed.v1;dev.conch.resource.unhealthy.v1;dev.conch.resource.healthy.v1
 	Types []string `json:"types,omitempty"`
 
 	// resourceNames are the Resources whose events (and whose Reservations' events) are delivered; unset
@@ -181,7 +181,7 @@ type EventSinkFilter struct {
 func EventTypes() []string {
 	return []string{
 		EventReservationQueued, EventReservationGranted, EventReservationExpiring, EventReservationExtended,
-		EventReservationReleased, EventReservationExpired, EventReservationRejected,
+		EventReservationPreempting, EventReservationReleased, EventReservationExpired, EventReservationRejected,
 		EventResourcePaused, EventResourceResumed, EventResourceUnhealthy, EventResourceHealthy,
 	}
 }

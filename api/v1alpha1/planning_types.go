@@ -197,6 +197,8 @@ const (
 	ReasonPreempting = "Preempting"
 	// ReasonOverLimit: a Reservation over one of the Resource's limits (waiting or rejected).
 	ReasonOverLimit = "OverLimit"
+	// ReasonInvalidLimits: a Resource's spec.limits names a time zone that does not exist.
+	ReasonInvalidLimits = "InvalidLimits"
 	// ReasonQueueJumped: the Event of a grant that went ahead of earlier arrivals by priority.
 	ReasonQueueJumped = "QueueJumped"
 )

@@ -362,6 +362,8 @@ type Notified struct {
 // +kubebuilder:printcolumn:name="Expected",type=string,JSONPath=`.status.estimatedGrantTime`,description="When a waiting Reservation expects its turn"
 // +kubebuilder:printcolumn:name="Ticket",type=integer,JSONPath=`.status.ticket`,priority=1,description="Arrival ticket: the queue is granted in ticket order"
 // +kubebuilder:printcolumn:name="Purpose",type=string,JSONPath=`.spec.reason`,priority=1,description="The holder's own words (spec.reason)"
+// +kubebuilder:printcolumn:name="Start",type=string,JSONPath=`.spec.startTime`,priority=1,description="When a booking starts (spec.startTime)"
+// +kubebuilder:printcolumn:name="Priority",type=integer,JSONPath=`.spec.priority`,priority=1,description="Its place ahead of lower priorities (spec.priority)"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Reservation struct {
 	metav1.TypeMeta `json:",inline"`

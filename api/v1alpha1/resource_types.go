@@ -540,6 +540,7 @@ type ResourceStatus struct {
 // +kubebuilder:printcolumn:name="Waiting",type=integer,JSONPath=`.status.waiting`
 // +kubebuilder:printcolumn:name="Next",type=string,JSONPath=`.status.queue[0].holder`,description="Who is first in the queue"
 // +kubebuilder:printcolumn:name="Capacity",type=integer,JSONPath=`.spec.capacity`
+// +kubebuilder:printcolumn:name="Booked",type=string,JSONPath=`.status.nextBooking.startTime`,priority=1,description="When the next booking starts"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Resource struct {
 	metav1.TypeMeta `json:",inline"`

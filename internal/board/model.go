@@ -45,6 +45,7 @@ type holderRow struct {
 
 // queueRow is one waiting Reservation, in the order they will be granted.
 type queueRow struct {
+	// Position is its place among those waiting for their turn; 0 for a booking, which starts at Expected.
 	Position                     int
 	Holder, Reservation, Purpose string
 	// Expected is when its turn is expected; zero when granting is paused.
@@ -86,10 +87,15 @@ func cardOf(res *conchv1.Resource, purposes map[types.UID]string, now time.Time)
 		})
 	}
 	turns := queue.Estimate(res, queue.LedgerOf(res), now)
+	position := 0
 	for i, q := range res.Status.Queue {
 		row := queueRow{
-			Position: i + 1, Holder: q.Holder, Reservation: q.Reservation, Purpose: purposes[types.UID(q.UID)],
+			Holder: q.Holder, Reservation: q.Reservation, Purpose: purposes[types.UID(q.UID)],
 			Duration: q.Duration.Duration,
+		}
+		if q.StartTime == nil {
+			position++
+			row.Position = position
 		}
 		if i < len(turns.Turns) {
 			row.Expected = turns.Turns[i]
@@ -204,6 +210,13 @@ func buildTimeline(card resourceCard, ended []history.Hold, now time.Time) *time
 	}
 	for _, q := range card.Queue {
 		row := timelineRow{Holder: q.Holder, Reservation: q.Reservation, Kind: "queued"}
+		if q.Position == 0 && !q.Expected.IsZero() {
+			end := q.Expected.Add(q.Duration)
+			row.Kind, row.Text = "booked", fmt.Sprintf("booked from %s to %s", fmtClock(q.Expected), fmtClock(end))
+			row.Bars = append(row.Bars, t.bar(q.Expected, end, "booked", "booked from "+fmtClock(q.Expected)))
+			t.Rows = append(t.Rows, row)
+			continue
+		}
 		if q.Expected.IsZero() {
 			row.Text = fmt.Sprintf("number %d in line; granting is paused", q.Position)
 		} else {

@@ -60,7 +60,9 @@ func TestCardOf(t *testing.T) {
 	res := testutil.Resource("staging").Namespace("team").Label("pool", "web").
 		Holders(conchv1.ResourceHolder{Reservation: "a", UID: "ua", Holder: "alice", Since: metav1.NewMicroTime(now.Add(-time.Hour)), Until: metav1.NewMicroTime(now.Add(30 * time.Minute))}).
 		Queue(conchv1.QueueEntry{Reservation: "b", UID: "ub", Holder: "bob", Duration: metav1.Duration{Duration: time.Hour}},
-			conchv1.QueueEntry{Reservation: "c", UID: "uc", Holder: "carol", Duration: metav1.Duration{Duration: 2 * time.Hour}}).Obj()
+			conchv1.QueueEntry{Reservation: "c", UID: "uc", Holder: "carol", Duration: metav1.Duration{Duration: 2 * time.Hour}},
+			conchv1.QueueEntry{Reservation: "d", UID: "ud", Holder: "dave", Duration: metav1.Duration{Duration: time.Hour},
+				StartTime: &metav1.Time{Time: now.Add(24 * time.Hour)}}).Obj()
 	got := cardOf(res, map[types.UID]string{"ub": "deploying <b>PR</b>"}, now)
 	want := resourceCard{
 		Namespace: "team", Name: "staging", URL: "/resources/team/staging", Phase: phaseUnknown, PhaseClass: "phase-unknown",
@@ -69,6 +71,7 @@ func TestCardOf(t *testing.T) {
 		Queue: []queueRow{
 			{Position: 1, Holder: "bob", Reservation: "b", Purpose: "deploying <b>PR</b>", Expected: now.Add(30 * time.Minute), Duration: time.Hour},
 			{Position: 2, Holder: "carol", Reservation: "c", Expected: now.Add(90 * time.Minute), Duration: 2 * time.Hour},
+			{Holder: "dave", Reservation: "d", Expected: now.Add(24 * time.Hour), Duration: time.Hour}, // a booking: no place in line
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -79,7 +82,8 @@ func TestCardOf(t *testing.T) {
 func TestBuildTimeline(t *testing.T) {
 	card := resourceCard{
 		Holders: []holderRow{{Holder: "alice", Since: now.Add(-2 * time.Hour), Until: now.Add(time.Hour)}},
-		Queue:   []queueRow{{Position: 1, Holder: "bob", Expected: now.Add(time.Hour), Duration: 48 * time.Hour}},
+		Queue: []queueRow{{Position: 1, Holder: "bob", Expected: now.Add(time.Hour), Duration: 48 * time.Hour},
+			{Holder: "dave", Expected: now.Add(2 * time.Hour), Duration: time.Hour}},
 	}
 	ended := []history.Hold{
 		{Holder: "too-old", Created: now.Add(-30 * time.Hour), Granted: now.Add(-29 * time.Hour), Ended: now.Add(-25 * time.Hour)},
@@ -101,6 +105,7 @@ func TestBuildTimeline(t *testing.T) {
 		}},
 		{"alice", "holding", []bar{{X: 458, W: 62, Class: "holding", Title: "holding until Nov 23 13:00 UTC"}}},
 		{"bob", "queued", []bar{{X: 520, W: 480, Class: "expected", Title: "expected from Nov 23 13:00 UTC"}}}, // runs past the window
+		{"dave", "booked", []bar{{X: 541, W: 21, Class: "booked", Title: "booked from Nov 23 14:00 UTC"}}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("buildTimeline() rows (-want +got):\n%s", diff)

@@ -56,6 +56,9 @@ const (
 	VerbWatch Verb = "watch"
 	// VerbUnwatch takes such a request back.
 	VerbUnwatch Verb = "unwatch"
+	// VerbCalendar shows the coming days of a Resource (Command.Resource), of a pool (Command.Pool) or of every
+	// Resource (neither): who holds it until when, who waits and when they expect their turn, and the bookings.
+	VerbCalendar Verb = "calendar"
 
 	// The stand-up verbs follow "standup" (see parseStandup). They name a Standup in Command.Standup and a day in
 	// Command.Date.
@@ -103,8 +106,19 @@ type Command struct {
 	// label and value its member Resources have (see PoolLabel). Exactly one of Resource and Pool is set for
 	// those verbs; Pool is empty for every other.
 	Pool string
-	// Reason is the text after "because", verbatim but trimmed; empty when none was given.
+	// Reason is the text after "because" (or "urgent:"), verbatim but trimmed; empty when none was given.
 	Reason string
+	// Start is when a booking starts ("tomorrow 9:00", "at 14:00": see start.go), in the person's time zone, always
+	// after now; zero for a hold asked for now. With Start, Duration and Until count from Start.
+	Start time.Time
+	// StartRepeats is true when the wall time of Start comes twice that day (clocks go back) and Start is the
+	// first of the two, so that the reply can say so.
+	StartRepeats bool
+	// Priority is the priority asked for ("priority 20", or "urgent", which is UrgentPriority), 0 to 100; 0 when
+	// none was asked for. A priority above 0 always comes with a Reason, as the API requires.
+	Priority int32
+	// NoPreempt is true when the hold must not be preempted by a higher priority ("no-preempt").
+	NoPreempt bool
 	// Revision is the word after "deploy" ("/dibs staging deploy pr-345"): the Reservation's parameter revision,
 	// which the Resource's deploy patch puts in place during the hold. Empty when none was given.
 	Revision string

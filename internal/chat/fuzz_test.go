@@ -23,6 +23,9 @@ var fuzzSeeds = []string{
 	"stats staging", "stats staging 14d", "stats staging last 2 weeks", "stats 7d", "stats staging 99999d", "stats a week",
 	"nudge staging", "NUDGE db.qa-1 now", "watch staging", "watch pool=web", "watch conch.dev/pool=Web_1", "watch pool=",
 	"watch =x", "unwatch pool=web", "unwatch staging", "watch a=b=c", "on watch",
+	"staging tomorrow 9:00 for 2h", "staging at 14:00 for 1h", "staging monday 9am until 11:00", "staging on 2026-12-24 at 9:00 pm",
+	"staging at 2:30", "staging 2026-03-08 2:30", "staging for 1h urgent: hotfix for INC-42", "staging priority 20 because x",
+	"staging urgent no-preempt because y", "staging priority 101", "calendar", "cal staging", "calendar pool=web", "at 9",
 }
 
 // fuzzNow turns a fuzzed number into a moment between 1970 and 2200, far enough from time's limits that the
@@ -71,7 +74,7 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 	case VerbStats:
 		checkStatsCommand(t, text, cmd)
 		return
-	case VerbWatch, VerbUnwatch:
+	case VerbWatch, VerbUnwatch, VerbCalendar:
 		checkWatchCommand(t, text, cmd)
 	case VerbTake, VerbRelease, VerbExtend, VerbWho, VerbNudge:
 		if !isDNSSubdomain(cmd.Resource) {
@@ -88,7 +91,7 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 		checkStandupCommand(t, text, cmd)
 		return
 	}
-	if cmd.Pool != "" && cmd.Verb != VerbWatch && cmd.Verb != VerbUnwatch {
+	if cmd.Pool != "" && cmd.Verb != VerbWatch && cmd.Verb != VerbUnwatch && cmd.Verb != VerbCalendar {
 		t.Fatalf("Parse(%q) %s has pool %q", text, cmd.Verb, cmd.Pool)
 	}
 	if cmd.Standup != "" || cmd.Date != "" {
@@ -104,11 +107,34 @@ func checkCommand(t *testing.T, text string, now time.Time, cmd Command) {
 	case cmd.Duration < MinDuration || cmd.Duration > MaxDuration:
 		t.Fatalf("Parse(%q) duration %v is out of bounds", text, cmd.Duration)
 	}
-	if !cmd.Until.IsZero() && !cmd.Until.Equal(now.Add(cmd.Duration)) {
-		t.Fatalf("Parse(%q) until %v is not now %v + duration %v", text, cmd.Until, now, cmd.Duration)
+	from := now
+	if !cmd.Start.IsZero() {
+		from = cmd.Start
 	}
+	if !cmd.Until.IsZero() && !cmd.Until.Equal(from.Add(cmd.Duration)) {
+		t.Fatalf("Parse(%q) until %v is not the start %v + duration %v", text, cmd.Until, from, cmd.Duration)
+	}
+	checkPlanning(t, text, now, cmd)
 
 	checkTakeText(t, text, cmd)
+}
+
+// checkPlanning checks what only a take carries about planning: a start ahead of now and at most MaxStartAhead
+// away, and a priority within the API's bounds that has a reason when above 0.
+func checkPlanning(t *testing.T, text string, now time.Time, cmd Command) {
+	t.Helper()
+	if cmd.Verb != VerbTake && (!cmd.Start.IsZero() || cmd.StartRepeats || cmd.Priority != 0 || cmd.NoPreempt) {
+		t.Fatalf("Parse(%q) %s has planning fields: %+v", text, cmd.Verb, cmd)
+	}
+	if !cmd.Start.IsZero() && (!cmd.Start.After(now) || cmd.Start.Sub(now) > MaxStartAhead) {
+		t.Fatalf("Parse(%q) start %v is not ahead of now %v within a year", text, cmd.Start, now)
+	}
+	if cmd.StartRepeats && cmd.Start.IsZero() {
+		t.Fatalf("Parse(%q) repeats a start it does not have", text)
+	}
+	if cmd.Priority < 0 || cmd.Priority > MaxPriority || (cmd.Priority > 0 && cmd.Reason == "") {
+		t.Fatalf("Parse(%q) priority %d is out of bounds or has no reason", text, cmd.Priority)
+	}
 }
 
 // checkStatsCommand checks a stats command: a Resource name, days within bounds, nothing of other verbs.
@@ -117,7 +143,7 @@ func checkStatsCommand(t *testing.T, text string, cmd Command) {
 	if !isDNSSubdomain(cmd.Resource) || cmd.Days < 1 || cmd.Days > MaxStatsDays {
 		t.Fatalf("Parse(%q) stats of %q over %d days is out of bounds", text, cmd.Resource, cmd.Days)
 	}
-	if cmd.Duration != 0 || !cmd.Until.IsZero() || cmd.Reason != "" || cmd.Standup != "" || cmd.Date != "" {
+	if cmd.Duration != 0 || !cmd.Until.IsZero() || cmd.Reason != "" || cmd.Standup != "" || cmd.Date != "" || !cmd.Start.IsZero() || cmd.Priority != 0 || cmd.NoPreempt {
 		t.Fatalf("Parse(%q) stats has fields of other verbs: %+v", text, cmd)
 	}
 }
@@ -147,7 +173,7 @@ func checkWatchCommand(t *testing.T, text string, cmd Command) {
 	t.Helper()
 	label, value := PoolLabel(cmd.Pool)
 	switch {
-	case (cmd.Resource == "") == (cmd.Pool == ""):
+	case cmd.Resource != "" && cmd.Pool != "", cmd.Resource == "" && cmd.Pool == "" && cmd.Verb != VerbCalendar:
 		t.Fatalf("Parse(%q) %s names both or neither of a resource and a pool: %+v", text, cmd.Verb, cmd)
 	case cmd.Resource != "" && !isDNSSubdomain(cmd.Resource):
 		t.Fatalf("Parse(%q) resource %q is not a valid name", text, cmd.Resource)
@@ -162,7 +188,7 @@ func checkWatchCommand(t *testing.T, text string, cmd Command) {
 // nothing of the Resource grammar.
 func checkStandupCommand(t *testing.T, text string, cmd Command) {
 	t.Helper()
-	if cmd.Resource != "" || cmd.Duration != 0 || !cmd.Until.IsZero() || cmd.Reason != "" || cmd.Revision != "" {
+	if cmd.Resource != "" || cmd.Duration != 0 || !cmd.Until.IsZero() || cmd.Reason != "" || cmd.Revision != "" || !cmd.Start.IsZero() || cmd.Priority != 0 || cmd.NoPreempt {
 		t.Fatalf("Parse(%q) %s has Resource fields: %+v", text, cmd.Verb, cmd)
 	}
 	if cmd.Standup != "" && !standupName.MatchString(cmd.Standup) {

@@ -18,16 +18,23 @@ func Help(command string) string {
 	line(" staging for 2h because testing the hotfix", "say how long and why")
 	line(" staging until 17:00", "until a time of day, in your time zone")
 	line(" staging for 2h deploy pr-345", "and deploy revision pr-345 to it while you hold it (if the resource deploys)")
+	line(" staging tomorrow 9:00 for 2h", "book it ahead: from 9:00 tomorrow, your time zone; also `at 14:00`, `monday 9am`, a date")
+	line(" staging at 14:00 until 16:00 no-preempt because customer demo", "a booking no higher priority may take over")
+	line(" staging for 1h urgent: hotfix for INC-42", "go ahead of the queue, saying why (priority 10); or `priority 20 because …` (0–100)")
 	line(" off staging", "give it back, or leave its queue")
 	line(" extend staging 30m", "keep it 30 minutes longer; `extend staging until 18:00` moves the end to 18:00")
 	line(" list", "every resource, who has it and who waits")
 	line(" who staging", "who has staging and who waits")
+	line(" calendar staging", "the next 7 days of staging: holds, the queue's expected turns and bookings, in your time zone; `calendar` for every resource, `calendar pool=web` for a pool")
 	line(" nudge staging", "ask whoever holds staging to hand it over (a DM with Release and Extend buttons)")
 	line(" watch staging", "DM me once when staging is free, without queueing; `watch pool=web` for any Resource labelled pool=web; `unwatch staging` to stop")
 	line(" stats staging 14d", "a chart of the hours staging was held and waited for, per day (7 days unless you say, at most 35)")
 	line(" help", "this message")
 	b.WriteString("*Durations:* `30m`, `2h`, `1h30m`, `1.5h`, `90 minutes`, `1d`, `until 17:00`, `until 5:30pm`, " +
 		"`all day` (until midnight, your time). At most 30 days; without one, the resource's default applies.\n")
+	b.WriteString("*Starts:* `at 14:00` (the next 14:00), `today 16:00`, `tomorrow 9am`, `monday 9:00`, `2026-12-24 9:00`, " +
+		"in your Slack time zone, at most a year ahead. A time that clocks skip is refused; one they repeat is the first of the two. " +
+		"Priorities and preemption follow the resource's rules.\n")
 	b.WriteString("*Names:* lower-case letters, digits, `-` and `.`. To take a resource named like a command word, " +
 		"put `on` first: `" + c + " on list`.\n")
 	b.WriteString("*Stand-ups:* `" + c + " standup help`.")

@@ -15,6 +15,10 @@ import (
 //
 //	<resource> [for <duration>] [deploy <revision>] [because <reason>]
 //	                                                 take the resource or join its queue ("on <resource> ..." too)
+//	<resource> <start> [for <duration>] ...          book it ahead: at 14:00, tomorrow 9:00, monday 9am, a date
+//	                                                 (see start.go); priority <n>, urgent, urgent: <reason> and
+//	                                                 no-preempt may join any take (see priority.go)
+//	calendar [<resource>|<label>=<value>]            the coming days: holds, the queue, bookings (see calendar.go)
 //	off <resource>                                   release it or leave its queue ("release <resource>" too)
 //	extend <resource> [by|for] <duration>            hold it longer
 //	list                                             every resource ("ls" and "q" too)
@@ -55,6 +59,9 @@ type token struct {
 }
 
 func parse(text string, now time.Time, loc *time.Location) (Command, *Error) {
+	if loc == nil {
+		loc = time.UTC
+	}
 	words := tokenize(text)
 	if len(words) == 0 {
 		return Command{Verb: VerbHelp}, nil
@@ -70,6 +77,8 @@ func parse(text string, now time.Time, loc *time.Location) (Command, *Error) {
 		return parseStats(verb, args)
 	case "nudge":
 		return parseNudge(verb, args)
+	case "calendar", "cal":
+		return parseCalendar(verb, args)
 	case "watch":
 		return parseWatch(verb, args, VerbWatch)
 	case "unwatch":
@@ -113,11 +122,12 @@ func onlyResource(verb token, args []token, hint string) (string, *Error) {
 	return resourceName(args[0])
 }
 
-// parseTake reads "<resource> [for <duration>] [deploy <revision>] [because <reason>]"; words start at the
-// resource.
+// parseTake reads "<resource> [<start>] [for <duration>] [priority <n>|urgent] [no-preempt] [deploy <revision>]
+// [because <reason>]"; words start at the resource. The start (start.go) and the options may come in any order
+// before the reason.
 func parseTake(text string, words []token, now time.Time, loc *time.Location) (Command, *Error) {
 	switch words[0].lower {
-	case "for", "because", "until", "till", "til":
+	case "for", "because", "until", "till", "til", "at", "urgent", "urgent:", "priority":
 		// Almost always a forgotten resource ("/dibs for 2h"), so say that rather than take a resource named "for".
 		return Command{}, errorf("%s needs a resource before it, such as staging %s ...", quote(words[0].text), words[0].lower)
 	}
@@ -125,7 +135,7 @@ func parseTake(text string, words []token, now time.Time, loc *time.Location) (C
 	if err != nil {
 		return Command{}, err
 	}
-	phrase, reason, err := splitReason(text, words[1:])
+	phrase, reason, urgent, err := splitReason(text, words[1:])
 	if err != nil {
 		return Command{}, err
 	}
@@ -133,15 +143,26 @@ func parseTake(text string, words []token, now time.Time, loc *time.Location) (C
 	if phrase, cmd.Revision, err = cutRevision(phrase, name); err != nil {
 		return Command{}, err
 	}
+	if phrase, err = cutPriority(phrase, urgent, &cmd); err != nil {
+		return Command{}, err
+	}
+	if phrase, cmd.Start, cmd.StartRepeats, err = cutStart(phrase, now, loc); err != nil {
+		return Command{}, err
+	}
 	if len(phrase) == 0 {
 		return cmd, nil
 	}
 
+	// A booking's duration counts from its start: "tomorrow 9:00 until 11:00" is two hours.
+	from := now
+	if !cmd.Start.IsZero() {
+		from = cmd.Start
+	}
 	var s span
 	if phrase[0].lower == "for" {
-		s, err = durationAfter(quote(phrase[0].text), phrase[1:], now, loc)
+		s, err = durationAfter(quote(phrase[0].text), phrase[1:], from, loc)
 	} else {
-		s, err = parseSpan(joinTokens(phrase), now, loc)
+		s, err = parseSpan(joinTokens(phrase), from, loc)
 		if err != nil && err.unrecognised {
 			err = errorf("I don't understand %s after %s; write for <duration> or because <reason>, such as %s for 2h because testing the hotfix",
 				quote(joinTokens(phrase)), name, name)
@@ -201,7 +222,7 @@ func parseExtend(text string, verb token, args []token, now time.Time, loc *time
 	if err != nil {
 		return Command{}, err
 	}
-	phrase, reason, err := splitReason(text, args[1:])
+	phrase, reason, _, err := splitReason(text, args[1:])
 	switch {
 	case err != nil || reason != "":
 		return Command{}, errorf("%s takes no reason, only a resource and a duration, such as extend %s 30m", quote(verb.text), name)
@@ -232,25 +253,29 @@ func durationAfter(keyword string, phrase []token, now time.Time, loc *time.Loca
 	return s, err
 }
 
-// splitReason cuts words at the first "because": the words before it, and the rest of text after it, verbatim
-// but trimmed.
-func splitReason(text string, words []token) ([]token, string, *Error) {
+// splitReason cuts words at the first "because" (or "urgent:", which asks for UrgentPriority too): the words
+// before it, and the rest of text after it, verbatim but trimmed. urgent is true when "urgent:" cut it.
+func splitReason(text string, words []token) ([]token, string, bool, *Error) {
 	for i, w := range words {
-		if w.lower != "because" {
+		if w.lower != "because" && w.lower != "urgent:" {
 			continue
 		}
 		reason := strings.TrimSpace(text[w.end:])
 		switch {
 		case reason == "":
-			return nil, "", errorf("%s needs a reason after it, such as because testing the hotfix", quote(w.text))
+			example := "because testing the hotfix"
+			if w.lower == "urgent:" {
+				example = "urgent: hotfix for INC-42"
+			}
+			return nil, "", false, errorf("%s needs a reason after it, such as %s", quote(w.text), example)
 		case utf8.RuneCountInString(reason) > MaxReasonLength:
 			// Refused rather than cut: a reason cut short can say something else ("not" lost at the end).
-			return nil, "", errorf("the reason is %d characters long; the limit is %d, so please shorten it",
+			return nil, "", false, errorf("the reason is %d characters long; the limit is %d, so please shorten it",
 				utf8.RuneCountInString(reason), MaxReasonLength)
 		}
-		return words[:i], reason, nil
+		return words[:i], reason, w.lower == "urgent:", nil
 	}
-	return words, "", nil
+	return words, "", false, nil
 }
 
 // resourceName lower-cases a typed resource name and checks it is a Kubernetes object name (a DNS-1123

@@ -222,6 +222,8 @@ func sentence(ev notify.Event, esc, bold func(string) string) string {
 		s = who + "'s hold on " + what + " ends at " + until
 	case conchv1.EventReservationExtended:
 		s = who + " extended " + what + " until " + until
+	case conchv1.EventReservationPreempting:
+		s = who + "'s hold on " + what + " is preempted by a higher priority; it ends at " + until
 	case conchv1.EventReservationReleased:
 		s = who + " released " + what
 		if r.Status.GrantedAt == nil {

@@ -69,6 +69,7 @@ const (
 	keyGranted  = "granted"
 	keyExpiring = "expiring"
 	keyExtended = "extended"
+	keyPreempt  = "preempting"
 	keyEnded    = "ended"
 	keyPaused   = "paused"
 	keyResumed  = "resumed"
@@ -98,6 +99,7 @@ func kindOf(k string) string {
 //   - granted, once per grant, with the end known then;
 //   - extended, when the end moved later than the destination was last told;
 //   - expiring, warnBefore ahead of each end, once per end, for holds longer than warnBefore;
+//   - preempting, once per new end, when a higher priority takes the hold's slot;
 //   - released, expired or rejected, once, at the end.
 func ReservationEvents(r *conchv1.Reservation, res *conchv1.Resource, told []string, warnBefore time.Duration,
 	now time.Time) ([]Event, time.Time) {
@@ -125,8 +127,14 @@ func ReservationEvents(r *conchv1.Reservation, res *conchv1.Resource, told []str
 		case e.After(toldEnd):
 			add(key(keyExtended, e), conchv1.EventReservationExtended, now)
 		}
+		// A hold being preempted is told so (its end is news while it lasts), and no other warning.
+		preempting := false
+		if c := meta.FindStatusCondition(st.Conditions, conchv1.ConditionGranted); c != nil && c.Reason == conchv1.ReasonPreempting {
+			preempting = true
+			add(key(keyPreempt, e), conchv1.EventReservationPreempting, now)
+		}
 		// Holds shorter than the warning period get none: the grant already says when they end.
-		if warnBefore > 0 && e.Sub(g) > warnBefore {
+		if warnBefore > 0 && e.Sub(g) > warnBefore && !preempting {
 			warnAt := e.Add(-warnBefore)
 			switch {
 			case now.Before(warnAt):

@@ -41,6 +41,15 @@ func reservation(state conchv1.ReservationState, mutate ...func(*conchv1.Reserva
 	return r
 }
 
+// preempting makes a granted Reservation one whose slot a higher priority takes, ending at end.
+func preempting(end time.Time) func(*conchv1.Reservation) {
+	return func(r *conchv1.Reservation) {
+		r.Status.ExpiresAt = micro(end)
+		r.Status.Conditions = []metav1.Condition{{Type: conchv1.ConditionGranted, Status: metav1.ConditionTrue,
+			Reason: conchv1.ReasonPreempting, LastTransitionTime: metav1.NewTime(granted)}}
+	}
+}
+
 func TestReservationEvents(t *testing.T) {
 	grantKey := "granted:" + us(granted) + ":" + us(expires)
 	later := expires.Add(time.Hour)
@@ -54,6 +63,16 @@ func TestReservationEvents(t *testing.T) {
 	}{
 		"pending: nothing to tell": {
 			r: reservation(conchv1.StatePending), now: granted,
+		},
+		"preempting: told once per new end, and no expiry warning beside it": {
+			// Inside what would be the warning window of the new end: the preemption says it all.
+			r:    reservation(conchv1.StateGranted, preempting(granted.Add(30*time.Minute))),
+			told: []string{grantKey}, now: granted.Add(25 * time.Minute),
+			want: []string{conchv1.EventReservationPreempting + " preempting:" + us(granted.Add(30*time.Minute))},
+		},
+		"preempting and told": {
+			r:    reservation(conchv1.StateGranted, preempting(granted.Add(5*time.Minute))),
+			told: []string{grantKey, "preempting:" + us(granted.Add(5*time.Minute))}, now: granted.Add(2 * time.Minute),
 		},
 		"queued: told once per ticket": {
 			r: reservation(conchv1.StateQueued), now: granted,

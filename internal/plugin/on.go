@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
-	"github.com/conch-dev/conch/internal/chat"
 )
 
 // DefaultHeartbeatTimeout is spec.heartbeatTimeout of Reservations made with --heartbeat and by run: a holder
@@ -33,6 +32,14 @@ type onOptions struct {
 	heartbeatTimeout time.Duration
 	heldBy           string
 	params           []string
+	// Bookings and priorities (docs/bookings.md).
+	at          string
+	tz          string
+	priority    int32
+	preemptible string
+	noPreempt   bool
+	// timeoutSet is true when --timeout was given: a booking's wait then counts from now, not from its start.
+	timeoutSet bool
 }
 
 func (o *onOptions) addFlags(cmd *cobra.Command, forRun bool) {
@@ -40,9 +47,14 @@ func (o *onOptions) addFlags(cmd *cobra.Command, forRun bool) {
 	f.StringVar(&o.duration, "for", "", `How long to hold it once granted: 30m, 2h, 1h30m, "90 minutes", "until 17:00", "all day" (default: the Resource's defaultDuration)`)
 	f.StringVar(&o.reason, "reason", "", "Why, for the people waiting")
 	f.StringVarP(&o.selector, "selector", "l", "", "Take any Resource of a pool by label (pool=qa) instead of naming one")
-	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "How long to wait for the turn before giving up and cancelling the Reservation")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "How long to wait for the turn before giving up and cancelling the Reservation (for a booking, counted from its start unless given)")
 	f.StringVar(&o.heldBy, "held-by", "", "The object whose work holds it (pod/NAME, job/NAME, pipelinerun/NAME, taskrun/NAME, workflow/NAME, or pod for this Pod from $POD_NAME): released the moment it finishes or is gone")
 	f.StringArrayVar(&o.params, "param", nil, "A value for the Resource's deploy patch, NAME=VALUE (revision=pr-345); repeat for more (docs/deploy.md)")
+	f.StringVar(&o.at, "at", "", `Book it ahead: when the hold starts, as RFC 3339 (2026-12-24T09:00:00+01:00) or "tomorrow 9:00", "14:00" (the next 14:00), "monday 9am", "2026-12-24 9:00" in the local time zone or --tz`)
+	f.StringVar(&o.tz, "tz", "", "The IANA time zone of --at, of \"until 17:00\" in --for and of the times printed (default: the local one)")
+	f.Int32Var(&o.priority, "priority", 0, "Go ahead of lower priorities in the queue, where the Resource allows it: 0 to 100; above 0 needs --reason")
+	f.StringVar(&o.preemptible, "preemptible", "", "Never keeps a higher priority from taking this hold; Allowed is the default")
+	f.BoolVar(&o.noPreempt, "no-preempt", false, "The same as --preemptible=Never")
 	f.DurationVar(&o.heartbeatTimeout, "heartbeat-timeout", DefaultHeartbeatTimeout, "With heartbeats: how long without a renewal ends the hold (5s to 1h); renewals come every third of it")
 	if !forRun {
 		f.BoolVar(&o.wait, "wait", false, "Wait until granted, showing the place in the queue; cancel the Reservation on timeout or Ctrl-C")
@@ -59,9 +71,13 @@ func (a *app) onCommand() *cobra.Command {
   kubectl conch on --selector pool=qa --for 45m --wait --timeout 10m
   kubectl conch on staging --heartbeat &    # hold staging until this background job is stopped
   kubectl conch on staging --held-by pod    # in a pipeline step: released when this Pod ends ($POD_NAME)
-  kubectl conch on staging --param revision=pr-345 --wait   # deploy pr-345 to staging while holding it`,
+  kubectl conch on staging --param revision=pr-345 --wait   # deploy pr-345 to staging while holding it
+  kubectl conch on staging --at "tomorrow 9:00" --for 2h --no-preempt --reason "customer demo"   # book it ahead
+  kubectl conch on staging --at 2026-12-24T09:00:00+01:00 --for "until 12:00" --tz Europe/Berlin
+  kubectl conch on staging --for 1h --priority 10 --reason "hotfix for INC-42"   # go ahead of the queue`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.timeoutSet = cmd.Flags().Changed("timeout")
 			return a.on(cmd.Context(), args, o)
 		},
 	}
@@ -88,6 +104,9 @@ func (a *app) on(ctx context.Context, args []string, o onOptions) error {
 	}
 	key := client.ObjectKeyFromObject(r)
 	fmt.Fprintf(a.Out, "reservation.conch.dev/%s created\n", r.Name)
+	if r.Spec.StartTime != nil {
+		fmt.Fprintln(a.ErrOut, a.bookedLine(r))
+	}
 	if !o.wait && !o.heartbeat {
 		return nil
 	}
@@ -99,7 +118,7 @@ func (a *app) on(ctx context.Context, args []string, o onOptions) error {
 	if o.heartbeat {
 		go func() { lost <- a.heartbeat(hbCtx, c, key, o.heartbeatTimeout) }()
 	}
-	granted, err := a.acquire(ctx, c, key, o.timeout, lost)
+	granted, err := a.acquire(ctx, c, key, a.waitFor(r, o), lost)
 	if err != nil {
 		return err
 	}
@@ -148,12 +167,8 @@ func (a *app) newReservation(ns string, args []string, o onOptions) (*conchv1.Re
 		r.Spec.Selector = sel
 		r.GenerateName = "pool-"
 	}
-	if o.duration != "" {
-		d, err := chat.ParseDuration(o.duration, a.Now(), a.Location)
-		if err != nil {
-			return nil, &exitError{code: ExitUsage, err: fmt.Errorf("--for: %w", err)}
-		}
-		r.Spec.Duration = &metav1.Duration{Duration: d}
+	if err := a.plan(r, o); err != nil {
+		return nil, err
 	}
 	if o.heldBy != "" {
 		h, err := parseHeldBy(o.heldBy, a.Getenv)

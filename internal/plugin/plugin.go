@@ -117,11 +117,14 @@ func NewCommand(o Options) *cobra.Command {
 		Long: `kubectl conch takes turns on Conch Resources (the staging server, a test cluster, a device).
 
   kubectl conch on staging --for 2h --wait        reserve staging, wait for the turn
+  kubectl conch on staging --at "tomorrow 9:00" --for 2h   book it ahead (also --at 14:00, RFC 3339, --tz)
+  kubectl conch on staging --priority 10 --reason "hotfix for INC-42"   go ahead of lower priorities
   kubectl conch run staging -- ./deploy.sh        hold staging while ./deploy.sh runs, then release it
   kubectl conch off staging                       give it back
   kubectl conch extend staging 30m                hold it 30 minutes longer
   kubectl conch who staging                       who holds it and who waits
   kubectl conch list                              every Resource, who holds it, how many wait
+  kubectl conch calendar staging                  the next 7 days: holds, the queue's turns, bookings
   kubectl conch watch staging --timeout 1h        wait until staging is free, without queueing
   kubectl conch repair staging                    take an Unhealthy Resource back after fixing it
 
@@ -137,7 +140,7 @@ CircleCI, Jenkins and Buildkite), else $USER@<hostname>.`,
 	root.SetErr(o.ErrOut)
 	a.flags.AddFlags(root.PersistentFlags())
 	root.PersistentFlags().StringVar(&a.holder, "holder", "", "Who holds the Resource (default: $CONCH_HOLDER, the CI job, or $USER@<hostname>)")
-	root.AddCommand(a.onCommand(), a.runCommand(), a.offCommand(), a.extendCommand(), a.listCommand(), a.whoCommand(), a.watchCommand(), a.repairCommand())
+	root.AddCommand(a.onCommand(), a.runCommand(), a.offCommand(), a.extendCommand(), a.listCommand(), a.whoCommand(), a.watchCommand(), a.repairCommand(), a.calendarCommand())
 	return root
 }
 

@@ -41,6 +41,7 @@ CONCH_NAMESPACE and CONCH_HOLDER in its environment.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dash := cmd.ArgsLenAtDash()
 			o.heartbeat, o.wait = true, true
+			o.timeoutSet = cmd.Flags().Changed("timeout")
 			return a.run(cmd.Context(), args[:dash], args[dash:], o)
 		},
 	}
@@ -71,7 +72,7 @@ func (a *app) run(ctx context.Context, resource, command []string, o onOptions) 
 	defer stopHeartbeat()
 	lost := make(chan error, 1)
 	go func() { lost <- a.heartbeat(hbCtx, c, key, o.heartbeatTimeout) }()
-	granted, err := a.acquire(ctx, c, key, o.timeout, lost)
+	granted, err := a.acquire(ctx, c, key, a.waitFor(r, o), lost)
 	if err != nil {
 		return err
 	}

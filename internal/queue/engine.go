@@ -514,6 +514,9 @@ func (d *decider) admit(all []conchv1.Reservation) {
 			o.BookedStart, o.BookedEnd = startOf(r), CeilMicro(startOf(r).Add(o.Duration))
 			d.ended = append(d.ended, o)
 		case d.rejectsBooking(&o, r):
+			if r.Spec.Selector != nil && r.Status.ResourceName == "" {
+				continue // a pooled booking: another member of the pool may have room for it
+			}
 			d.ended = append(d.ended, o)
 		case d.rules.limits != nil && d.rules.limits.reject && startOf(r).IsZero() && d.overLimit(r, o.Duration) != "":
 			o.State, o.Reason, o.EndedAt, o.Limit = conchv1.StateRejected, conchv1.ReasonOverLimit, d.now, d.overLimit(r, o.Duration)

@@ -88,19 +88,26 @@ func fits(from, to time.Time, ivs []interval, capacity int) bool {
 
 // nextFree returns the earliest time at or after from at which a slot is free for d beside the intervals.
 func nextFree(from time.Time, d time.Duration, ivs []interval, capacity int) time.Time {
-	candidates := []time.Time{from}
-	for _, iv := range ivs {
-		if iv.to.After(from) {
-			candidates = append(candidates, iv.to)
-		}
-	}
-	slices.SortFunc(candidates, time.Time.Compare)
+	candidates := startsFrom(from, ivs)
 	for _, t := range candidates {
 		if fits(t, t.Add(d), ivs, capacity) {
 			return t
 		}
 	}
 	return candidates[len(candidates)-1]
+}
+
+// startsFrom returns, in order, the times at or after from at which a turn could start beside the intervals: from
+// itself and each end of one (a slot frees only when something ends).
+func startsFrom(from time.Time, ivs []interval) []time.Time {
+	out := []time.Time{from}
+	for _, iv := range ivs {
+		if iv.to.After(from) {
+			out = append(out, iv.to)
+		}
+	}
+	slices.SortFunc(out, time.Time.Compare)
+	return out
 }
 
 // blocking names the intervals that fill the slots at t.
@@ -420,13 +427,7 @@ func estimateAroundBookings(ru rules, l Ledger, now time.Time) Turns {
 	ivs := append(holdIntervals(l.Holders, now), bookingIntervals(l.Queue, "")...)
 	from := now
 	place := func(dur time.Duration) time.Time {
-		candidates := []time.Time{from}
-		for _, iv := range ivs {
-			if iv.to.After(from) {
-				candidates = append(candidates, iv.to)
-			}
-		}
-		slices.SortFunc(candidates, time.Time.Compare)
+		candidates := startsFrom(from, ivs)
 		for _, c := range candidates {
 			b := blockedFrom(c, ivs, ru.capacity)
 			switch {

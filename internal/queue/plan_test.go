@@ -544,3 +544,16 @@ func TestLimits(t *testing.T) {
 func metavTime(t time.Time) metav1.Time { return metav1.Time{Time: t} }
 
 func metavDuration(d time.Duration) metav1.Duration { return metav1.Duration{Duration: d} }
+
+func TestAPooledBookingThatDoesNotFitIsLeftToTheOtherMembers(t *testing.T) {
+	w := newWorld(t, staging(), rsv("alice", 0).For(3*h))
+	w.decide(at(s))
+	w.add(pooled("bob", s).At(at(h)).For(h))
+	w.decide(at(2 * s))
+	if o, ok := w.plan.Outcome("bob"); ok {
+		t.Fatalf("a pooled booking that does not fit here got %s/%s: another member may have room", o.State, o.Reason)
+	}
+	if len(w.plan.Ledger.Queue) != 0 {
+		t.Fatalf("queue %+v", w.plan.Ledger.Queue)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/calendar"
 	"github.com/conch-dev/conch/internal/chat"
 	"github.com/conch-dev/conch/internal/index"
 	"github.com/conch-dev/conch/internal/text"
@@ -83,6 +84,8 @@ func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) reply {
 		return b.resourceCommand(ctx, cmd, who, ns, parsed)
 	case chat.VerbWatch, chat.VerbUnwatch:
 		return b.watchCommand(ctx, cmd, ns, parsed)
+	case chat.VerbCalendar:
+		return b.calendarCommand(ctx, who, ns, parsed)
 	case chat.VerbStandupHelp:
 		return ephemeral("%s", chat.StandupHelp(b.cfg.Command))
 	case chat.VerbStandupList:
@@ -201,14 +204,21 @@ func (b *Bot) mine(ctx context.Context, ns, user, resource string) ([]conchv1.Re
 }
 
 // take creates a Reservation for the user, named after the request so that a redelivered command finds it
-// instead of making a second one, and answers with the controllers' decision.
+// instead of making a second one, and answers with the controllers' decision. A take with a start is a booking:
+// it is answered with when it starts and ends on the user's clock, unless the controllers reject it.
 func (b *Bot) take(ctx context.Context, cmd slack.SlashCommand, who person, res *conchv1.Resource, c chat.Command) reply {
 	mine, err := b.mine(ctx, res.Namespace, cmd.UserID, res.Name)
 	if err != nil {
 		return ephemeral("I could not check your Reservations: %v", err)
 	}
 	key := requestKey(cmd.TeamID, cmd.UserID, cmd.TriggerID, cmd.Text)
+	booking := !c.Start.IsZero()
 	for _, m := range mine {
+		// One hold at a time, but bookings ahead stand in the way of nothing: a person may hold staging now and
+		// have it booked for tomorrow, or book several mornings.
+		if booking || isBookingAhead(&m, b.clock.Now()) {
+			continue
+		}
 		if m.Labels[conchv1.LabelRequest] != key {
 			return b.describe(&m, "You already", false)
 		}
@@ -230,6 +240,15 @@ func (b *Bot) take(ctx context.Context, cmd slack.SlashCommand, who person, res 
 	if c.Duration > 0 {
 		rsv.Spec.Duration = &metav1.Duration{Duration: c.Duration}
 	}
+	if booking {
+		rsv.Spec.StartTime = &metav1.Time{Time: c.Start}
+	}
+	if c.Priority > 0 {
+		rsv.Spec.Priority = &c.Priority
+	}
+	if c.NoPreempt {
+		rsv.Spec.Preemptible = conchv1.PreemptibleNever
+	}
 	if c.Revision != "" {
 		if !res.Spec.Deploy.IsSet() {
 			return ephemeral("*%s* deploys nothing on grant (it has no spec.deploy), so `deploy %s` would do nothing. Take it without `deploy`, or ask an admin to set it up (docs/deploy.md).",
@@ -238,14 +257,26 @@ func (b *Bot) take(ctx context.Context, cmd slack.SlashCommand, who person, res 
 		rsv.Spec.Parameters = []conchv1.Parameter{{Name: conchv1.ParameterRevision, Value: c.Revision}}
 	}
 	if err := b.client.Create(ctx, rsv); err != nil && !apierrors.IsAlreadyExists(err) {
-		return ephemeral("I could not reserve *%s*: %v", res.Name, err)
+		return ephemeral("I could not reserve *%s*: %s", res.Name, escape(err.Error()))
 	}
 	decided := b.awaitDecision(ctx, client.ObjectKeyFromObject(rsv))
+	if booking {
+		if decided != nil && decided.Status.State == conchv1.StateRejected {
+			return b.describe(decided, "You", false)
+		}
+		return ephemeral("%s", BookedReply(rsv, c.Start, c.Start.Add(calendar.HoldDuration(res, rsv)), c.StartRepeats, who.TZ, b.cfg.Command))
+	}
 	if decided == nil {
 		return ephemeral("Your request for *%s* is in; I will DM you when it is your turn.", res.Name)
 	}
 	// In the Resource's own channel the Notifier's handover post announces the grant: the reply is for the user.
 	return b.describe(decided, "You", cmd.ChannelID != res.Spec.SlackChannel)
+}
+
+// isBookingAhead reports whether r is a booking whose hold has not started: it does not count as the person's
+// current hold or place in the queue.
+func isBookingAhead(r *conchv1.Reservation, now time.Time) bool {
+	return r.Spec.StartTime != nil && r.Spec.StartTime.After(now) && r.Status.State != conchv1.StateGranted
 }
 
 // awaitDecision waits briefly for the controllers to grant or queue a Reservation, so the reply can say which.
@@ -338,17 +369,47 @@ func (b *Bot) release(ctx context.Context, cmd slack.SlashCommand, who person, r
 		}
 		return reply{text: fmt.Sprintf("<@%s> released *%s* (held by %s).", cmd.UserID, res.Name, strings.Join(released, ", ")), inChannel: true}
 	}
+	// Bookings ahead are kept while there is a hold or a place in the queue to give up, and cancelled by an
+	// "off" that finds nothing else: a person done with staging today has not cancelled tomorrow's booking.
+	var current, ahead []conchv1.Reservation
+	for _, m := range mine {
+		if isBookingAhead(&m, b.clock.Now()) {
+			ahead = append(ahead, m)
+		} else {
+			current = append(current, m)
+		}
+	}
+	if len(current) == 0 {
+		for i := range ahead {
+			if err := b.releaseOne(ctx, &ahead[i], false, cmd.UserID, who.Name, key); err != nil {
+				return ephemeral("I could not cancel your booking of *%s*: %v", res.Name, err)
+			}
+		}
+		if len(ahead) == 1 {
+			return ephemeral("You cancelled your booking of *%s* (%s).", res.Name, When(ahead[0].Spec.StartTime.Time))
+		}
+		return ephemeral("You cancelled your %d bookings of *%s*.", len(ahead), res.Name)
+	}
 	held := false
-	for i := range mine {
-		held = held || mine[i].Status.State == conchv1.StateGranted
-		if err := b.releaseOne(ctx, &mine[i], false, cmd.UserID, who.Name, key); err != nil {
+	for i := range current {
+		held = held || current[i].Status.State == conchv1.StateGranted
+		if err := b.releaseOne(ctx, &current[i], false, cmd.UserID, who.Name, key); err != nil {
 			return ephemeral("I could not release *%s*: %v", res.Name, err)
 		}
 	}
-	if held {
-		return reply{text: fmt.Sprintf("<@%s> released *%s*.", cmd.UserID, res.Name), inChannel: true}
+	note := ""
+	if len(ahead) > 0 {
+		note = fmt.Sprintf(" Your booking from %s stands; `%s off %s` again cancels it.", When(ahead[0].Spec.StartTime.Time), b.cfg.Command, res.Name)
 	}
-	return ephemeral("You left the queue for *%s*.", res.Name)
+	if held {
+		r := reply{text: fmt.Sprintf("<@%s> released *%s*.", cmd.UserID, res.Name), inChannel: true}
+		if note != "" {
+			// The note is for the person alone: the channel hears of the release only.
+			r = ephemeral("You released *%s*.%s", res.Name, note)
+		}
+		return r
+	}
+	return ephemeral("You left the queue for *%s*.%s", res.Name, note)
 }
 
 // onlyHolders refuses a change to res's holds to someone who holds none, saying who may make it: its holders

@@ -67,9 +67,13 @@ func (d *Destination) Sinks(_ context.Context, obj client.Object, res client.Obj
 		sinks = append(sinks, notify.Sink{
 			Name: conchv1.DeliverySlackChannel, Lane: "slack-channel/" + channel, Interval: interval,
 			Wants: func(ev notify.Event) bool {
-				return ev.Type == conchv1.EventReservationGranted && !stale(ev, d.bot.clock.Now())
+				return (ev.Type == conchv1.EventReservationGranted || ev.Type == conchv1.EventReservationPreempting) &&
+					!stale(ev, d.bot.clock.Now())
 			},
 			Send: func(ctx context.Context, ev notify.Event) error {
+				if ev.Type == conchv1.EventReservationPreempting {
+					return d.post(ctx, channel, PreemptionPost(ev.Reservation, ev.Resource))
+				}
 				return d.post(ctx, channel, HandoverPost(ev.Reservation))
 			},
 		})
@@ -101,7 +105,7 @@ func wantsDM(ev notify.Event, now time.Time) bool {
 		return false
 	}
 	switch ev.Type {
-	case conchv1.EventReservationGranted, conchv1.EventReservationExpiring:
+	case conchv1.EventReservationGranted, conchv1.EventReservationExpiring, conchv1.EventReservationPreempting:
 		return true
 	case conchv1.EventReservationReleased, conchv1.EventReservationExpired, conchv1.EventReservationRejected:
 		why := endReason(r)
@@ -125,6 +129,8 @@ func (d *Destination) dmFor(ev notify.Event) Message {
 		return GrantedDM(r)
 	case conchv1.EventReservationExpiring:
 		return WarningDM(r, d.bot.clock.Now())
+	case conchv1.EventReservationPreempting:
+		return PreemptingDM(r, ev.Resource, d.bot.clock.Now())
 	default:
 		return EndedDM(r, endReason(r))
 	}

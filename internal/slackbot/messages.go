@@ -136,6 +136,9 @@ type Message struct {
 // GrantedDM tells a holder their turn has come, with Release and Extend 1h buttons.
 func GrantedDM(r *conchv1.Reservation) Message {
 	text := fmt.Sprintf("You now hold *%s* until %s.", r.Status.ResourceName, When(r.Status.ExpiresAt.Time)) + reasonNote(r)
+	if c := meta.FindStatusCondition(r.Status.Conditions, conchv1.ConditionGranted); c != nil && c.Reason == conchv1.ReasonShortenedForBooking {
+		text += " That is shorter than you asked: a booking starts then."
+	}
 	return Message{Text: text, Blocks: []slack.Block{
 		section(text),
 		slack.NewActionBlock("grant",
@@ -203,6 +206,8 @@ func EndedDM(r *conchv1.Reservation, reason string) Message {
 		text = fmt.Sprintf("Your hold on *%s* ended: its holder stopped renewing it.", res)
 	case conchv1.ReasonResourceDeleted:
 		text = fmt.Sprintf("Your hold on *%s* ended: the Resource was deleted.", res)
+	case conchv1.ReasonPreempted:
+		text = fmt.Sprintf("Your hold on *%s* ended: it was preempted by a higher priority after its grace period.", res)
 	default:
 		text = fmt.Sprintf("Your hold on *%s* was released.", res)
 		if by := r.Annotations[conchv1.AnnotationReleasedBy]; by != "" {
@@ -212,10 +217,62 @@ func EndedDM(r *conchv1.Reservation, reason string) Message {
 	return Message{Text: text, Blocks: []slack.Block{section(text)}}
 }
 
-// HandoverPost announces in a Resource's channel who holds it now.
+// HandoverPost announces in a Resource's channel who holds it now; a hold asked for with a priority says so, so
+// that going ahead of the queue is seen with its reason.
 func HandoverPost(r *conchv1.Reservation) Message {
 	text := fmt.Sprintf(":arrows_counterclockwise: *%s* is now held by %s until %s.", r.Status.ResourceName, Who(r.Spec.Holder), When(r.Status.ExpiresAt.Time)) +
 		reasonNote(r)
+	if r.Spec.Priority != nil && *r.Spec.Priority > 0 {
+		text = fmt.Sprintf(":rotating_light: *%s* is now held by %s until %s, by priority %d:", r.Status.ResourceName,
+			Who(r.Spec.Holder), When(r.Status.ExpiresAt.Time), *r.Spec.Priority) + reasonNote(r)
+	}
+	return Message{Text: text, Blocks: []slack.Block{section(text)}}
+}
+
+// preemptionOf returns the preemption recorded in res's ledger for the hold of r, or nil.
+func preemptionOf(r *conchv1.Reservation, res *conchv1.Resource) *conchv1.Preemption {
+	if res == nil {
+		return nil
+	}
+	for _, h := range res.Status.Holders {
+		if h.UID == string(r.UID) {
+			return h.Preemption
+		}
+	}
+	return nil
+}
+
+// preemptor says who takes the slot and why, escaped: "dave (_INC-42_)".
+func preemptor(p *conchv1.Preemption) string {
+	if p == nil {
+		return "a Reservation with a higher priority"
+	}
+	who := Who(p.Holder)
+	if p.Reason != "" {
+		who += " (_" + literal(p.Reason) + "_)"
+	}
+	return who
+}
+
+// PreemptingDM warns a holder that a higher priority takes their slot: the hold ends at its new end, after the
+// Resource's grace period, unless they hand it over now.
+func PreemptingDM(r *conchv1.Reservation, res *conchv1.Resource, now time.Time) Message {
+	left := max(r.Status.ExpiresAt.Sub(now), 0)
+	if left > time.Minute {
+		left = (left + time.Minute - 1).Truncate(time.Minute) // "in 5m", rounded up as the expiry warning is
+	}
+	text := fmt.Sprintf(":warning: %s needs *%s* before your turn ends. Your hold now ends in %s (%s). Please wrap up, and release it as soon as you can.",
+		preemptor(preemptionOf(r, res)), r.Status.ResourceName, ShortDuration(left), When(r.Status.ExpiresAt.Time))
+	return Message{Text: text, Blocks: []slack.Block{
+		section(text),
+		slack.NewActionBlock("preempt", button(ActionRelease, ref(r), "Release now", slack.StyleDanger)),
+	}}
+}
+
+// PreemptionPost tells a Resource's channel who takes it from whom, and why.
+func PreemptionPost(r *conchv1.Reservation, res *conchv1.Resource) Message {
+	text := fmt.Sprintf(":rotating_light: %s is taking *%s* from %s by priority; %s's hold ends at %s.",
+		preemptor(preemptionOf(r, res)), r.Status.ResourceName, Who(r.Spec.Holder), Who(r.Spec.Holder), When(r.Status.ExpiresAt.Time))
 	return Message{Text: text, Blocks: []slack.Block{section(text)}}
 }
 
@@ -252,6 +309,9 @@ func ResourceLine(res *conchv1.Resource) string {
 	}
 	if res.Status.Waiting > 0 {
 		fmt.Fprintf(&b, " · %d waiting", res.Status.Waiting)
+	}
+	if nb := res.Status.NextBooking; nb != nil {
+		fmt.Fprintf(&b, " · booked from %s by %s", When(nb.StartTime.Time), Who(nb.Holder))
 	}
 	if res.Spec.Granting == conchv1.GrantingPaused && len(res.Status.Holders) > 0 {
 		b.WriteString(" · paused")

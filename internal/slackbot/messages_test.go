@@ -122,6 +122,11 @@ func TestGrantedDMGolden(t *testing.T) {
 		"a reason":                   wire(GrantedDM(holdOf("slack:UALICE", "deploying PR #345"))),
 		"a reason with mrkdwn in it": wire(GrantedDM(holdOf("slack:UALICE", hostile))),
 		"a holder who is no person":  wire(GrantedDM(holdOf("ci:deploy-web", ""))),
+		"shortened to end at a booking": wire(GrantedDM(func() *conchv1.Reservation {
+			r := holdOf("slack:UALICE", "")
+			r.Status.Conditions = []metav1.Condition{{Type: conchv1.ConditionGranted, Status: metav1.ConditionTrue, Reason: conchv1.ReasonShortenedForBooking}}
+			return r
+		}())),
 		"in another namespace, named": wire(GrantedDM(func() *conchv1.Reservation {
 			r := holdOf("slack:UALICE", "")
 			r.Namespace, r.Name = "qa", "nightly"
@@ -135,6 +140,12 @@ func TestHandoverPostGolden(t *testing.T) {
 		"a Slack user, a reason":       wire(HandoverPost(holdOf("slack:UALICE", "deploying PR #345"))),
 		"a pipeline, as code":          wire(HandoverPost(holdOf("ci:deploy-web", ""))),
 		"a holder and a reason mrkdwn": wire(HandoverPost(holdOf("ci:"+hostile, hostile))),
+		"by priority, with its reason": wire(HandoverPost(func() *conchv1.Reservation {
+			r := holdOf("ci:hotfix", hostile)
+			p := int32(10)
+			r.Spec.Priority = &p
+			return r
+		}())),
 	})
 }
 
@@ -192,7 +203,17 @@ func TestResourceLineGolden(t *testing.T) {
 		"paused and empty, two waiting":  ResourceLine(res(true, 2)),
 		"held by a holder with mrkdwn":   ResourceLine(res(false, 0, "ci:"+hostile)),
 		"held by a holder with backtick": ResourceLine(res(false, 0, "a`b")),
+		"held, and booked next":          ResourceLine(booked(res(false, 1, "slack:UALICE"), "ci:"+hostile)),
 	})
+}
+
+// booked records in status that holder booked the Resource from an hour after the current hold ends.
+func booked(r *conchv1.Resource, holder string) *conchv1.Resource {
+	r.Status.NextBooking = &conchv1.NextBooking{
+		Reservation: "b1", Holder: holder,
+		StartTime: metav1.NewTime(expiresAt.Add(time.Hour)), EndTime: metav1.NewTime(expiresAt.Add(3 * time.Hour)),
+	}
+	return r
 }
 
 // summaryOf is a run of the team stand-up (Europe/Paris) asking alice, bob and carol; dave is away.
@@ -366,4 +387,16 @@ func TestHealthPost(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPreemptionMessagesGolden(t *testing.T) {
+	r := holdOf("slack:UALICE", "")
+	res := &conchv1.Resource{Status: conchv1.ResourceStatus{Holders: []conchv1.ResourceHolder{{UID: string(r.UID),
+		Preemption: &conchv1.Preemption{Reservation: "hotfix", Holder: "ci:" + hostile, Reason: hostile}}}}}
+	golden(t, "Preemption", map[string]any{
+		"the holder's DM, 5 minutes before":      wire(PreemptingDM(r, res, expiresAt.Add(-4*time.Minute-30*time.Second))),
+		"the channel, who takes it and why":      wire(PreemptionPost(r, res)),
+		"the DM when the ledger is not seen yet": wire(PreemptingDM(r, nil, expiresAt.Add(-time.Minute))),
+		"the end":                                wire(EndedDM(r, conchv1.ReasonPreempted)),
+	})
 }

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,4 +51,14 @@ func (w *ResourceWrapper) Preemption(p conchv1.PreemptionPolicy, grace, aging ti
 func (w *ResourceWrapper) Limits(l conchv1.Limits) *ResourceWrapper {
 	w.Spec.Limits = &l
 	return w
+}
+
+// Zone loads the IANA time zone name, failing the test when this machine does not know it.
+func Zone(t testing.TB, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatalf("time zone %s: %v", name, err)
+	}
+	return loc
 }

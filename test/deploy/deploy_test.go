@@ -471,12 +471,13 @@ func setPatch(t *testing.T, ns, patch string) {
 }
 
 // TestTheDocsExamplesAreAccepted creates, as a dry run, every whole Conch object in the YAML blocks of
-// docs/deploy.md and the README (in a namespace of the test), so that they show nothing the API server refuses.
+// docs/deploy.md, docs/planning.md and the README (in a namespace of the test), so that they show nothing the API server refuses.
 func TestTheDocsExamplesAreAccepted(t *testing.T) {
 	ns := namespace(t)
 	for file, want := range map[string]map[string]int{
-		"docs/deploy.md": {"Resource": 1, "Reservation": 1},
-		"README.md":      nil,
+		"docs/deploy.md":   {"Resource": 1, "Reservation": 1},
+		"docs/planning.md": {"Resource": 1, "Reservation": 1},
+		"README.md":        nil,
 	} {
 		b, err := os.ReadFile(filepath.Join(root, file))
 		NewWithT(t).Expect(err).NotTo(HaveOccurred())

@@ -141,7 +141,7 @@ func TestABookingIsGrantedAtItsStartAndAWalkInIsShortenedToFitBeforeIt(t *testin
 		To(ContainSubstring(start.Add(time.Hour).UTC().Format(time.RFC3339)))
 
 	// Not a moment before its start...
-	clk.Step(time.Until(start.Add(-clk.Now().Sub(time.Now()))) - 2*time.Second)
+	clk.Step(start.Add(-2 * time.Second).Sub(clk.Now()))
 	NewWithT(t).Consistently(stateOf(t, ns, "demo")).WithTimeout(time.Second).WithPolling(50 * time.Millisecond).
 		Should(Equal("Queued/" + conchv1.ReasonBooked))
 	// ...and at it: alice's hold ends and bob's starts, to end exactly an hour after the booked start.
@@ -207,4 +207,26 @@ func TestAWaitingOverALimitIsGrantedWhenAHoldOnAnotherMemberEnds(t *testing.T) {
 	eventually(t, stateOf(t, ns, "second")).Should(Equal("Queued/" + conchv1.ReasonOverLimit))
 	released(t, ns, "first")
 	eventually(t, stateOf(t, ns, "second")).Should(Equal("Granted/" + conchv1.ReasonGranted))
+}
+
+func TestAPriorityGoesAheadAndTheJumpIsAudited(t *testing.T) {
+	ns, _ := setup(t)
+	create(t, testutil.Resource("staging").Namespace(ns).Obj(),
+		testutil.Reservation("alice").Namespace(ns).On("staging").Holder("alice").Obj())
+	eventually(t, stateOf(t, ns, "alice")).Should(Equal("Granted/" + conchv1.ReasonGranted))
+	create(t, testutil.Reservation("bob").Namespace(ns).On("staging").Holder("bob").Obj())
+	eventually(t, stateOf(t, ns, "bob")).Should(Equal("Queued/" + conchv1.ReasonQueued))
+	create(t, testutil.Reservation("hotfix").Namespace(ns).On("staging").Holder("dave").Priority(5, "INC-7").Obj())
+	eventually(t, func() int32 { return get(t, ns, "hotfix").Status.Position }).Should(Equal(int32(1)))
+	eventually(t, func() int32 { return get(t, ns, "bob").Status.Position }).Should(Equal(int32(2)))
+
+	released(t, ns, "alice")
+	eventually(t, stateOf(t, ns, "hotfix")).Should(Equal("Granted/" + conchv1.ReasonGranted))
+	eventually(t, eventNotes(ns, "hotfix", conchv1.ReasonQueueJumped)).Should(Equal([]string{
+		"dave went ahead of 1 who arrived earlier, by priority 5: INC-7"}))
+	NewWithT(t).Expect(get(t, ns, "bob").Status.State).To(Equal(conchv1.StateQueued))
+
+	// Without a reason, the API server refuses a priority.
+	err := k8s.Create(ctx, testutil.Reservation("sneaky").Namespace(ns).On("staging").Holder("eve").Priority(5, "").Obj())
+	NewWithT(t).Expect(err).To(MatchError(ContainSubstring("a priority above 0 needs a reason")))
 }
