@@ -126,7 +126,8 @@ type ReservationSpec struct {
 
 	// duration is how long to hold the Resource once granted. Defaults to the Resource's defaultDuration; longer
 	// than its maxDuration is held for maxDuration. Editing it extends or shortens a hold: the hold ends at
-	// status.grantedAt + duration.
+	// status.grantedAt + duration (a booking's at startTime + duration), and an extension stops where a booking
+	// needs the slot.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="duration must be between 1s and 720h (30 days), for example 30m or 2h"

@@ -360,7 +360,9 @@ func (d *decider) holders() {
 			}
 		}
 		o.Duration, o.Requested = term.duration, requested
-		o.Clamped = requested != 0 && requested > term.duration
+		// Clamped by maxDuration, not shortened for a booking or held from after a booking's start.
+		_, byMax := d.rules.duration(requested)
+		o.Clamped = byMax && requested > term.duration
 		o.GrantedAt, o.ExpiresAt = h.Since.Time, h.Until.Time
 		o.Priority, o.Preemption = h.Priority, h.Preemption.DeepCopy()
 		h.Heartbeat = d.observe(r, h.Heartbeat, h.Since.Time)

@@ -557,3 +557,22 @@ func TestAPooledBookingThatDoesNotFitIsLeftToTheOtherMembers(t *testing.T) {
 		t.Fatalf("queue %+v", w.plan.Ledger.Queue)
 	}
 }
+
+func TestAHoldShortenedForABookingIsNotClampedByMaxDuration(t *testing.T) {
+	w := newWorld(t, staging(), rsv("bob", 0).At(at(h)).For(h), rsv("alice", s).For(2*h))
+	w.decide(at(2 * s))
+	if o := w.expect("alice", conchv1.StateGranted, conchv1.ReasonShortenedForBooking); o.Clamped {
+		t.Fatalf("granted: Clamped, though staging has no maxDuration: %+v", o)
+	}
+	w.decide(at(m))
+	if o := w.expect("alice", conchv1.StateGranted, conchv1.ReasonShortenedForBooking); o.Clamped {
+		t.Fatalf("held: Clamped, though staging has no maxDuration: %+v", o)
+	}
+	// Under a maxDuration, a hold both clamped and shortened says it was clamped.
+	w = newWorld(t, staging().Max(90*m), rsv("bob", 0).At(at(h)).For(h), rsv("alice", s).For(2*h))
+	w.decide(at(2 * s))
+	w.decide(at(m))
+	if o := w.outcome("alice"); !o.Clamped {
+		t.Fatalf("asked for 2h under a maxDuration of 90m: not Clamped: %+v", o)
+	}
+}
