@@ -40,7 +40,7 @@ func (r *ResourceReconciler) usage(ctx context.Context, res *conchv1.Resource, n
 			return nil, err
 		}
 		var others conchv1.ResourceList
-		if err := r.List(ctx, &others, client.InNamespace(res.Namespace)); err != nil {
+		if err := r.List(ctx, &others, client.InNamespace(res.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 			return nil, err
 		}
 		for i := range others.Items {
@@ -58,7 +58,7 @@ func (r *ResourceReconciler) usage(ctx context.Context, res *conchv1.Resource, n
 		}
 	}
 	var rsvs conchv1.ReservationList
-	if err := r.List(ctx, &rsvs, client.InNamespace(res.Namespace)); err != nil {
+	if err := r.List(ctx, &rsvs, client.InNamespace(res.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	for i := range rsvs.Items {
@@ -92,8 +92,9 @@ func overlapOf(a, b, lo, hi time.Time) time.Duration {
 // counts it: a hold that ends there may let a Reservation waiting over a limit here be granted.
 func scopePeers(c client.Client) handler.MapFunc {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		// Read only, and for every hold that ends: no copy of each Resource of the namespace.
 		var all conchv1.ResourceList
-		if err := c.List(ctx, &all, client.InNamespace(obj.GetNamespace())); err != nil {
+		if err := c.List(ctx, &all, client.InNamespace(obj.GetNamespace()), client.UnsafeDisableDeepCopy); err != nil {
 			return nil
 		}
 		var out []reconcile.Request
