@@ -14,6 +14,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/queue"
+	"github.com/conch-dev/conch/internal/span"
 )
 
 // usage returns what each holder holds of the Resources counted with res for its spec.limits, from the cache:
@@ -28,9 +29,7 @@ func (r *ResourceReconciler) usage(ctx context.Context, res *conchv1.Resource, n
 	if err != nil {
 		loc = time.UTC // the Resource's Ready condition says what is wrong; the day starts at midnight UTC meanwhile
 	}
-	y, m, d := now.In(loc).Date()
-	day := time.Date(y, m, d, 0, 0, 0, 0, loc)
-	next := time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+	day, next := span.Midnight(now, loc), span.NextMidnight(now, loc)
 
 	inScope := map[string]bool{res.Name: true}
 	used := map[string]queue.Usage{}
@@ -52,7 +51,7 @@ func (r *ResourceReconciler) usage(ctx context.Context, res *conchv1.Resource, n
 			for _, h := range o.Status.Holders {
 				u := used[h.Holder]
 				u.Holds++
-				u.HeldToday += overlapOf(h.Since.Time, queue.HoldEnd(h), day, next)
+				u.HeldToday += span.Overlap(h.Since.Time, queue.HoldEnd(h), day, next)
 				used[h.Holder] = u
 			}
 		}
@@ -68,24 +67,10 @@ func (r *ResourceReconciler) usage(ctx context.Context, res *conchv1.Resource, n
 			continue
 		}
 		u := used[rsv.Spec.Holder]
-		u.HeldToday += overlapOf(st.GrantedAt.Time, st.EndedAt.Time, day, next)
+		u.HeldToday += span.Overlap(st.GrantedAt.Time, st.EndedAt.Time, day, next)
 		used[rsv.Spec.Holder] = u
 	}
 	return func(holder string) queue.Usage { return used[holder] }, nil
-}
-
-// overlapOf is how much of [a, b) lies within [lo, hi).
-func overlapOf(a, b, lo, hi time.Time) time.Duration {
-	if a.Before(lo) {
-		a = lo
-	}
-	if b.After(hi) {
-		b = hi
-	}
-	if !b.After(a) {
-		return 0
-	}
-	return b.Sub(a)
 }
 
 // scopePeers maps a Resource whose holds changed to the other Resources of its namespace whose spec.limits.scope

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/span"
 )
 
 // DefaultDays is how many days a calendar shows when the caller names no other number.
@@ -206,7 +207,7 @@ func Days(entries []Entry, now time.Time, loc *time.Location) (days []Day, unsch
 			unscheduled = append(unscheduled, e)
 			continue
 		}
-		date := midnight(later(e.From, now), loc)
+		date := span.Midnight(span.Later(e.From, now), loc)
 		if n := len(days); n > 0 && days[n-1].Date.Equal(date) {
 			days[n-1].Entries = append(days[n-1].Entries, e)
 			continue
@@ -214,19 +215,6 @@ func Days(entries []Entry, now time.Time, loc *time.Location) (days []Day, unsch
 		days = append(days, Day{Date: date, Entries: []Entry{e}})
 	}
 	return days, unscheduled
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-// midnight is the start of t's day in loc (the first instant of that date, on a day whose midnight clocks skip).
-func midnight(t time.Time, loc *time.Location) time.Time {
-	l := t.In(loc)
-	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
 }
 
 // DayLabel names a day for people: "Tue 8 Dec".
@@ -244,7 +232,7 @@ func Times(e Entry, day Day, loc *time.Location) (from, to string) {
 }
 
 func clock(t time.Time, day Day, loc *time.Location) string {
-	if midnight(t, loc).Equal(day.Date) {
+	if span.Midnight(t, loc).Equal(day.Date) {
 		return t.In(loc).Format("15:04")
 	}
 	return t.In(loc).Format("Mon 2 Jan 15:04")

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/conch-dev/conch/internal/span"
 )
 
 // Hold is one ended Reservation as the history records it: when it was created, granted (if ever) and ended.
@@ -88,18 +90,18 @@ func Daily(holds []Hold, loc *time.Location, from, to time.Time) []Day {
 		return nil
 	}
 	var days []Day
-	for start := midnight(from, loc); start.Before(to); {
-		next := nextMidnight(start, loc)
+	for start := span.Midnight(from, loc); start.Before(to); {
+		next := span.NextMidnight(start, loc)
 		days = append(days, Day{Date: start})
 		d := &days[len(days)-1]
-		lo, hi := later(start, from), earlier(next, to)
+		lo, hi := span.Later(start, from), span.Earlier(next, to)
 		for _, h := range holds {
 			// A wait or hold going on (no end yet: the charts add those from the cache) counts up to to; a
 			// wait that ends at to is no ended wait of the day (hi is at most to).
 			waitEnd := firstSet(h.Granted, h.Ended, to)
-			d.Waited += overlap(h.Created, waitEnd, lo, hi)
+			d.Waited += span.Overlap(h.Created, waitEnd, lo, hi)
 			if !h.Granted.IsZero() {
-				d.Held += overlap(h.Granted, firstSet(h.Ended, to), lo, hi)
+				d.Held += span.Overlap(h.Granted, firstSet(h.Ended, to), lo, hi)
 				if !h.Granted.Before(lo) && h.Granted.Before(hi) {
 					d.Holds++
 				}
@@ -121,36 +123,4 @@ func firstSet(ts ...time.Time) time.Time {
 		}
 	}
 	return ts[len(ts)-1]
-}
-
-// midnight is the start of t's day in loc.
-func midnight(t time.Time, loc *time.Location) time.Time {
-	y, m, d := t.In(loc).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, loc)
-}
-
-// nextMidnight is the start of the day after the one starting at day (23 or 25 hours later across a change of
-// daylight saving time).
-func nextMidnight(day time.Time, loc *time.Location) time.Time {
-	y, m, d := day.Date()
-	return time.Date(y, m, d+1, 0, 0, 0, 0, loc)
-}
-
-// overlap is how much of [a, b) lies inside [lo, hi).
-func overlap(a, b, lo, hi time.Time) time.Duration {
-	return max(earlier(b, hi).Sub(later(a, lo)), 0)
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func earlier(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }

@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/span"
 )
 
 // DefaultDuration is the length of a hold when neither the Reservation nor the Resource names one.
@@ -1070,7 +1071,7 @@ func Estimate(res *conchv1.Resource, l Ledger, now time.Time) Turns {
 	}
 	s := &slots{}
 	for _, h := range l.Holders {
-		s.free = append(s.free, later(HoldEnd(h), now))
+		s.free = append(s.free, span.Later(HoldEnd(h), now))
 	}
 	for len(s.free) < ru.capacity {
 		s.free = append(s.free, now)
@@ -1311,13 +1312,6 @@ func CeilMicro(t time.Time) time.Time {
 		c = c.Add(time.Microsecond)
 	}
 	return c
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
+	"github.com/conch-dev/conch/internal/span"
 )
 
 // This file plans turns ahead of the queue: bookings (a hold that starts at spec.startTime), priorities with aging
@@ -133,7 +134,7 @@ func bookedEnd(q conchv1.QueueEntry) time.Time {
 func holdIntervals(holders []conchv1.ResourceHolder, now time.Time) []interval {
 	out := make([]interval, 0, len(holders))
 	for _, h := range holders {
-		out = append(out, interval{from: now, to: later(HoldEnd(h), now), what: h.Holder + "'s hold"})
+		out = append(out, interval{from: now, to: span.Later(HoldEnd(h), now), what: h.Holder + "'s hold"})
 	}
 	return out
 }
@@ -143,7 +144,7 @@ func holdIntervals(holders []conchv1.ResourceHolder, now time.Time) []interval {
 func promisedIntervals(holders []conchv1.ResourceHolder, now time.Time) []interval {
 	out := make([]interval, 0, len(holders))
 	for _, h := range holders {
-		out = append(out, interval{from: now, to: later(h.Until.Time, now), what: h.Holder + "'s hold"})
+		out = append(out, interval{from: now, to: span.Later(h.Until.Time, now), what: h.Holder + "'s hold"})
 	}
 	return out
 }
@@ -179,7 +180,7 @@ func startOf(r *conchv1.Reservation) time.Time {
 // book decides whether the booking r (asked for from start, for dur) fits beside the holds and the other
 // bookings; when it does not, it returns why, and the next free slot.
 func (d *decider) book(r *conchv1.Reservation, start time.Time, dur time.Duration) (conflict string, next time.Time) {
-	from := later(start, d.now)
+	from := span.Later(start, d.now)
 	to := CeilMicro(start.Add(dur))
 	ivs := append(promisedIntervals(d.holding, d.now), bookingIntervals(d.waiting, r.UID)...)
 	b := blockedFrom(from, ivs, d.rules.capacity)
@@ -273,21 +274,21 @@ func (d *decider) overLimit(r *conchv1.Reservation, dur time.Duration) string {
 	if d.usage != nil {
 		u = d.usage(r.Spec.Holder)
 	}
-	day := midnight(d.now, l.loc)
-	next := midnight(day.Add(36*time.Hour), l.loc)
+	day := span.Midnight(d.now, l.loc)
+	next := span.NextMidnight(d.now, l.loc)
 	held := u.HeldToday
 	holds := u.Holds
 	for _, h := range d.holding {
 		if h.Holder == r.Spec.Holder {
 			holds++
-			held += overlap(h.Since.Time, HoldEnd(h), day, next)
+			held += span.Overlap(h.Since.Time, HoldEnd(h), day, next)
 		}
 	}
 	if l.maxHolds > 0 && holds >= l.maxHolds {
 		return fmt.Sprintf("%s already has %d of at most %d holds at once (spec.limits.maxHoldsPerHolder)",
 			r.Spec.Holder, holds, l.maxHolds)
 	}
-	if l.maxPerDay > 0 && held+overlap(d.now, d.now.Add(dur), day, next) > l.maxPerDay {
+	if l.maxPerDay > 0 && held+span.Overlap(d.now, d.now.Add(dur), day, next) > l.maxPerDay {
 		return fmt.Sprintf("%s has held %s today; %s more would pass the %s a day allowed (spec.limits.maxHoldTimePerDay)",
 			r.Spec.Holder, held.Round(time.Second), dur, l.maxPerDay)
 	}
@@ -296,23 +297,7 @@ func (d *decider) overLimit(r *conchv1.Reservation, dur time.Duration) string {
 
 // nextDay is the next midnight of the limits' time zone, when a holder over maxHoldTimePerDay may fit again.
 func (d *decider) nextDay() time.Time {
-	return midnight(midnight(d.now, d.rules.limits.loc).Add(36*time.Hour), d.rules.limits.loc)
-}
-
-func midnight(t time.Time, loc *time.Location) time.Time {
-	y, m, day := t.In(loc).Date()
-	return time.Date(y, m, day, 0, 0, 0, 0, loc)
-}
-
-func overlap(a, b, lo, hi time.Time) time.Duration {
-	from, to := later(a, lo), b
-	if hi.Before(to) {
-		to = hi
-	}
-	if !to.After(from) {
-		return 0
-	}
-	return to.Sub(from)
+	return span.NextMidnight(d.now, d.rules.limits.loc)
 }
 
 // preempt lets the waiting Reservations with a priority above a holder's take its slot, politely: the holder is
@@ -442,7 +427,7 @@ func estimateAroundBookings(ru rules, l Ledger, now time.Time) Turns {
 	}
 	for i, q := range l.Queue {
 		if q.StartTime != nil {
-			t.Turns[i] = later(q.StartTime.Time, now)
+			t.Turns[i] = span.Later(q.StartTime.Time, now)
 			continue
 		}
 		start := place(q.Duration.Duration)

@@ -8,6 +8,7 @@ import (
 
 	conchv1 "github.com/conch-dev/conch/api/v1alpha1"
 	"github.com/conch-dev/conch/internal/index"
+	"github.com/conch-dev/conch/internal/span"
 )
 
 // Digest is what a Standup's weekly digest says about a window of time (From inclusive, To exclusive): who took
@@ -131,7 +132,7 @@ func holdings(from, to time.Time, rsvs []conchv1.Reservation, people map[string]
 		if r.Status.EndedAt != nil {
 			end = r.Status.EndedAt.Time
 		}
-		start, end = later(start, from), earlier(end, to)
+		start, end = span.Later(start, from), span.Earlier(end, to)
 		if !end.After(start) {
 			continue
 		}
@@ -154,18 +155,4 @@ func holdings(from, to time.Time, rsvs []conchv1.Reservation, people map[string]
 			people[u].Held = people[u].Held[:maxHeld]
 		}
 	}
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func earlier(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
