@@ -70,11 +70,7 @@ func (r *PositionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	r.last.Store(req.NamespacedName, now)
 	turns := queue.Estimate(res, queue.LedgerOf(res), now)
 	retry := false
-	position := int32(0)
 	for i, q := range res.Status.Queue {
-		if q.StartTime == nil {
-			position++
-		}
 		rsv := &conchv1.Reservation{}
 		if err := r.Get(ctx, types.NamespacedName{Namespace: res.Namespace, Name: q.Reservation}, rsv); err != nil {
 			if !apierrors.IsNotFound(err) {
@@ -90,7 +86,7 @@ func (r *PositionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		if rsv.DeletionTimestamp != nil || rsv.Status.State.IsFinal() || rsv.Status.State == conchv1.StateGranted || decidedWait(rsv) {
 			continue
 		}
-		o := queuedOutcome(res, rsv, q, position, res.Status.Waiting, turns.Turns[i])
+		o := queuedOutcome(res, rsv, q, turns.Positions[i], res.Status.Waiting, turns.Turns[i])
 		on := res
 		if rsv.Spec.Selector != nil && rsv.Status.ResourceName == "" {
 			best, err := r.bestOfPool(ctx, rsv, now)
@@ -124,7 +120,7 @@ func queuedOutcome(res *conchv1.Resource, rsv *conchv1.Reservation, q conchv1.Qu
 		Priority: q.Priority,
 	}
 	if q.StartTime != nil {
-		o.Reason, o.Position = conchv1.ReasonBooked, 0
+		o.Reason = conchv1.ReasonBooked
 		o.BookedStart, o.BookedEnd = q.StartTime.Time, queue.CeilMicro(q.StartTime.Add(q.Duration.Duration))
 	}
 	return o

@@ -87,15 +87,10 @@ func cardOf(res *conchv1.Resource, purposes map[types.UID]string, now time.Time)
 		})
 	}
 	turns := queue.Estimate(res, queue.LedgerOf(res), now)
-	position := 0
 	for i, q := range res.Status.Queue {
 		row := queueRow{
-			Holder: q.Holder, Reservation: q.Reservation, Purpose: purposes[types.UID(q.UID)],
-			Duration: q.Duration.Duration,
-		}
-		if q.StartTime == nil {
-			position++
-			row.Position = position
+			Position: int(turns.Positions[i]), Holder: q.Holder, Reservation: q.Reservation,
+			Purpose: purposes[types.UID(q.UID)], Duration: q.Duration.Duration,
 		}
 		if i < len(turns.Turns) {
 			row.Expected = turns.Turns[i]

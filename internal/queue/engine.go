@@ -824,7 +824,6 @@ func (d *decider) finish() Plan {
 	p.Outcomes = append(p.Outcomes, d.ended...)
 	p.Outcomes = append(p.Outcomes, d.pending...)
 	est := Estimate(d.res, p.Ledger, d.now)
-	position := int32(0)
 	overDaily := false
 	for i, q := range d.waiting {
 		r := d.byUID[types.UID(q.UID)]
@@ -835,26 +834,21 @@ func (d *decider) finish() Plan {
 				p.NextChange = earliest(p.NextChange, q.StartTime.Time)
 			}
 			p.NextChange = earliest(p.NextChange, bookedEnd(q))
-		} else {
-			position++
 		}
 		if r == nil {
 			continue
 		}
 		o := d.outcome(r, q.Ticket)
 		o.State, o.Reason, o.Priority = conchv1.StateQueued, conchv1.ReasonQueued, q.Priority
-		o.Waiting, o.EstimatedGrantTime = p.Ledger.Waiting, est.Turns[i]
-		n := d.notes[r.UID]
-		switch {
+		o.Waiting, o.EstimatedGrantTime, o.Position = p.Ledger.Waiting, est.Turns[i], est.Positions[i]
+		switch n := d.notes[r.UID]; {
 		case q.StartTime != nil:
 			o.Reason, o.BookedStart, o.BookedEnd = conchv1.ReasonBooked, q.StartTime.Time, bookedEnd(q)
 		case n.limit != "":
-			o.Reason, o.Position = conchv1.ReasonOverLimit, position
+			o.Reason = conchv1.ReasonOverLimit
 			overDaily = overDaily || d.rules.limits.maxPerDay > 0
 		case n.waitingFor != "":
-			o.Reason, o.Position = conchv1.ReasonWaitingForBooking, position
-		default:
-			o.Position = position
+			o.Reason = conchv1.ReasonWaitingForBooking
 		}
 		p.Outcomes = append(p.Outcomes, o)
 	}
@@ -1054,6 +1048,9 @@ func holderTerm(h conchv1.ResourceHolder, r *conchv1.Reservation) (holdTerm, tim
 type Turns struct {
 	// Turns[i] is when the i-th entry of the queue is expected to be granted; zero when granting is paused.
 	Turns []time.Time
+	// Positions[i] is the i-th entry's place in line among those waiting for their turn; 0 for a booking, which
+	// starts at its startTime.
+	Positions []int32
 	// NextSlot is when a Reservation arriving now could expect its turn; zero when granting is paused.
 	NextSlot time.Time
 }
@@ -1062,12 +1059,13 @@ type Turns struct {
 // now when it is already due), and each waiting Reservation takes the first slot to free for its duration.
 func Estimate(res *conchv1.Resource, l Ledger, now time.Time) Turns {
 	ru := rulesOf(res)
-	t := Turns{Turns: make([]time.Time, len(l.Queue))}
+	t := Turns{Turns: make([]time.Time, len(l.Queue)), Positions: positions(l.Queue)}
 	if ru.paused || ru.unhealthy {
 		return t
 	}
 	if slices.ContainsFunc(l.Queue, func(q conchv1.QueueEntry) bool { return q.StartTime != nil }) {
-		return estimateAroundBookings(ru, l, now)
+		t.Turns, t.NextSlot = estimateAroundBookings(ru, l, now)
+		return t
 	}
 	s := &slots{}
 	for _, h := range l.Holders {
@@ -1086,6 +1084,19 @@ func Estimate(res *conchv1.Resource, l Ledger, now time.Time) Turns {
 	}
 	t.NextSlot = s.next()
 	return t
+}
+
+// positions numbers the entries of a queue that wait for their turn, in order; bookings get 0.
+func positions(queue []conchv1.QueueEntry) []int32 {
+	out := make([]int32, len(queue))
+	n := int32(0)
+	for i, q := range queue {
+		if q.StartTime == nil {
+			n++
+			out[i] = n
+		}
+	}
+	return out
 }
 
 // LedgerOf returns the ledger recorded in res's status.

@@ -407,8 +407,8 @@ func LimitsLocation(l *conchv1.Limits) (*time.Location, error) {
 // estimateAroundBookings estimates the queue's turns when bookings hold slots ahead: each booking starts at its
 // startTime, and each walk-in, in queue order, at the first time from the previous walk-in's turn at which a slot
 // is free (for its whole term under walkIns: Wait), its term shortened to the next booking under Shorten.
-func estimateAroundBookings(ru rules, l Ledger, now time.Time) Turns {
-	t := Turns{Turns: make([]time.Time, len(l.Queue))}
+func estimateAroundBookings(ru rules, l Ledger, now time.Time) (turns []time.Time, nextSlot time.Time) {
+	turns = make([]time.Time, len(l.Queue))
 	ivs := append(holdIntervals(l.Holders, now), bookingIntervals(l.Queue, "")...)
 	from := now
 	place := func(dur time.Duration) time.Time {
@@ -427,7 +427,7 @@ func estimateAroundBookings(ru rules, l Ledger, now time.Time) Turns {
 	}
 	for i, q := range l.Queue {
 		if q.StartTime != nil {
-			t.Turns[i] = span.Later(q.StartTime.Time, now)
+			turns[i] = span.Later(q.StartTime.Time, now)
 			continue
 		}
 		start := place(q.Duration.Duration)
@@ -436,8 +436,7 @@ func estimateAroundBookings(ru rules, l Ledger, now time.Time) Turns {
 			end = b
 		}
 		ivs = append(ivs, interval{from: start, to: end})
-		t.Turns[i], from = start, start
+		turns[i], from = start, start
 	}
-	t.NextSlot = place(ru.defaultDuration)
-	return t
+	return turns, place(ru.defaultDuration)
 }
